@@ -1,0 +1,570 @@
+//! Storage plumbing: one connection type over SQLite and PostgreSQL, the pools, the
+//! embedded migrations, and [`Database`], which runs every unit of work as one
+//! transaction off the async threads.
+//!
+//! Writes on SQLite go through a single writer thread (one connection, `BEGIN IMMEDIATE`):
+//! SQLite allows one writer at a time, and several pooled writers only spin on
+//! `SQLITE_BUSY`. The writer commits whatever is queued in one transaction, each unit of
+//! work in its own savepoint (group commit), and answers each caller only after the
+//! commit — so one fsync serves many requests and a 2xx is still durable.
+//! On PostgreSQL every unit of work is its own transaction on a pooled connection.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tokio::sync::oneshot;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// The connection every store function takes; the backend is picked from the URL scheme.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+/// Where the data lives, parsed from `database.url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// `postgres://…` / `postgresql://…` is PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a
+    /// bare path is SQLite. Any other scheme is refused rather than guessed.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() {
+            return Err("the database URL is empty".into());
+        }
+        if path.contains("://") {
+            return Err(format!(
+                "unsupported database URL scheme in `{}` (use a SQLite path, sqlite://PATH or postgres://…)",
+                path.split("://").next().unwrap_or_default()
+            ));
+        }
+        if path == ":memory:" || path.contains("mode=memory") {
+            // Every pooled connection would get its own empty database.
+            return Err("in-memory SQLite is not supported: give a file path".into());
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// The URL without credentials, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// Tuning knobs of the storage layer (`[database]` in the settings).
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// Read connections (SQLite) or all connections (PostgreSQL).
+    pub pool_size: u32,
+    /// How long a request may wait for a connection or a lock before it gets a 503.
+    pub lock_wait: Duration,
+    /// `PRAGMA synchronous` for SQLite: FULL makes a commit survive power loss, not only
+    /// a killed process.
+    pub sqlite_synchronous: String,
+    /// Most units of work one SQLite commit may carry.
+    pub max_batch: usize,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            lock_wait: Duration::from_secs(5),
+            sqlite_synchronous: "FULL".into(),
+            max_batch: 256,
+        }
+    }
+}
+
+/// Storage failures, classified once so that callers map them without string matching.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Contention or an unreachable database: the client should retry (HTTP 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A deadlock or serialization failure: the unit of work is rerun.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Query(DieselError),
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        use DatabaseErrorKind as Kind;
+        match &error {
+            DieselError::DatabaseError(Kind::SerializationFailure, info) => {
+                Self::Conflict(info.message().to_owned())
+            }
+            DieselError::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            DieselError::DatabaseError(_, info) => {
+                // PostgreSQL reports these as plain errors (SQLSTATE 40P01, 55P03, 57014)
+                // and SQLite as SQLITE_BUSY; diesel exposes only the message.
+                let message = info.message();
+                if message.contains("deadlock detected") {
+                    Self::Conflict(message.to_owned())
+                } else if message.contains("lock timeout")
+                    || message.contains("statement timeout")
+                    || message.contains("database is locked")
+                    || message.contains("database table is locked")
+                    || message.contains("terminating connection")
+                    || message.contains("server closed the connection")
+                {
+                    Self::Unavailable(message.to_owned())
+                } else {
+                    Self::Query(error)
+                }
+            }
+            DieselError::BrokenTransactionManager => Self::Unavailable("broken transaction manager".into()),
+            _ => Self::Query(error),
+        }
+    }
+}
+
+/// Error types that units of work return: they carry storage errors and say whether the
+/// whole unit may be rerun (deadlock, serialization failure).
+pub trait UnitError: From<DbError> + From<DieselError> + Send + 'static {
+    fn is_conflict(&self) -> bool;
+}
+
+impl UnitError for DbError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, DbError::Conflict(_))
+    }
+}
+
+/// Opens one connection of the right kind and applies the per-connection settings.
+pub fn establish(
+    url: &DatabaseUrl,
+    options: &DbOptions,
+    read_only: bool,
+) -> Result<DbConnection, ConnectionError> {
+    let setup = |conn: &mut dyn SimpleConnection, sql: String| {
+        conn.batch_execute(&sql)
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    };
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())?;
+            setup(
+                &mut conn,
+                format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
+                     PRAGMA foreign_keys = ON; PRAGMA query_only = {};",
+                    options.lock_wait.as_millis(),
+                    options.sqlite_synchronous,
+                    if read_only { "ON" } else { "OFF" }
+                ),
+            )?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+        DatabaseUrl::Postgres(url) => {
+            let mut conn = diesel::PgConnection::establish(url)?;
+            // Bounded waits: a request that cannot get its row lock in time gets a 503.
+            setup(
+                &mut conn,
+                format!(
+                    "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET TIME ZONE 'UTC';",
+                    options.lock_wait.as_millis(),
+                    options.lock_wait.as_millis() * 6
+                ),
+            )?;
+            Ok(DbConnection::Postgres(conn))
+        }
+    }
+}
+
+/// r2d2 manager that picks the backend from the URL (diesel's own would try SQLite with
+/// any string) and applies the connection settings.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+    options: DbOptions,
+    read_only: bool,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        establish(&self.url, &self.options, self.read_only).map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// A unit of work queued for the SQLite writer thread.
+trait WriteJob: Send {
+    fn deadline(&self) -> Instant;
+    /// Runs inside the batch transaction (in a savepoint); the returned closure answers
+    /// the caller once the batch's commit is known.
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn FnOnce(Result<(), DbError>) + Send>;
+    fn fail(self: Box<Self>, error: DbError);
+}
+
+/// Where a unit of work's answer goes: an async waiter or a blocked thread.
+type Reply<T, E> = Box<dyn FnOnce(Result<T, E>) + Send>;
+
+struct TypedJob<F, T, E> {
+    work: F,
+    reply: Reply<T, E>,
+    deadline: Instant,
+}
+
+impl<F, T, E> WriteJob for TypedJob<F, T, E>
+where
+    F: Fn(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: UnitError,
+{
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn FnOnce(Result<(), DbError>) + Send> {
+        let TypedJob { work, reply, .. } = *self;
+        let outcome = conn.transaction(|conn| work(conn));
+        Box::new(move |commit| {
+            let answer = match (outcome, commit) {
+                (Ok(value), Ok(())) => Ok(value),
+                (Ok(_), Err(error)) => Err(E::from(error)),
+                (Err(error), _) => Err(error),
+            };
+            reply(answer);
+        })
+    }
+
+    fn fail(self: Box<Self>, error: DbError) {
+        (self.reply)(Err(E::from(error)));
+    }
+}
+
+struct Inner {
+    url: DatabaseUrl,
+    options: DbOptions,
+    pool: Pool,
+    writer: Option<mpsc::SyncSender<Box<dyn WriteJob>>>,
+}
+
+/// Handle to the database: cheap to clone, shared by handlers, workers and the CLI.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.inner.url.redacted())
+            .finish()
+    }
+}
+
+impl Database {
+    /// Connects (creating the SQLite file and its directory if needed). Does not migrate.
+    pub fn connect(url: &DatabaseUrl, options: DbOptions) -> Result<Self, DbError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            create_parent_dir(path)?;
+        }
+        // Connect once up front so that a bad URL fails start-up with its real reason.
+        let first = establish(url, &options, false)
+            .map_err(|e| DbError::Unavailable(format!("cannot connect to {}: {e}", url.redacted())))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(options.lock_wait)
+            .build(Manager {
+                url: url.clone(),
+                options: options.clone(),
+                read_only: !url.is_postgres(),
+            })
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let writer = match url {
+            DatabaseUrl::Sqlite(_) => Some(spawn_sqlite_writer(first, options.max_batch)),
+            DatabaseUrl::Postgres(_) => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                url: url.clone(),
+                options,
+                pool,
+                writer,
+            }),
+        })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.inner.url
+    }
+
+    /// Runs `work` as one write transaction and returns once it is committed.
+    /// On PostgreSQL a deadlock or serialization failure reruns it (hence `Fn`).
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: UnitError,
+    {
+        match &self.inner.writer {
+            Some(writer) => {
+                let (sender, receiver) = oneshot::channel();
+                self.submit(writer, work, Box::new(move |answer| drop(sender.send(answer))))?;
+                receiver.await.unwrap_or_else(|_| Err(E::from(writer_gone())))
+            }
+            None => {
+                let db = self.clone();
+                tokio::task::spawn_blocking(move || db.write_pooled(&work))
+                    .await
+                    .unwrap_or_else(|e| Err(E::from(DbError::Unavailable(e.to_string()))))
+            }
+        }
+    }
+
+    /// [`Database::write`] for synchronous callers (CLI, tests, workers on their own thread).
+    pub fn write_blocking<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: UnitError,
+    {
+        match &self.inner.writer {
+            Some(writer) => {
+                let (sender, receiver) = mpsc::sync_channel(1);
+                self.submit(writer, work, Box::new(move |answer| drop(sender.send(answer))))?;
+                receiver.recv().unwrap_or_else(|_| Err(E::from(writer_gone())))
+            }
+            None => self.write_pooled(&work),
+        }
+    }
+
+    /// Runs `work` on a read connection, in a transaction so that it sees one snapshot.
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: UnitError,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.read_blocking(work))
+            .await
+            .unwrap_or_else(|e| Err(E::from(DbError::Unavailable(e.to_string()))))
+    }
+
+    pub fn read_blocking<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: UnitError,
+    {
+        let mut conn = self.checkout()?;
+        let conn: &mut DbConnection = &mut conn;
+        conn.transaction(|conn| {
+            if let DbConnection::Postgres(pg) = conn {
+                // One snapshot for every statement of the read, as SQLite gives.
+                pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            }
+            work(conn)
+        })
+    }
+
+    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.inner
+            .pool
+            .get()
+            .map_err(|e| DbError::Unavailable(format!("no database connection: {e}")))
+    }
+
+    fn submit<T, E, F>(
+        &self,
+        writer: &mpsc::SyncSender<Box<dyn WriteJob>>,
+        work: F,
+        reply: Reply<T, E>,
+    ) -> Result<(), DbError>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: UnitError,
+    {
+        let job = Box::new(TypedJob {
+            work,
+            reply,
+            deadline: Instant::now() + self.inner.options.lock_wait,
+        });
+        writer.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => DbError::Unavailable("write queue full".into()),
+            mpsc::TrySendError::Disconnected(_) => writer_gone(),
+        })
+    }
+
+    fn write_pooled<T, E, F>(&self, work: &F) -> Result<T, E>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, E>,
+        E: UnitError,
+    {
+        const ATTEMPTS: u32 = 4;
+        let mut conn = self.checkout()?;
+        let mut attempt = 1;
+        loop {
+            match conn.transaction(|conn| work(conn)) {
+                Err(error) if error.is_conflict() && attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, "transaction conflict, retrying");
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 5));
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Applies pending migrations of the backend's set; returns the versions applied.
+    pub fn run_migrations(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = establish(&self.inner.url, &self.inner.options, false)
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let applied = match &mut conn {
+            DbConnection::Sqlite(conn) => conn
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|versions| versions.iter().map(ToString::to_string).collect()),
+            DbConnection::Postgres(conn) => {
+                // Several instances may start at once: one migrates, the others wait.
+                conn.batch_execute("SET lock_timeout = 0; SELECT pg_advisory_lock(7261090411)")?;
+                let applied = conn
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|versions| versions.iter().map(ToString::to_string).collect());
+                conn.batch_execute("SELECT pg_advisory_unlock(7261090411)")?;
+                applied
+            }
+        };
+        applied.map_err(|e| DbError::Unavailable(format!("migrations failed: {e}")))
+    }
+
+    /// True when the database answers and has every migration this build knows.
+    pub fn is_ready(&self) -> Result<bool, DbError> {
+        let mut conn = self.checkout()?;
+        let pending = match &mut *conn {
+            DbConnection::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
+            DbConnection::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
+        };
+        pending
+            .map(|pending| !pending)
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+}
+
+fn writer_gone() -> DbError {
+    DbError::Unavailable("the database writer has stopped".into())
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), DbError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
+fn spawn_sqlite_writer(conn: DbConnection, max_batch: usize) -> mpsc::SyncSender<Box<dyn WriteJob>> {
+    let (sender, receiver) = mpsc::sync_channel::<Box<dyn WriteJob>>(16 * 1024);
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || sqlite_writer_loop(conn, receiver, max_batch.max(1)))
+        .expect("spawn the SQLite writer thread");
+    sender
+}
+
+/// Group commit: take everything queued (up to `max_batch`), run each in a savepoint of
+/// one `BEGIN IMMEDIATE` transaction, commit once, then answer every caller.
+fn sqlite_writer_loop(mut conn: DbConnection, receiver: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        let (live, expired): (Vec<_>, Vec<_>) = batch.into_iter().partition(|job| job.deadline() > now);
+        for job in expired {
+            job.fail(DbError::Unavailable(
+                "timed out waiting for the database writer".into(),
+            ));
+        }
+        if live.is_empty() {
+            continue;
+        }
+        let DbConnection::Sqlite(raw) = &mut conn else {
+            unreachable!("the writer thread only runs for SQLite")
+        };
+        if let Err(error) = AnsiTransactionManager::begin_transaction_sql(raw, "BEGIN IMMEDIATE") {
+            let error = DbError::from(error);
+            tracing::warn!(%error, "cannot begin the write transaction");
+            for job in live {
+                job.fail(DbError::Unavailable(error.to_string()));
+            }
+            continue;
+        }
+        let answers: Vec<_> = live.into_iter().map(|job| job.run(&mut conn)).collect();
+        let DbConnection::Sqlite(raw) = &mut conn else {
+            unreachable!("the writer thread only runs for SQLite")
+        };
+        let commit = AnsiTransactionManager::commit_transaction(raw).map_err(|e| {
+            let error = DbError::from(e);
+            tracing::error!(%error, "group commit failed; every request of the batch fails");
+            let _ = AnsiTransactionManager::rollback_transaction(raw);
+            DbError::Unavailable(error.to_string())
+        });
+        for answer in answers {
+            answer(
+                commit
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| DbError::Unavailable(e.to_string())),
+            );
+        }
+    }
+}

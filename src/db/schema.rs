@@ -1,0 +1,107 @@
+// Written to match migrations/{sqlite,postgres}; `diesel print-schema` against either
+// database gives the same tables (types are the ones both backends share).
+diesel::table! {
+    events (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        venue -> Text,
+        contact_email -> Text,
+        timezone -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        assignment_mode -> Text,
+        registration_opens_at -> Nullable<Timestamp>,
+        registration_closes_at -> Nullable<Timestamp>,
+        max_preferences -> Integer,
+        capacity -> Nullable<Integer>,
+        confirmed -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    site_visits (id) {
+        id -> Text,
+        event_id -> Text,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        location -> Text,
+        meeting_point -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        assigned -> Integer,
+        frozen -> Bool,
+        position -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registrations (id) {
+        id -> Text,
+        event_id -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        organisation -> Text,
+        country -> Text,
+        job_title -> Nullable<Text>,
+        dietary -> Nullable<Text>,
+        status -> Text,
+        manage_token_hash -> Text,
+        consent_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        cancelled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    registration_preferences (registration_id, rank) {
+        registration_id -> Text,
+        rank -> Integer,
+        site_visit_id -> Text,
+    }
+}
+
+diesel::table! {
+    seat_assignments (registration_id) {
+        registration_id -> Text,
+        site_visit_id -> Text,
+        assigned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(registrations -> events (event_id));
+diesel::joinable!(registration_preferences -> registrations (registration_id));
+diesel::joinable!(registration_preferences -> site_visits (site_visit_id));
+diesel::joinable!(seat_assignments -> registrations (registration_id));
+diesel::joinable!(seat_assignments -> site_visits (site_visit_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    events,
+    site_visits,
+    registrations,
+    registration_preferences,
+    seat_assignments,
+    api_tokens,
+);

@@ -1,0 +1,122 @@
+//! Secrets that grant access: API tokens (admin, organiser) and manage links.
+//! Only a SHA-256 of each is stored; the secrets carry 256 bits from the OS generator,
+//! so a fast hash is enough and guessing is hopeless.
+
+use chrono::NaiveDateTime;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::error::DomainError;
+use crate::db::DbConnection;
+use crate::store::tokens;
+
+/// Who is calling, from a valid API token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub token_id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// Creates an API token and returns its secret (the only time it is seen).
+pub fn create_api_token(
+    conn: &mut DbConnection,
+    role: Role,
+    name: &str,
+    now: NaiveDateTime,
+) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(DomainError::invalid("name", "must be 1 to 100 characters"));
+    }
+    let secret = new_secret("rpa_");
+    let id = uuid::Uuid::now_v7().to_string();
+    tokens::insert(conn, &id, name, role.as_str(), &hash_secret(&secret), now)?;
+    Ok(secret)
+}
+
+/// The principal behind a bearer secret. The lookup is by SHA-256 of the secret, so
+/// timing reveals nothing about the stored value.
+pub fn authenticate(conn: &mut DbConnection, secret: &str) -> Result<Option<Principal>, DomainError> {
+    if secret.len() > 200 {
+        return Ok(None);
+    }
+    Ok(
+        tokens::find_active_by_hash(conn, &hash_secret(secret))?.and_then(|row| {
+            Some(Principal {
+                role: Role::parse(&row.role)?,
+                token_id: row.id,
+                name: row.name,
+            })
+        }),
+    )
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Organiser,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "admin" => Some(Self::Admin),
+            "organiser" => Some(Self::Organiser),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Organiser => "organiser",
+        }
+    }
+
+    /// Admins may do everything organisers do.
+    pub fn includes(self, required: Role) -> bool {
+        self >= required
+    }
+}
+
+/// A fresh secret with its prefix (`rpa_` for API tokens, none for manage links):
+/// 32 random bytes, hex-encoded so it survives URLs and shells unescaped.
+pub fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A manage-link token has the shape `new_secret("")` gives; anything else is not
+/// looked up at all.
+pub fn is_well_formed_manage_token(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_unique_and_only_their_hash_is_kept() {
+        let a = new_secret("rpa_");
+        let b = new_secret("rpa_");
+        assert_ne!(a, b);
+        assert!(a.starts_with("rpa_") && a.len() == 68);
+        assert_eq!(hash_secret(&a), hash_secret(&a));
+        assert_ne!(hash_secret(&a), hash_secret(&b));
+        assert!(is_well_formed_manage_token(&new_secret("")));
+        assert!(!is_well_formed_manage_token("../etc"));
+    }
+
+    #[test]
+    fn admins_include_organisers() {
+        assert!(Role::Admin.includes(Role::Organiser));
+        assert!(!Role::Organiser.includes(Role::Admin));
+    }
+}

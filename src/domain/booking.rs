@@ -1,0 +1,364 @@
+//! What participants do: register, look at their registration, change their ranking,
+//! cancel. Each function is one unit of work on one connection (one transaction).
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+
+use super::access::{hash_secret, new_secret};
+use super::country::country_name;
+use super::error::DomainError;
+use super::event::AssignmentMode;
+use super::registration::{NewRegistration, Preferences};
+use super::seats::{self, SeatChange};
+use crate::db::DbConnection;
+use crate::store::events::{self, EventRow};
+use crate::store::registrations::{self, RegistrationRow, CANCELLED, CONFIRMED, WAITLISTED};
+use crate::store::site_visits::{self, SiteVisitRow};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatStatus {
+    Assigned,
+    Waitlisted,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SeatView {
+    pub slug: String,
+    pub name: String,
+    pub status: SeatStatus,
+    pub waitlist_position: Option<i64>,
+    pub starts_at: DateTime<FixedOffset>,
+    pub ends_at: DateTime<FixedOffset>,
+    pub location: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RegistrationView {
+    pub id: String,
+    pub event: String,
+    pub status: String,
+    /// Place on the event-wide waitlist when `status` is `waitlisted`.
+    pub waitlist_position: Option<i64>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub organisation: String,
+    pub country: String,
+    pub country_name: String,
+    pub job_title: Option<String>,
+    pub dietary: Option<String>,
+    pub preferences: Vec<String>,
+    pub site_visit: Option<SeatView>,
+    pub registered_at: DateTime<FixedOffset>,
+    pub cancelled_at: Option<DateTime<FixedOffset>>,
+}
+
+/// A new registration and the secret of its manage link (shown once, stored hashed).
+pub struct Registered {
+    pub view: RegistrationView,
+    pub manage_token: String,
+    pub seat_changes: Vec<SeatChange>,
+}
+
+pub fn event_timezone(event: &EventRow) -> Tz {
+    event.timezone.parse().unwrap_or(Tz::UTC)
+}
+
+/// A stored UTC time shown in the event's time zone, with its offset.
+pub fn local_time(tz: Tz, utc: NaiveDateTime) -> DateTime<FixedOffset> {
+    tz.from_utc_datetime(&utc).fixed_offset()
+}
+
+pub fn find_event(conn: &mut DbConnection, slug: &str) -> Result<EventRow, DomainError> {
+    events::find_by_slug(conn, slug)?.ok_or(DomainError::NotFound("event"))
+}
+
+fn assignment_mode(event: &EventRow) -> AssignmentMode {
+    AssignmentMode::parse(&event.assignment_mode).unwrap_or(AssignmentMode::FirstCome)
+}
+
+/// Seats are taken at registration (and freed seats refilled) in `first_come` events.
+pub fn seats_at_once(event: &EventRow) -> bool {
+    assignment_mode(event) == AssignmentMode::FirstCome
+}
+
+/// Refuses changes outside the registration window.
+pub fn check_window(event: &EventRow, now: NaiveDateTime) -> Result<(), DomainError> {
+    let tz = event_timezone(event);
+    if let Some(opens) = event.registration_opens_at {
+        if now < opens {
+            return Err(DomainError::RegistrationClosed(format!(
+                "registration opens at {}",
+                local_time(tz, opens).to_rfc3339()
+            )));
+        }
+    }
+    if let Some(closes) = event.registration_closes_at {
+        if now >= closes {
+            return Err(DomainError::RegistrationClosed(format!(
+                "registration closed at {}",
+                local_time(tz, closes).to_rfc3339()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Visit ids for ranked slugs; a slug the event does not have is a field error.
+fn visit_ids(visits: &[SiteVisitRow], preferences: &Preferences) -> Result<Vec<String>, DomainError> {
+    preferences
+        .slugs()
+        .iter()
+        .map(|slug| {
+            visits
+                .iter()
+                .find(|v| &v.slug == slug)
+                .map(|v| v.id.clone())
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        "preferences",
+                        format!("`{slug}` is not a site visit of this event"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Registers a participant: the registration row, its ranking, an event place if the
+/// event has a capacity, and a seat in the best-ranked visit with room (first-come
+/// events) — or the waitlists.
+pub fn register_participant(
+    conn: &mut DbConnection,
+    event_slug: &str,
+    input: &NewRegistration,
+    now: NaiveDateTime,
+) -> Result<Registered, DomainError> {
+    let event = find_event(conn, event_slug)?;
+    check_window(&event, now)?;
+    let visits = site_visits::list(conn, &event.id)?;
+    let ranked = visit_ids(&visits, &input.preferences)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let manage_token = new_secret("");
+    let token_hash = hash_secret(&manage_token);
+    let email_normalized = input.email.normalized();
+    let row = registrations::NewRegistrationRow {
+        id: &id,
+        event_id: &event.id,
+        first_name: &input.first_name,
+        last_name: &input.last_name,
+        email: input.email.as_str(),
+        email_normalized: &email_normalized,
+        organisation: &input.organisation,
+        country: input.country.as_str(),
+        job_title: input.job_title.as_deref(),
+        dietary: input.dietary.as_deref(),
+        status: CONFIRMED,
+        manage_token_hash: &token_hash,
+        consent_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    match registrations::insert(conn, &row) {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            return Err(DomainError::DuplicateRegistration)
+        }
+        other => other?,
+    }
+    registrations::insert_preferences(conn, &id, &ranked)?;
+    // The hot rows (event counter, visit counters) are touched last, so that on
+    // PostgreSQL their locks are held for as short a time as possible.
+    let mut confirmed = true;
+    if event.capacity.is_some() && !events::try_take_place(conn, &event.id)? {
+        registrations::change_status(conn, &id, &[CONFIRMED], WAITLISTED, now)?;
+        confirmed = false;
+    }
+    let mut seat_changes = Vec::new();
+    if confirmed && seats_at_once(&event) {
+        if let Some(visit) = seats::claim_best_seat(conn, &id, &ranked, now)? {
+            seat_changes.push(SeatChange {
+                registration_id: id.clone(),
+                from_visit: None,
+                to_visit: Some(visit),
+            });
+        }
+    }
+    let registration = registrations::find(conn, &id)?.ok_or(DomainError::NotFound("registration"))?;
+    let view = registration_view(conn, &event, &visits, &registration)?;
+    Ok(Registered {
+        view,
+        manage_token,
+        seat_changes,
+    })
+}
+
+/// The registration behind a manage token; unknown tokens are simply not found.
+pub fn find_by_manage_token(conn: &mut DbConnection, token: &str) -> Result<RegistrationRow, DomainError> {
+    if !super::access::is_well_formed_manage_token(token) {
+        return Err(DomainError::NotFound("registration"));
+    }
+    registrations::find_by_token_hash(conn, &hash_secret(token))?.ok_or(DomainError::NotFound("registration"))
+}
+
+pub fn view_by_manage_token(conn: &mut DbConnection, token: &str) -> Result<RegistrationView, DomainError> {
+    let registration = find_by_manage_token(conn, token)?;
+    let event = events::find(conn, &registration.event_id)?;
+    let visits = site_visits::list(conn, &event.id)?;
+    registration_view(conn, &event, &visits, &registration)
+}
+
+/// Cancels: frees the event place and the seat, and refills both from the waitlists.
+/// Cancelling twice is harmless: the second time changes nothing.
+pub fn cancel_registration(
+    conn: &mut DbConnection,
+    registration: &RegistrationRow,
+    now: NaiveDateTime,
+) -> Result<Vec<SeatChange>, DomainError> {
+    let event = events::find(conn, &registration.event_id)?;
+    let mut changes = Vec::new();
+    // Two conditional updates tell reliably what the status was, under the row lock.
+    if registrations::change_status(conn, &registration.id, &[CONFIRMED], CANCELLED, now)? {
+        seats::release_seat(conn, &registration.id, now, &mut changes)?;
+        if event.capacity.is_some() {
+            events::give_back_place(conn, &event.id)?;
+            seats::promote_event_waitlist(conn, &event, seats_at_once(&event), now, &mut changes)?;
+        }
+    } else {
+        registrations::change_status(conn, &registration.id, &[WAITLISTED], CANCELLED, now)?;
+    }
+    Ok(changes)
+}
+
+/// Replaces the ranking and re-evaluates the seat: a better-ranked visit with room is
+/// taken (the old seat refilled); a seat still ranked is kept; a seat no longer ranked
+/// is given up (the person asked for that) and they wait for what they ranked.
+pub fn change_preferences(
+    conn: &mut DbConnection,
+    registration: &RegistrationRow,
+    preferences: &Preferences,
+    now: NaiveDateTime,
+) -> Result<Vec<SeatChange>, DomainError> {
+    let event = events::find(conn, &registration.event_id)?;
+    check_window(&event, now)?;
+    let visits = site_visits::list(conn, &event.id)?;
+    let ranked = visit_ids(&visits, preferences)?;
+    let id = &registration.id;
+    // Lock the row and learn the current status under the lock.
+    let status = if registrations::change_status(conn, id, &[CONFIRMED], CONFIRMED, now)? {
+        CONFIRMED
+    } else if registrations::change_status(conn, id, &[WAITLISTED], WAITLISTED, now)? {
+        WAITLISTED
+    } else {
+        return Err(DomainError::RegistrationClosed(
+            "this registration was cancelled".into(),
+        ));
+    };
+    registrations::replace_preferences(conn, id, &ranked)?;
+    let mut changes = Vec::new();
+    if status != CONFIRMED || !seats_at_once(&event) {
+        return Ok(changes);
+    }
+    let held = registrations::seat(conn, id)?;
+    let held_rank = held.as_ref().and_then(|h| ranked.iter().position(|v| v == h));
+    let better = &ranked[..held_rank.unwrap_or(ranked.len())];
+    let mut claimed = None;
+    for visit in better {
+        if site_visits::try_take_seat(conn, visit, true)? {
+            claimed = Some(visit.clone());
+            break;
+        }
+    }
+    match (claimed, held) {
+        (Some(to), Some(from)) => {
+            seats::move_to_taken_seat(conn, id, &from, &to, now, &mut changes)?;
+            changes.insert(0, seat_change(id, Some(from), Some(to)));
+        }
+        (Some(to), None) => {
+            registrations::insert_seat(conn, id, &to, now)?;
+            changes.insert(0, seat_change(id, None, Some(to)));
+        }
+        (None, Some(from)) if held_rank.is_none() => {
+            seats::release_seat(conn, id, now, &mut changes)?;
+            changes.insert(0, seat_change(id, Some(from), None));
+        }
+        _ => {}
+    }
+    Ok(changes)
+}
+
+fn seat_change(id: &str, from: Option<String>, to: Option<String>) -> SeatChange {
+    SeatChange {
+        registration_id: id.to_owned(),
+        from_visit: from,
+        to_visit: to,
+    }
+}
+
+/// The registration as its holder sees it: status, ranking, seat or waitlist place.
+pub fn registration_view(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    registration: &RegistrationRow,
+) -> Result<RegistrationView, DomainError> {
+    let tz = event_timezone(event);
+    let ranked = registrations::preferences(conn, &registration.id)?;
+    let slug_of = |id: &str| visits.iter().find(|v| v.id == id);
+    let seat_view = |visit: &SiteVisitRow, status, waitlist_position| SeatView {
+        slug: visit.slug.clone(),
+        name: visit.name.clone(),
+        status,
+        waitlist_position,
+        starts_at: local_time(tz, visit.starts_at),
+        ends_at: local_time(tz, visit.ends_at),
+        location: visit.location.clone(),
+    };
+    let first_choice = ranked.first().and_then(|id| slug_of(id));
+    let (site_visit, waitlist_position) = match registration.status.as_str() {
+        CANCELLED => (None, None),
+        WAITLISTED => (
+            first_choice.map(|v| seat_view(v, SeatStatus::Waitlisted, None)),
+            Some(registrations::event_waitlist_position(conn, registration)?),
+        ),
+        _ => match registrations::seat(conn, &registration.id)? {
+            Some(seat) => (
+                slug_of(&seat).map(|v| seat_view(v, SeatStatus::Assigned, None)),
+                None,
+            ),
+            None => match first_choice {
+                Some(visit) if seats_at_once(event) => {
+                    let position = registrations::waitlist_position(conn, &visit.id, registration)?;
+                    (
+                        Some(seat_view(visit, SeatStatus::Waitlisted, Some(position))),
+                        None,
+                    )
+                }
+                Some(visit) => (Some(seat_view(visit, SeatStatus::Waitlisted, None)), None),
+                None => (None, None),
+            },
+        },
+    };
+    Ok(RegistrationView {
+        id: registration.id.clone(),
+        event: event.slug.clone(),
+        status: registration.status.clone(),
+        waitlist_position,
+        first_name: registration.first_name.clone(),
+        last_name: registration.last_name.clone(),
+        email: registration.email.clone(),
+        organisation: registration.organisation.clone(),
+        country: registration.country.clone(),
+        country_name: country_name(&registration.country).to_owned(),
+        job_title: registration.job_title.clone(),
+        dietary: registration.dietary.clone(),
+        preferences: ranked
+            .iter()
+            .filter_map(|id| slug_of(id).map(|v| v.slug.clone()))
+            .collect(),
+        site_visit,
+        registered_at: local_time(tz, registration.created_at),
+        cancelled_at: registration.cancelled_at.map(|t| local_time(tz, t)),
+    })
+}

@@ -1,0 +1,232 @@
+//! Events and site visits: creating them (admin API), loading event files, and the
+//! public event view with live seat counts.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+
+use super::booking::{event_timezone, find_event, local_time, seats_at_once};
+use super::error::DomainError;
+use super::event::{EventFile, NewEvent, NewSiteVisit};
+use super::seats::{self, SeatChange};
+use crate::db::DbConnection;
+use crate::store::events::{self, EventRow};
+use crate::store::{registrations, site_visits};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SiteVisitView {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub location: String,
+    pub meeting_point: String,
+    pub starts_at: DateTime<FixedOffset>,
+    pub ends_at: DateTime<FixedOffset>,
+    pub capacity: i32,
+    pub assigned: i32,
+    pub seats_left: i32,
+    pub waitlisted: i64,
+    pub frozen: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EventView {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub venue: String,
+    pub contact_email: String,
+    pub timezone: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub assignment_mode: String,
+    pub registration_opens_at: Option<DateTime<FixedOffset>>,
+    pub registration_closes_at: Option<DateTime<FixedOffset>>,
+    pub registration_open: bool,
+    pub max_preferences: i32,
+    pub capacity: Option<i32>,
+    pub site_visits: Vec<SiteVisitView>,
+}
+
+/// The event with its visits and their counts, read in one transaction so the numbers
+/// agree with each other.
+pub fn event_view(conn: &mut DbConnection, slug: &str, now: NaiveDateTime) -> Result<EventView, DomainError> {
+    let event = find_event(conn, slug)?;
+    let tz = event_timezone(&event);
+    let visits = site_visits::list(conn, &event.id)?;
+    let waiting = registrations::waiting_counts(conn, &event.id)?;
+    let site_visits = visits
+        .into_iter()
+        .map(|visit| {
+            let waitlisted = waiting
+                .iter()
+                .find(|(id, _, _)| *id == visit.id)
+                .map_or(0, |(_, unseated, upgrading)| unseated + upgrading);
+            SiteVisitView {
+                seats_left: (visit.capacity - visit.assigned).max(0),
+                waitlisted,
+                starts_at: local_time(tz, visit.starts_at),
+                ends_at: local_time(tz, visit.ends_at),
+                slug: visit.slug,
+                name: visit.name,
+                description: visit.description,
+                location: visit.location,
+                meeting_point: visit.meeting_point,
+                capacity: visit.capacity,
+                assigned: visit.assigned,
+                frozen: visit.frozen,
+            }
+        })
+        .collect();
+    Ok(EventView {
+        registration_open: super::booking::check_window(&event, now).is_ok(),
+        registration_opens_at: event.registration_opens_at.map(|t| local_time(tz, t)),
+        registration_closes_at: event.registration_closes_at.map(|t| local_time(tz, t)),
+        slug: event.slug,
+        name: event.name,
+        description: event.description,
+        venue: event.venue,
+        contact_email: event.contact_email,
+        timezone: event.timezone,
+        starts_on: event.starts_on,
+        ends_on: event.ends_on,
+        assignment_mode: event.assignment_mode,
+        max_preferences: event.max_preferences,
+        capacity: event.capacity,
+        site_visits,
+    })
+}
+
+fn slug_taken(field: &str) -> DomainError {
+    DomainError::invalid(field, "is already taken")
+}
+
+pub fn create_event(
+    conn: &mut DbConnection,
+    event: &NewEvent,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    if events::find_by_slug(conn, &event.slug)?.is_some() {
+        return Err(slug_taken("slug"));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    match events::insert(conn, &id, event, now) {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(slug_taken("slug")),
+        other => Ok(other?),
+    }
+}
+
+/// Checks that a visit happens during its event (in the event's time zone).
+fn check_visit_dates(event: &EventRow, visit: &NewSiteVisit, field: &str) -> Result<(), DomainError> {
+    let tz = event_timezone(event);
+    let day = local_time(tz, visit.starts_at).date_naive();
+    if day < event.starts_on || day > event.ends_on {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "must fall within the event ({} to {})",
+                event.starts_on, event.ends_on
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn add_site_visit(
+    conn: &mut DbConnection,
+    event_slug: &str,
+    visit: &NewSiteVisit,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    let event = find_event(conn, event_slug)?;
+    check_visit_dates(&event, visit, "starts_at")?;
+    let existing = site_visits::list(conn, &event.id)?;
+    if existing.iter().any(|v| v.slug == visit.slug) {
+        return Err(slug_taken("slug"));
+    }
+    let position = visit.position.unwrap_or(existing.len() as i32);
+    let id = uuid::Uuid::now_v7().to_string();
+    match site_visits::insert(conn, &id, &event.id, visit, position, now) {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(slug_taken("slug")),
+        other => Ok(other?),
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub event_created: bool,
+    pub visits_created: usize,
+    pub visits_updated: usize,
+    pub seat_changes: Vec<SeatChange>,
+}
+
+/// Creates or updates an event and its visits by slug; never duplicates, never deletes
+/// a visit (people may hold seats in it). A capacity below what is already taken is
+/// refused and nothing is changed; a raise refills from the waitlists.
+pub fn import_event_file(
+    conn: &mut DbConnection,
+    file: &EventFile,
+    now: NaiveDateTime,
+) -> Result<ImportOutcome, DomainError> {
+    let mut outcome = ImportOutcome::default();
+    let event = match events::find_by_slug(conn, &file.event.slug)? {
+        None => {
+            create_event(conn, &file.event, now)?;
+            outcome.event_created = true;
+            find_event(conn, &file.event.slug)?
+        }
+        Some(existing) => {
+            events::update(conn, &existing.id, &file.event, now)?;
+            if let Some(capacity) = file.event.capacity {
+                let confirmed = match existing.capacity {
+                    Some(_) => existing.confirmed,
+                    None => registrations::count_confirmed(conn, &existing.id)? as i32,
+                };
+                if confirmed > capacity {
+                    return Err(DomainError::invalid(
+                        "capacity",
+                        format!("{confirmed} registrations are already confirmed"),
+                    ));
+                }
+                events::set_confirmed(conn, &existing.id, confirmed)?;
+            } else {
+                events::set_confirmed(conn, &existing.id, 0)?;
+            }
+            find_event(conn, &file.event.slug)?
+        }
+    };
+    let refill_now = seats_at_once(&event);
+    for (index, visit) in file.site_visits.iter().enumerate() {
+        let field = format!("site_visits[{index}]");
+        check_visit_dates(&event, visit, &format!("{field}.starts_at"))?;
+        let position = visit.position.unwrap_or(index as i32);
+        match site_visits::find(conn, &event.id, &visit.slug)? {
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                site_visits::insert(conn, &id, &event.id, visit, position, now)?;
+                outcome.visits_created += 1;
+            }
+            Some(row) => {
+                site_visits::update_details(conn, &row.id, visit, position, now)?;
+                if row.capacity != visit.capacity
+                    && !seats::change_capacity(
+                        conn,
+                        &row,
+                        visit.capacity,
+                        refill_now,
+                        now,
+                        &mut outcome.seat_changes,
+                    )?
+                {
+                    return Err(DomainError::invalid(
+                        &format!("{field}.capacity"),
+                        format!("{} seats are already taken", row.assigned),
+                    ));
+                }
+                outcome.visits_updated += 1;
+            }
+        }
+    }
+    seats::promote_event_waitlist(conn, &event, refill_now, now, &mut outcome.seat_changes)?;
+    Ok(outcome)
+}

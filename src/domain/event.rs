@@ -1,0 +1,221 @@
+//! Events and their site visits as admins describe them (API body or event file).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use serde_json::{Map, Value};
+
+use super::error::{DomainError, FieldErrors};
+use super::input::{check_slug, Fields};
+use super::registration::Email;
+
+/// How seats are given (invariant 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssignmentMode {
+    /// A seat in the best-ranked visit with room is taken at registration.
+    FirstCome,
+    /// Ranks are collected; an organiser runs the allocation.
+    Preferences,
+}
+
+impl AssignmentMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "first_come" => Some(Self::FirstCome),
+            "preferences" => Some(Self::Preferences),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstCome => "first_come",
+            Self::Preferences => "preferences",
+        }
+    }
+}
+
+pub const MAX_CAPACITY: i64 = 1_000_000;
+
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub venue: String,
+    pub contact_email: String,
+    pub timezone: Tz,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub assignment_mode: AssignmentMode,
+    pub registration_opens_at: Option<NaiveDateTime>,
+    pub registration_closes_at: Option<NaiveDateTime>,
+    pub max_preferences: i32,
+    pub capacity: Option<i32>,
+}
+
+impl NewEvent {
+    pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
+        let mut fields = Fields::new(body);
+        let event = Self::read(&mut fields);
+        fields.finish(|| event)
+    }
+
+    /// Reads the event's fields, leaving the others (an event file's `site_visits`).
+    pub fn read(fields: &mut Fields) -> Option<Self> {
+        let slug = check_slug(fields, "slug");
+        let name = fields.required_text("name", 200);
+        let description = fields.optional_text("description", 5000).unwrap_or_default();
+        let venue = fields.optional_text("venue", 300).unwrap_or_default();
+        let contact_email = fields.optional_text("contact_email", 254).unwrap_or_default();
+        if !contact_email.is_empty() {
+            if let Err(message) = Email::parse(&contact_email) {
+                fields.error("contact_email", message);
+            }
+        }
+        let timezone = fields.required_text("timezone", 64).and_then(|tz| {
+            tz.parse::<Tz>()
+                .map_err(|_| fields.error("timezone", "must be an IANA time zone, e.g. Europe/Brussels"))
+                .ok()
+        });
+        let starts_on = fields.required_date("starts_on");
+        let ends_on = fields.required_date("ends_on");
+        if let (Some(start), Some(end)) = (starts_on, ends_on) {
+            if end < start {
+                fields.error("ends_on", "must not be before starts_on");
+            }
+        }
+        let assignment_mode =
+            fields
+                .optional_text("assignment_mode", 32)
+                .map_or(Some(AssignmentMode::FirstCome), |mode| {
+                    AssignmentMode::parse(&mode).or_else(|| {
+                        fields.error("assignment_mode", "must be first_come or preferences");
+                        None
+                    })
+                });
+        let opens = fields.optional_time("registration_opens_at");
+        let closes = fields.optional_time("registration_closes_at");
+        if let (Some(open), Some(close)) = (opens, closes) {
+            if close <= open {
+                fields.error("registration_closes_at", "must be after registration_opens_at");
+            }
+        }
+        let max_preferences = fields.optional_int("max_preferences", 1, 20).unwrap_or(3) as i32;
+        let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
+        Some(Self {
+            slug: slug?,
+            name: name?,
+            description,
+            venue,
+            contact_email,
+            timezone: timezone?,
+            starts_on: starts_on?,
+            ends_on: ends_on?,
+            assignment_mode: assignment_mode?,
+            registration_opens_at: opens,
+            registration_closes_at: closes,
+            max_preferences,
+            capacity,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewSiteVisit {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub location: String,
+    pub meeting_point: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub capacity: i32,
+    pub position: Option<i32>,
+}
+
+impl NewSiteVisit {
+    pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
+        let mut fields = Fields::new(body);
+        let visit = Self::read(&mut fields);
+        fields.finish(|| visit)
+    }
+
+    fn read(fields: &mut Fields) -> Option<Self> {
+        let slug = check_slug(fields, "slug");
+        let name = fields.required_text("name", 200);
+        let description = fields.optional_text("description", 5000).unwrap_or_default();
+        let location = fields.optional_text("location", 300).unwrap_or_default();
+        let meeting_point = fields.optional_text("meeting_point", 300).unwrap_or_default();
+        let starts_at = fields.required_time("starts_at");
+        let ends_at = fields.required_time("ends_at");
+        if let (Some(start), Some(end)) = (starts_at, ends_at) {
+            if end <= start {
+                fields.error("ends_at", "must be after starts_at");
+            }
+        }
+        let capacity = fields.required_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
+        let position = fields.optional_int("position", 0, 10_000).map(|p| p as i32);
+        Some(Self {
+            slug: slug?,
+            name: name?,
+            description,
+            location,
+            meeting_point,
+            starts_at: starts_at?,
+            ends_at: ends_at?,
+            capacity: capacity?,
+            position,
+        })
+    }
+}
+
+/// An event file: the event's fields plus `[[site_visits]]`.
+#[derive(Clone, Debug)]
+pub struct EventFile {
+    pub event: NewEvent,
+    pub site_visits: Vec<NewSiteVisit>,
+}
+
+impl EventFile {
+    pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
+        let mut fields = Fields::new(body);
+        let visits_value = fields.take_list("site_visits");
+        let event = NewEvent::read(&mut fields);
+        let mut errors = FieldErrors::new();
+        let mut site_visits = Vec::new();
+        for (index, value) in visits_value.into_iter().enumerate() {
+            let prefix = format!("site_visits[{index}].");
+            match value {
+                Value::Object(map) => {
+                    let mut visit_fields = Fields::with_prefix(map, &prefix);
+                    let visit = NewSiteVisit::read(&mut visit_fields);
+                    match visit_fields.finish(|| visit) {
+                        Ok(visit) => site_visits.push(visit),
+                        Err(DomainError::Validation(e)) => errors.extend(e),
+                        Err(other) => return Err(other),
+                    }
+                }
+                _ => {
+                    errors.insert(format!("site_visits[{index}]"), vec!["must be a table".into()]);
+                }
+            }
+        }
+        for (index, visit) in site_visits.iter().enumerate() {
+            if site_visits[..index].iter().any(|v| v.slug == visit.slug) {
+                errors
+                    .entry("site_visits".into())
+                    .or_default()
+                    .push(format!("`{}` appears more than once", visit.slug));
+            }
+        }
+        match fields.finish(|| event) {
+            Ok(event) if errors.is_empty() => Ok(Self { event, site_visits }),
+            Ok(_) => Err(DomainError::Validation(errors)),
+            Err(DomainError::Validation(mut e)) => {
+                e.extend(errors);
+                Err(DomainError::Validation(e))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}

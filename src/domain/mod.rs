@@ -1,0 +1,19 @@
+//! The rules of rallypoint, in plain Rust over a `&mut DbConnection`; nothing here knows
+//! HTTP. Input is parsed into these types once, at the edge.
+
+pub mod access;
+pub mod booking;
+pub mod catalog;
+pub mod country;
+pub mod error;
+pub mod event;
+pub mod input;
+pub mod registration;
+pub mod seats;
+
+pub use error::{DomainError, FieldErrors};
+
+/// The current time as stored: UTC without offset.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

@@ -1,0 +1,132 @@
+//! Reading requests: bodies (JSON or urlencoded form, size-limited) into one JSON object,
+//! and bearer tokens into a principal with a role.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use serde_json::{Map, Value};
+
+use super::problem::ApiError;
+use super::AppState;
+use crate::domain::access::{self, Principal, Role};
+
+enum BodyKind {
+    Json,
+    Form,
+}
+
+/// The body as a JSON object. Forms become objects too: a repeated key becomes a list in
+/// the order sent (`preferences=a&preferences=b`), `key[]` counts as `key`.
+pub async fn read_object(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Map<String, Value>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let kind = match mime.as_str() {
+        "application/json" => BodyKind::Json,
+        "application/x-www-form-urlencoded" => BodyKind::Form,
+        "" => {
+            return Err(ApiError::UnsupportedMediaType(
+                "send Content-Type: application/json or application/x-www-form-urlencoded".into(),
+            ))
+        }
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "`{other}` is not accepted; send application/json or application/x-www-form-urlencoded"
+            )))
+        }
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let body = payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?
+        .map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+    match kind {
+        BodyKind::Json => match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(ApiError::Malformed("the body must be a JSON object".into())),
+            Err(e) => Err(ApiError::Malformed(format!("the body is not valid JSON: {e}"))),
+        },
+        BodyKind::Form => Ok(form_to_object(&body)),
+    }
+}
+
+pub fn form_to_object(body: &[u8]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (key, value) in form_urlencoded::parse(body) {
+        let key = key.strip_suffix("[]").unwrap_or(&key).to_owned();
+        let value = Value::String(value.into_owned());
+        match map.get_mut(&key) {
+            None => {
+                map.insert(key, value);
+            }
+            Some(Value::Array(items)) => items.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, value]);
+            }
+        }
+    }
+    map
+}
+
+/// The caller's principal if the bearer token is valid and its role includes `role`:
+/// 401 without a valid token, 403 with a token of a lesser role.
+pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Result<Principal, ApiError> {
+    let secret = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)?
+        .to_owned();
+    let principal = state
+        .db
+        .read(move |conn| access::authenticate(conn, &secret))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if principal.role.includes(role) {
+        Ok(principal)
+    } else {
+        Err(ApiError::Forbidden(role.as_str()))
+    }
+}
+
+/// A `{param}` of the path, which the router guarantees is present.
+pub fn path_param(req: &HttpRequest, name: &str) -> String {
+    req.match_info().get(name).unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_to_object;
+    use serde_json::json;
+
+    #[test]
+    fn repeated_form_fields_keep_their_order() {
+        let map =
+            form_to_object(b"first_name=Ana&preferences=b&preferences%5B%5D=a&preferences=c&consent=on");
+        assert_eq!(map["preferences"], json!(["b", "a", "c"]));
+        assert_eq!(map["first_name"], json!("Ana"));
+        assert_eq!(map["consent"], json!("on"));
+    }
+}

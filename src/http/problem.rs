@@ -1,0 +1,144 @@
+//! RFC 9457 problem documents: every error a client sees is one, mapped here once.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::db::DbError;
+use crate::domain::{DomainError, FieldErrors};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("this action needs the {0} role")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        Self::Domain(DomainError::Storage(error))
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a FieldErrors>,
+}
+
+impl ApiError {
+    /// (status, type, title) of the problem document.
+    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+        use DomainError as D;
+        match self {
+            Self::Domain(D::Validation(_)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation-failed",
+                "Validation failed",
+            ),
+            Self::Domain(D::NotFound(_)) | Self::NotFound(_) => {
+                (StatusCode::NOT_FOUND, "not-found", "Not found")
+            }
+            Self::Domain(D::DuplicateRegistration) => (
+                StatusCode::CONFLICT,
+                "duplicate-registration",
+                "Already registered",
+            ),
+            Self::Domain(D::RegistrationClosed(_)) => {
+                (StatusCode::CONFLICT, "registration-closed", "Registration closed")
+            }
+            Self::Domain(D::CapacityExceeded(_)) => {
+                (StatusCode::CONFLICT, "capacity-exceeded", "Capacity exceeded")
+            }
+            Self::Domain(D::Storage(DbError::Unavailable(_))) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service-unavailable",
+                "Service unavailable",
+            ),
+            Self::Domain(D::Storage(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
+            Self::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            Self::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Domain(DomainError::Validation(errors)) => {
+                let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+                format!("check these fields: {}", fields.join(", "))
+            }
+            Self::Domain(DomainError::Storage(DbError::Unavailable(_))) => {
+                "the database is busy or unreachable; retry shortly".into()
+            }
+            // Never leak internals (SQL, paths, causes) to the client.
+            Self::Domain(DomainError::Storage(_)) => "something went wrong on our side".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.classify().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, kind, title) = self.classify();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let errors = match self {
+            Self::Domain(DomainError::Validation(errors)) => Some(errors),
+            _ => None,
+        };
+        let body = Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors,
+        };
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            StatusCode::UNAUTHORIZED => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_string(&body).unwrap_or_default())
+    }
+}

@@ -1,0 +1,150 @@
+//! Building the application from settings: database, migrations, event files, and an
+//! HTTP server bound to a listener (port 0 works, the bound address is known).
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+
+use crate::db::{Database, DbError};
+use crate::domain::catalog::{self, ImportOutcome};
+use crate::domain::event::EventFile;
+use crate::domain::{now, DomainError};
+use crate::http::{self, AppState};
+use crate::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("cannot bind {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("event file {path}: {message}")]
+    EventFile { path: String, message: String },
+}
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    db: Database,
+}
+
+impl Application {
+    /// Connects, migrates, loads the event files and binds; the server runs once
+    /// [`Application::run_until_stopped`] is awaited.
+    pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let db = connect_and_migrate(settings)?;
+        import_event_dir(&db, &settings.events.dir)?;
+        let address = settings.bind_address()?;
+        let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
+            address: settings.server.bind.clone(),
+            source,
+        })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: settings.server.bind.clone(),
+            source,
+        })?;
+        let public_url = match settings.server.public_url.trim_end_matches('/') {
+            "" => format!("http://{address}"),
+            url => url.to_owned(),
+        };
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            public_url,
+            max_body_bytes: settings.server.max_body_bytes,
+        });
+        let mut server = HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                address: settings.server.bind.clone(),
+                source,
+            })?
+            .run();
+        Ok(Self { address, server, db })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+pub fn connect_and_migrate(settings: &Settings) -> Result<Database, StartupError> {
+    let url = settings.database_url()?;
+    let db = Database::connect(&url, settings.db_options())?;
+    let applied = db.run_migrations()?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    Ok(db)
+}
+
+/// Loads every `*.toml` of the directory, in name order. A missing directory is fine
+/// (nothing to load); a broken file stops start-up.
+pub fn import_event_dir(db: &Database, dir: &Path) -> Result<(), StartupError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::info!(dir = %dir.display(), "no event directory; no events loaded");
+        return Ok(());
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let outcome = import_event_file(db, &path)?;
+        tracing::info!(
+            file = %path.display(),
+            created = outcome.event_created,
+            visits_created = outcome.visits_created,
+            visits_updated = outcome.visits_updated,
+            "loaded event file"
+        );
+    }
+    Ok(())
+}
+
+pub fn import_event_file(db: &Database, path: &Path) -> Result<ImportOutcome, StartupError> {
+    let fail = |message: String| StartupError::EventFile {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let value: serde_json::Value = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(fail("not a table".into()));
+    };
+    let file = EventFile::parse(map).map_err(|e| fail(describe(&e)))?;
+    db.write_blocking(move |conn| catalog::import_event_file(conn, &file, now()))
+        .map_err(|e| fail(describe(&e)))
+}
+
+fn describe(error: &DomainError) -> String {
+    match error {
+        DomainError::Validation(errors) => errors
+            .iter()
+            .map(|(field, messages)| format!("{field}: {}", messages.join("; ")))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}

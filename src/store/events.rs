@@ -1,0 +1,133 @@
+//! Queries on `events`.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::events;
+use crate::db::DbConnection;
+use crate::domain::event::NewEvent;
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub venue: String,
+    pub contact_email: String,
+    pub timezone: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub assignment_mode: String,
+    pub registration_opens_at: Option<NaiveDateTime>,
+    pub registration_closes_at: Option<NaiveDateTime>,
+    pub max_preferences: i32,
+    pub capacity: Option<i32>,
+    pub confirmed: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = events, treat_none_as_null = true)]
+struct EventChanges<'a> {
+    name: &'a str,
+    description: &'a str,
+    venue: &'a str,
+    contact_email: &'a str,
+    timezone: &'a str,
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+    assignment_mode: &'a str,
+    registration_opens_at: Option<NaiveDateTime>,
+    registration_closes_at: Option<NaiveDateTime>,
+    max_preferences: i32,
+    capacity: Option<i32>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> EventChanges<'a> {
+    fn from(event: &'a NewEvent, timezone: &'a str, now: NaiveDateTime) -> Self {
+        Self {
+            name: &event.name,
+            description: &event.description,
+            venue: &event.venue,
+            contact_email: &event.contact_email,
+            timezone,
+            starts_on: event.starts_on,
+            ends_on: event.ends_on,
+            assignment_mode: event.assignment_mode.as_str(),
+            registration_opens_at: event.registration_opens_at,
+            registration_closes_at: event.registration_closes_at,
+            max_preferences: event.max_preferences,
+            capacity: event.capacity,
+            updated_at: now,
+        }
+    }
+}
+
+pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<EventRow>> {
+    events::table
+        .filter(events::slug.eq(slug))
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<EventRow> {
+    events::table.find(id).select(EventRow::as_select()).first(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, id: &str, event: &NewEvent, now: NaiveDateTime) -> QueryResult<()> {
+    let timezone = event.timezone.name();
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(id),
+            events::slug.eq(&event.slug),
+            events::confirmed.eq(0),
+            events::created_at.eq(now),
+            EventChanges::from(event, timezone, now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Rewrites the event's details (an event file loaded again). The `confirmed` counter
+/// stays; a capacity below it fails on the table's CHECK and is refused before that.
+pub fn update(conn: &mut DbConnection, id: &str, event: &NewEvent, now: NaiveDateTime) -> QueryResult<()> {
+    let timezone = event.timezone.name();
+    diesel::update(events::table.find(id))
+        .set(EventChanges::from(event, timezone, now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Takes one place of the event-wide capacity if one is left.
+pub fn try_take_place(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let taken = diesel::update(
+        events::table
+            .find(id)
+            .filter(events::capacity.is_not_null())
+            .filter(events::confirmed.lt(events::capacity.assume_not_null())),
+    )
+    .set(events::confirmed.eq(events::confirmed + 1))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+pub fn give_back_place(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(events::table.find(id).filter(events::confirmed.gt(0)))
+        .set(events::confirmed.eq(events::confirmed - 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Recounts the active confirmed registrations into `confirmed` (used when an event
+/// gains an event-wide capacity, since the counter is kept only while one is set).
+pub fn set_confirmed(conn: &mut DbConnection, id: &str, confirmed: i32) -> QueryResult<()> {
+    diesel::update(events::table.find(id))
+        .set(events::confirmed.eq(confirmed))
+        .execute(conn)?;
+    Ok(())
+}

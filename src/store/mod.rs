@@ -1,0 +1,7 @@
+//! Diesel queries, one module per aggregate, each function taking `&mut DbConnection`.
+//! Nothing above this layer writes SQL; nothing here decides a rule.
+
+pub mod events;
+pub mod registrations;
+pub mod site_visits;
+pub mod tokens;

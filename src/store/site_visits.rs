@@ -1,0 +1,158 @@
+//! Queries on `site_visits`, including the conditional seat counter updates that keep
+//! invariant 1: a seat is taken only by `UPDATE … WHERE assigned < capacity` that
+//! reports one affected row; the table's CHECK is the backstop.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::site_visits;
+use crate::db::DbConnection;
+use crate::domain::event::NewSiteVisit;
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = site_visits)]
+pub struct SiteVisitRow {
+    pub id: String,
+    pub event_id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub location: String,
+    pub meeting_point: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub capacity: i32,
+    pub assigned: i32,
+    pub frozen: bool,
+    pub position: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = site_visits)]
+struct VisitDetails<'a> {
+    name: &'a str,
+    description: &'a str,
+    location: &'a str,
+    meeting_point: &'a str,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    position: i32,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> VisitDetails<'a> {
+    fn from(visit: &'a NewSiteVisit, position: i32, now: NaiveDateTime) -> Self {
+        Self {
+            name: &visit.name,
+            description: &visit.description,
+            location: &visit.location,
+            meeting_point: &visit.meeting_point,
+            starts_at: visit.starts_at,
+            ends_at: visit.ends_at,
+            position,
+            updated_at: now,
+        }
+    }
+}
+
+/// The event's visits in display order.
+pub fn list(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<SiteVisitRow>> {
+    site_visits::table
+        .filter(site_visits::event_id.eq(event_id))
+        .order((site_visits::position, site_visits::starts_at, site_visits::slug))
+        .select(SiteVisitRow::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConnection, event_id: &str, slug: &str) -> QueryResult<Option<SiteVisitRow>> {
+    site_visits::table
+        .filter(site_visits::event_id.eq(event_id))
+        .filter(site_visits::slug.eq(slug))
+        .select(SiteVisitRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    id: &str,
+    event_id: &str,
+    visit: &NewSiteVisit,
+    position: i32,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(site_visits::table)
+        .values((
+            site_visits::id.eq(id),
+            site_visits::event_id.eq(event_id),
+            site_visits::slug.eq(&visit.slug),
+            site_visits::capacity.eq(visit.capacity),
+            site_visits::assigned.eq(0),
+            site_visits::frozen.eq(false),
+            site_visits::created_at.eq(now),
+            VisitDetails::from(visit, position, now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Rewrites the descriptive fields; capacity changes go through [`set_capacity`].
+pub fn update_details(
+    conn: &mut DbConnection,
+    id: &str,
+    visit: &NewSiteVisit,
+    position: i32,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(site_visits::table.find(id))
+        .set(VisitDetails::from(visit, position, now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Takes one seat if the visit has room. `automatic` claims (registration, waitlist
+/// promotion) also respect a frozen roster; an organiser's explicit move does not.
+pub fn try_take_seat(conn: &mut DbConnection, id: &str, automatic: bool) -> QueryResult<bool> {
+    let room = site_visits::table
+        .find(id)
+        .filter(site_visits::assigned.lt(site_visits::capacity));
+    let taken = if automatic {
+        diesel::update(room.filter(site_visits::frozen.eq(false)))
+            .set(site_visits::assigned.eq(site_visits::assigned + 1))
+            .execute(conn)?
+    } else {
+        diesel::update(room)
+            .set(site_visits::assigned.eq(site_visits::assigned + 1))
+            .execute(conn)?
+    };
+    Ok(taken == 1)
+}
+
+pub fn give_back_seat(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(site_visits::table.find(id).filter(site_visits::assigned.gt(0)))
+        .set(site_visits::assigned.eq(site_visits::assigned - 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets the capacity unless it would fall below the seats already taken.
+pub fn set_capacity(
+    conn: &mut DbConnection,
+    id: &str,
+    capacity: i32,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        site_visits::table
+            .find(id)
+            .filter(site_visits::assigned.le(capacity)),
+    )
+    .set((
+        site_visits::capacity.eq(capacity),
+        site_visits::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
