@@ -127,7 +127,7 @@ impl Settings {
         self.bind_address()?;
         self.database_url()?;
         let public = &self.server.public_url;
-        if !public.is_empty() && !(public.starts_with("http://") || public.starts_with("https://")) {
+        if !(public.is_empty() || public.starts_with("http://") || public.starts_with("https://")) {
             return Err(SettingsError(format!(
                 "server.public_url must start with http:// or https://, got `{public}`"
             )));

@@ -319,12 +319,12 @@ impl Database {
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(options.lock_wait)
-            .build(Manager {
+            // Connections open in the background; `first` above proved the URL works.
+            .build_unchecked(Manager {
                 url: url.clone(),
                 options: options.clone(),
                 read_only: !url.is_postgres(),
-            })
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            });
         let writer = match url {
             DatabaseUrl::Sqlite(_) => Some(spawn_sqlite_writer(first, options.max_batch)),
             DatabaseUrl::Postgres(_) => None,
@@ -471,7 +471,9 @@ impl Database {
                 .map(|versions| versions.iter().map(ToString::to_string).collect()),
             DbConnection::Postgres(conn) => {
                 // Several instances may start at once: one migrates, the others wait.
-                conn.batch_execute("SET lock_timeout = 0; SELECT pg_advisory_lock(7261090411)")?;
+                conn.batch_execute(
+                    "SET lock_timeout = 0; SET statement_timeout = 0; SELECT pg_advisory_lock(7261090411)",
+                )?;
                 let applied = conn
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map(|versions| versions.iter().map(ToString::to_string).collect());

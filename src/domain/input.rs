@@ -167,7 +167,7 @@ impl Fields {
     }
 
     pub fn required_int(&mut self, field: &str, min: i64, max: i64) -> Option<i64> {
-        if !self.values.get(field).is_some_and(|v| !v.is_null()) {
+        if self.values.get(field).is_none_or(Value::is_null) {
             self.error(field, "is required");
             return None;
         }
@@ -190,7 +190,7 @@ impl Fields {
     }
 
     pub fn required_time(&mut self, field: &str) -> Option<NaiveDateTime> {
-        if !self.values.get(field).is_some_and(|v| !v.is_null()) {
+        if self.values.get(field).is_none_or(Value::is_null) {
             self.error(field, "is required");
             return None;
         }

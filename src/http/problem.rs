@@ -114,8 +114,10 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, kind, title) = self.classify();
-        if status.is_server_error() {
-            tracing::error!(error = ?self, "request failed");
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => tracing::warn!(error = %self, "request shed"),
+            s if s.is_server_error() => tracing::error!(error = ?self, "request failed"),
+            _ => {}
         }
         let errors = match self {
             Self::Domain(DomainError::Validation(errors)) => Some(errors),

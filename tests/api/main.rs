@@ -1,0 +1,9 @@
+//! The one integration test binary: every test starts the real server on port 0 over a
+//! fresh database and speaks HTTP to it, on SQLite and (when configured) PostgreSQL.
+
+mod helpers;
+
+mod cli;
+mod foundation;
+mod schema;
+mod seats;
