@@ -11,6 +11,9 @@ pub mod input;
 pub mod registration;
 pub mod seats;
 
+#[cfg(test)]
+mod seat_model_tests;
+
 pub use error::{DomainError, FieldErrors};
 
 /// The current time as stored: UTC without offset.

@@ -1,0 +1,348 @@
+//! Property test of the seat rules: random sequences of register / cancel / change /
+//! capacity raise run through the real domain functions on a real SQLite database, and
+//! after every step the seats must equal those of a simple model of the rules, and the
+//! invariants must hold.
+
+use proptest::prelude::*;
+
+use super::booking::{self, cancel_registration, change_preferences, register_participant};
+use super::catalog::{add_site_visit, create_event};
+use super::event::{NewEvent, NewSiteVisit};
+use super::registration::{Email, NewRegistration, Preferences};
+use super::{seats, DomainError};
+use crate::db::{Database, DatabaseUrl, DbOptions};
+use crate::store::{registrations, site_visits};
+
+const VISITS: usize = 3;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Register(Vec<usize>),
+    Cancel(usize),
+    Change(usize, Vec<usize>),
+    Raise(usize, i32),
+}
+
+fn ranking() -> impl Strategy<Value = Vec<usize>> {
+    Just((0..VISITS).collect::<Vec<_>>())
+        .prop_shuffle()
+        .prop_flat_map(|all| (0..=VISITS).prop_map(move |n| all[..n].to_vec()))
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => ranking().prop_map(Op::Register),
+        2 => (0..40usize).prop_map(Op::Cancel),
+        2 => (0..40usize, ranking()).prop_map(|(i, r)| Op::Change(i, r)),
+        1 => (0..VISITS, 1..3i32).prop_map(|(v, k)| Op::Raise(v, k)),
+    ]
+}
+
+/// The rules, as plainly as they can be written.
+#[derive(Default)]
+struct Model {
+    capacity: Vec<i32>,
+    people: Vec<Person>,
+}
+
+struct Person {
+    ranked: Vec<usize>,
+    active: bool,
+    seat: Option<usize>,
+}
+
+impl Model {
+    fn taken(&self, visit: usize) -> i32 {
+        self.people.iter().filter(|p| p.seat == Some(visit)).count() as i32
+    }
+
+    fn has_room(&self, visit: usize) -> bool {
+        self.taken(visit) < self.capacity[visit]
+    }
+
+    fn register(&mut self, ranked: Vec<usize>) {
+        let seat = ranked.iter().copied().find(|&v| self.has_room(v));
+        self.people.push(Person {
+            ranked,
+            active: true,
+            seat,
+        });
+    }
+
+    fn rank(person: &Person, visit: usize) -> Option<usize> {
+        person.ranked.iter().position(|&v| v == visit)
+    }
+
+    fn refill(&mut self, first: usize) {
+        // Freed seats are refilled in the order they were freed, as the domain does.
+        let mut queue = std::collections::VecDeque::from([first]);
+        while let Some(visit) = queue.pop_front() {
+            while self.has_room(visit) {
+                let unseated = self
+                    .people
+                    .iter()
+                    .position(|p| p.active && p.seat.is_none() && p.ranked.contains(&visit));
+                let upgrading = || {
+                    self.people.iter().position(|p| {
+                        p.active
+                            && match (p.seat.and_then(|s| Self::rank(p, s)), Self::rank(p, visit)) {
+                                (Some(held), Some(wanted)) => wanted < held,
+                                _ => false,
+                            }
+                    })
+                };
+                let Some(index) = unseated.or_else(upgrading) else {
+                    break;
+                };
+                if let Some(old) = self.people[index].seat.replace(visit) {
+                    queue.push_back(old);
+                }
+            }
+        }
+    }
+
+    fn cancel(&mut self, index: usize) {
+        let person = &mut self.people[index];
+        if !person.active {
+            return;
+        }
+        person.active = false;
+        if let Some(visit) = person.seat.take() {
+            self.refill(visit);
+        }
+    }
+
+    fn change(&mut self, index: usize, ranked: Vec<usize>) {
+        if !self.people[index].active {
+            return;
+        }
+        self.people[index].ranked = ranked.clone();
+        let held = self.people[index].seat;
+        let held_rank = held.and_then(|h| ranked.iter().position(|&v| v == h));
+        let better = &ranked[..held_rank.unwrap_or(ranked.len())];
+        let claimed = better.iter().copied().find(|&v| self.has_room(v));
+        match (claimed, held) {
+            (Some(to), Some(from)) => {
+                self.people[index].seat = Some(to);
+                self.refill(from);
+            }
+            (Some(to), None) => self.people[index].seat = Some(to),
+            (None, Some(from)) if held_rank.is_none() => {
+                self.people[index].seat = None;
+                self.refill(from);
+            }
+            _ => {}
+        }
+    }
+
+    fn raise(&mut self, visit: usize, by: i32) {
+        self.capacity[visit] += by;
+        self.refill(visit);
+    }
+}
+
+struct Fixture {
+    db: Database,
+    dir: std::path::PathBuf,
+    visit_ids: Vec<String>,
+    visit_slugs: Vec<String>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn fixture(capacities: &[i32]) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("rp-model-{}", uuid::Uuid::now_v7().simple()));
+    let url = DatabaseUrl::Sqlite(dir.join("model.db"));
+    let db = Database::connect(&url, DbOptions::default()).unwrap();
+    db.run_migrations().unwrap();
+    let visit_slugs: Vec<String> = (0..capacities.len()).map(|i| format!("v{i}")).collect();
+    let capacities = capacities.to_vec();
+    let slugs = visit_slugs.clone();
+    let visit_ids = db
+        .write_blocking(move |conn| {
+            let now = super::now();
+            let event = NewEvent {
+                slug: "model".into(),
+                name: "Model".into(),
+                description: String::new(),
+                venue: String::new(),
+                contact_email: String::new(),
+                timezone: chrono_tz::Tz::UTC,
+                starts_on: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+                ends_on: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+                assignment_mode: super::event::AssignmentMode::FirstCome,
+                registration_opens_at: None,
+                registration_closes_at: None,
+                max_preferences: VISITS as i32,
+                capacity: None,
+            };
+            create_event(conn, &event, now)?;
+            let start = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap();
+            for (slug, capacity) in slugs.iter().zip(&capacities) {
+                let visit = NewSiteVisit {
+                    slug: slug.clone(),
+                    name: slug.clone(),
+                    description: String::new(),
+                    location: String::new(),
+                    meeting_point: String::new(),
+                    starts_at: start,
+                    ends_at: start + chrono::Duration::hours(2),
+                    capacity: *capacity,
+                    position: None,
+                };
+                add_site_visit(conn, "model", &visit, now)?;
+            }
+            let event = booking::find_event(conn, "model")?;
+            Ok::<_, DomainError>(
+                site_visits::list(conn, &event.id)?
+                    .into_iter()
+                    .map(|v| v.id)
+                    .collect(),
+            )
+        })
+        .unwrap();
+    Fixture {
+        db,
+        dir,
+        visit_ids,
+        visit_slugs,
+    }
+}
+
+fn preferences(fixture: &Fixture, ranked: &[usize]) -> Preferences {
+    let slugs: Vec<String> = ranked.iter().map(|&v| fixture.visit_slugs[v].clone()).collect();
+    Preferences::parse(
+        slugs,
+        &super::registration::PreferenceRules {
+            visit_slugs: &fixture.visit_slugs,
+            max_preferences: VISITS,
+        },
+    )
+    .unwrap()
+}
+
+fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
+    let now = super::now;
+    match op.clone() {
+        Op::Register(ranked) => {
+            let input = NewRegistration {
+                first_name: "P".into(),
+                last_name: format!("{}", ids.len()),
+                email: Email::parse(&format!("p{}@example.org", ids.len())).unwrap(),
+                organisation: "O".into(),
+                country: super::country::CountryCode::parse("BE").unwrap(),
+                job_title: None,
+                dietary: None,
+                preferences: preferences(fixture, &ranked),
+            };
+            let registered = fixture
+                .db
+                .write_blocking(move |conn| register_participant(conn, "model", &input, now()))
+                .unwrap();
+            ids.push(registered.view.id);
+        }
+        Op::Cancel(index) => {
+            let id = ids[index].clone();
+            fixture
+                .db
+                .write_blocking(move |conn| {
+                    let registration = registrations::find(conn, &id)?.unwrap();
+                    cancel_registration(conn, &registration, now())
+                })
+                .unwrap();
+        }
+        Op::Change(index, ranked) => {
+            let id = ids[index].clone();
+            let prefs = preferences(fixture, &ranked);
+            let outcome = fixture.db.write_blocking(move |conn| {
+                let registration = registrations::find(conn, &id)?.unwrap();
+                change_preferences(conn, &registration, &prefs, now())
+            });
+            match outcome {
+                Ok(_) | Err(DomainError::RegistrationClosed(_)) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        Op::Raise(visit, by) => {
+            let id = fixture.visit_ids[visit].clone();
+            fixture
+                .db
+                .write_blocking(move |conn| {
+                    let event = booking::find_event(conn, "model")?;
+                    let row = site_visits::list(conn, &event.id)?
+                        .into_iter()
+                        .find(|v| v.id == id)
+                        .unwrap();
+                    let mut changes = Vec::new();
+                    seats::change_capacity(conn, &row, row.capacity + by, true, now(), &mut changes)?;
+                    Ok::<_, DomainError>(())
+                })
+                .unwrap();
+        }
+    }
+}
+
+fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Result<(), TestCaseError> {
+    let ids = ids.to_vec();
+    let (seats, visits) = fixture
+        .db
+        .read_blocking(move |conn| {
+            let mut seats = Vec::new();
+            for id in &ids {
+                seats.push(registrations::seat(conn, id)?);
+            }
+            let event = booking::find_event(conn, "model")?;
+            Ok::<_, DomainError>((seats, site_visits::list(conn, &event.id)?))
+        })
+        .unwrap();
+    for (index, person) in model.people.iter().enumerate() {
+        let expected = person.seat.map(|v| fixture.visit_ids[v].clone());
+        prop_assert_eq!(&seats[index], &expected, "step {}: person {}", step, index);
+    }
+    for (v, visit) in fixture.visit_ids.iter().enumerate() {
+        let row = visits.iter().find(|r| &r.id == visit).unwrap();
+        let holders = seats
+            .iter()
+            .filter(|s| s.as_deref() == Some(visit.as_str()))
+            .count() as i32;
+        prop_assert!(row.assigned <= row.capacity, "over capacity at step {}", step);
+        prop_assert_eq!(row.assigned, holders, "counter vs rows at step {}", step);
+        prop_assert_eq!(row.capacity, model.capacity[v]);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn seat_rules_match_the_model_after_every_step(
+        capacities in proptest::collection::vec(0..3i32, VISITS),
+        ops in proptest::collection::vec(op(), 1..30),
+    ) {
+        let fixture = fixture(&capacities);
+        let mut model = Model { capacity: capacities.clone(), ..Model::default() };
+        let mut ids = Vec::new();
+        for (step, op) in ops.iter().enumerate() {
+            let op = match op {
+                Op::Cancel(i) | Op::Change(i, _) if ids.is_empty() || *i >= ids.len() => continue,
+                other => other.clone(),
+            };
+            apply(&fixture, &mut ids, &op);
+            match op {
+                Op::Register(ranked) => model.register(ranked),
+                Op::Cancel(i) => model.cancel(i),
+                Op::Change(i, ranked) => model.change(i, ranked),
+                Op::Raise(v, by) => model.raise(v, by),
+            }
+            check(&fixture, &ids, &model, step)?;
+        }
+    }
+}
