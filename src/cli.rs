@@ -26,6 +26,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Deliver queued emails only (no HTTP), until SIGINT or SIGTERM.
+    Worker,
     /// Event files.
     Event {
         #[command(subcommand)]
@@ -91,6 +93,7 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             println!("database {} is up to date", db.url().redacted());
             Ok(())
         }
+        Command::Worker => run_worker(settings),
         Command::Event {
             action: EventAction::Import { files },
         } => {
@@ -124,6 +127,32 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             println!("{secret}");
             Ok(())
         }
+    }
+}
+
+fn run_worker(settings: Settings) -> Result<(), CliError> {
+    let db = startup::connect_and_migrate(&settings)?;
+    let key = startup::load_manage_key(&db, &settings)?;
+    let public_url = match settings.server.public_url.as_str() {
+        "" => format!("http://{}", settings.server.bind),
+        url => url.to_owned(),
+    };
+    let worker = crate::mail::delivery_worker(&settings, db, &public_url, key)
+        .map_err(StartupError::Mail)?
+        .spawn();
+    println!("delivering emails; stop with Ctrl-C or SIGTERM");
+    actix_web::rt::System::new().block_on(shutdown_signal())?;
+    // Finishes the email in flight before returning.
+    worker.stop();
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted,
+        _ = terminate.recv() => Ok(()),
     }
 }
 

@@ -1,12 +1,14 @@
 //! rallypoint: conference registration with capacity-limited site visits.
 //!
 //! Layers, top to bottom: `http` (the edge) → `domain` (the rules) → `store` (diesel
-//! queries) → `db` (connections, pools, migrations).
+//! queries) and `mail` (outbox content, rendering, delivery) → `db` (connections, pools,
+//! migrations).
 
 pub mod cli;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod mail;
 pub mod settings;
 pub mod startup;
 pub mod store;

@@ -21,6 +21,8 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("RALLYPOINT_WORKERS", "server.workers"),
     ("RALLYPOINT_DATABASE_URL", "database.url"),
     ("RALLYPOINT_SMTP_URL", "mail.smtp_url"),
+    ("RALLYPOINT_MAIL_WORKER", "mail.worker"),
+    ("RALLYPOINT_SECRET_KEY", "security.secret_key"),
     ("RALLYPOINT_EVENTS_DIR", "events.dir"),
     ("RALLYPOINT_LOG", "log.filter"),
 ];
@@ -34,6 +36,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub mail: MailSettings,
+    pub security: SecuritySettings,
     pub events: EventSettings,
     pub log: LogSettings,
 }
@@ -62,6 +65,19 @@ pub struct MailSettings {
     pub smtp_url: String,
     pub outbox_dir: PathBuf,
     pub from: String,
+    pub worker: bool,
+    pub poll_interval_ms: u64,
+    pub lease_seconds: u64,
+    pub smtp_timeout_seconds: u64,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub secret_key: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -139,6 +155,25 @@ impl Settings {
                 "database.sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA, got `{}`",
                 self.database.sqlite_synchronous
             )));
+        }
+        if !self.mail.smtp_url.is_empty() {
+            lettre::SmtpTransport::from_url(&self.mail.smtp_url)
+                .map_err(|e| SettingsError(format!("mail.smtp_url: {e}")))?;
+        }
+        self.mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| SettingsError(format!("mail.from `{}`: {e}", self.mail.from)))?;
+        if self.mail.max_attempts == 0 || self.mail.poll_interval_ms == 0 || self.mail.lease_seconds == 0 {
+            return Err(SettingsError(
+                "mail.max_attempts, mail.poll_interval_ms and mail.lease_seconds must be positive".into(),
+            ));
+        }
+        let key = &self.security.secret_key;
+        if !key.is_empty() && key.len() < 32 {
+            return Err(SettingsError(
+                "security.secret_key must be at least 32 characters (or empty)".into(),
+            ));
         }
         if self.database.pool_size == 0 {
             return Err(SettingsError("database.pool_size must be at least 1".into()));
@@ -219,6 +254,8 @@ mod tests {
         assert!(err.to_string().contains("workers"), "{err}");
         let err = Settings::load_from(env(&[("RALLYPOINT_DATABASE_URL", "mysql://x")])).unwrap_err();
         assert!(err.to_string().contains("database.url"), "{err}");
+        let err = Settings::load_from(env(&[("RALLYPOINT_SMTP_URL", "gopher://x")])).unwrap_err();
+        assert!(err.to_string().contains("mail.smtp_url"), "{err}");
         let err = Settings::load_from(env(&[("RALLYPOINT_DATABSE_URL", "x.db")])).unwrap_err();
         assert!(err.to_string().contains("RALLYPOINT_DATABSE_URL"), "{err}");
     }

@@ -8,10 +8,12 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 
 use crate::db::{Database, DbError};
+use crate::domain::access::{self, ManageKey};
 use crate::domain::catalog::{self, ImportOutcome};
 use crate::domain::event::EventFile;
 use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
+use crate::mail::{self, worker::WorkerHandle};
 use crate::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +26,15 @@ pub enum StartupError {
     Bind { address: String, source: std::io::Error },
     #[error("event file {path}: {message}")]
     EventFile { path: String, message: String },
+    #[error("{0}")]
+    Mail(String),
 }
 
 pub struct Application {
     address: SocketAddr,
     server: Server,
     db: Database,
+    worker: Option<WorkerHandle>,
 }
 
 impl Application {
@@ -37,6 +42,7 @@ impl Application {
     /// [`Application::run_until_stopped`] is awaited.
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(settings)?;
+        let manage_key = load_manage_key(&db, settings)?;
         import_event_dir(&db, &settings.events.dir)?;
         let address = settings.bind_address()?;
         let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
@@ -51,8 +57,16 @@ impl Application {
             "" => format!("http://{address}"),
             url => url.to_owned(),
         };
+        let worker = if settings.mail.worker {
+            let worker = mail::delivery_worker(settings, db.clone(), &public_url, manage_key.clone())
+                .map_err(StartupError::Mail)?;
+            Some(worker.spawn())
+        } else {
+            None
+        };
         let state = web::Data::new(AppState {
             db: db.clone(),
+            manage_key,
             public_url,
             max_body_bytes: settings.server.max_body_bytes,
         });
@@ -67,7 +81,12 @@ impl Application {
                 source,
             })?
             .run();
-        Ok(Self { address, server, db })
+        Ok(Self {
+            address,
+            server,
+            db,
+            worker,
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -82,9 +101,22 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then lets the
+    /// mail worker finish the email in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        if let Some(worker) = self.worker {
+            tokio::task::spawn_blocking(move || worker.stop()).await.ok();
+        }
+        outcome
     }
+}
+
+/// The key of manage links: configured, or kept in the database.
+pub fn load_manage_key(db: &Database, settings: &Settings) -> Result<ManageKey, StartupError> {
+    let configured = settings.security.secret_key.clone();
+    db.write_blocking(move |conn| access::load_manage_key(conn, &configured, now()))
+        .map_err(|e| StartupError::Mail(format!("cannot load the manage-link key: {}", describe(&e))))
 }
 
 pub fn connect_and_migrate(settings: &Settings) -> Result<Database, StartupError> {

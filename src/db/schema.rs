@@ -90,7 +90,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox_emails (id) {
+        id -> Text,
+        event_id -> Text,
+        registration_id -> Nullable<Text>,
+        kind -> Text,
+        recipient -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    service_keys (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(outbox_emails -> events (event_id));
+diesel::joinable!(outbox_emails -> registrations (registration_id));
 diesel::joinable!(registrations -> events (event_id));
 diesel::joinable!(registration_preferences -> registrations (registration_id));
 diesel::joinable!(registration_preferences -> site_visits (site_visit_id));
@@ -104,4 +133,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     registration_preferences,
     seat_assignments,
     api_tokens,
+    outbox_emails,
+    service_keys,
 );

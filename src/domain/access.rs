@@ -1,14 +1,68 @@
 //! Secrets that grant access: API tokens (admin, organiser) and manage links.
-//! Only a SHA-256 of each is stored; the secrets carry 256 bits from the OS generator,
-//! so a fast hash is enough and guessing is hopeless.
+//! Only a SHA-256 of each is stored. API tokens are 256 random bits; manage tokens are
+//! an HMAC of the registration id under a key the database or the settings hold, so that
+//! emails sent later can carry the link. Either way guessing is hopeless.
 
 use chrono::NaiveDateTime;
+use diesel::Connection;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::error::DomainError;
 use crate::db::DbConnection;
-use crate::store::tokens;
+use crate::store::{service_keys, tokens};
+
+/// The key manage-link tokens are derived from: `token = hex(HMAC-SHA256(key, id))`.
+/// Deriving (rather than storing) the token lets every later email carry the link while
+/// the database keeps only the token's hash.
+#[derive(Clone)]
+pub struct ManageKey(Vec<u8>);
+
+impl std::fmt::Debug for ManageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ManageKey(..)")
+    }
+}
+
+impl ManageKey {
+    pub fn new(secret: &str) -> Self {
+        Self(secret.as_bytes().to_vec())
+    }
+
+    /// The manage token of a registration: 256 bits no one can compute without the key.
+    pub fn token_for(&self, registration_id: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(b"rallypoint manage link\0");
+        mac.update(registration_id.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+const MANAGE_KEY: &str = "manage_link";
+
+/// The configured key, or the one kept in the database (created on first use, so every
+/// instance sharing the database derives the same links).
+pub fn load_manage_key(
+    conn: &mut DbConnection,
+    configured: &str,
+    now: NaiveDateTime,
+) -> Result<ManageKey, DomainError> {
+    if !configured.is_empty() {
+        return Ok(ManageKey::new(configured));
+    }
+    if let Some(secret) = service_keys::find(conn, MANAGE_KEY)? {
+        return Ok(ManageKey::new(&secret));
+    }
+    let secret = new_secret("");
+    // Another instance may create it at the same moment: then its key wins.
+    match conn.transaction(|conn| service_keys::insert(conn, MANAGE_KEY, &secret, now)) {
+        Ok(()) => Ok(ManageKey::new(&secret)),
+        Err(_) => service_keys::find(conn, MANAGE_KEY)?
+            .map(|secret| ManageKey::new(&secret))
+            .ok_or(DomainError::NotFound("manage key")),
+    }
+}
 
 /// Who is calling, from a valid API token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +165,11 @@ mod tests {
         assert_eq!(hash_secret(&a), hash_secret(&a));
         assert_ne!(hash_secret(&a), hash_secret(&b));
         assert!(is_well_formed_manage_token(&new_secret("")));
+        let key = ManageKey::new("k");
+        assert_eq!(key.token_for("a"), key.token_for("a"));
+        assert_ne!(key.token_for("a"), key.token_for("b"));
+        assert_ne!(ManageKey::new("other").token_for("a"), key.token_for("a"));
+        assert!(is_well_formed_manage_token(&key.token_for("a")));
         assert!(!is_well_formed_manage_token("../etc"));
     }
 

@@ -6,13 +6,15 @@ use chrono_tz::Tz;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
-use super::access::{hash_secret, new_secret};
+use super::access::{hash_secret, ManageKey};
 use super::country::country_name;
 use super::error::DomainError;
 use super::event::AssignmentMode;
+use super::notify::{self, Notice};
 use super::registration::{NewRegistration, Preferences};
 use super::seats::{self, SeatChange};
 use crate::db::DbConnection;
+use crate::mail::content::EmailKind;
 use crate::store::events::{self, EventRow};
 use crate::store::registrations::{self, RegistrationRow, CANCELLED, CONFIRMED, WAITLISTED};
 use crate::store::site_visits::{self, SiteVisitRow};
@@ -33,6 +35,7 @@ pub struct SeatView {
     pub starts_at: DateTime<FixedOffset>,
     pub ends_at: DateTime<FixedOffset>,
     pub location: String,
+    pub meeting_point: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -56,11 +59,10 @@ pub struct RegistrationView {
     pub cancelled_at: Option<DateTime<FixedOffset>>,
 }
 
-/// A new registration and the secret of its manage link (shown once, stored hashed).
+/// A new registration and the secret of its manage link (stored only hashed).
 pub struct Registered {
     pub view: RegistrationView,
     pub manage_token: String,
-    pub seat_changes: Vec<SeatChange>,
 }
 
 pub fn event_timezone(event: &EventRow) -> Tz {
@@ -132,6 +134,7 @@ fn visit_ids(visits: &[SiteVisitRow], preferences: &Preferences) -> Result<Vec<S
 /// events) — or the waitlists.
 pub fn register_participant(
     conn: &mut DbConnection,
+    key: &ManageKey,
     event_slug: &str,
     input: &NewRegistration,
     now: NaiveDateTime,
@@ -141,7 +144,7 @@ pub fn register_participant(
     let visits = site_visits::list(conn, &event.id)?;
     let ranked = visit_ids(&visits, &input.preferences)?;
     let id = uuid::Uuid::now_v7().to_string();
-    let manage_token = new_secret("");
+    let manage_token = key.token_for(&id);
     let token_hash = hash_secret(&manage_token);
     let email_normalized = input.email.normalized();
     let row = registrations::NewRegistrationRow {
@@ -175,23 +178,20 @@ pub fn register_participant(
         registrations::change_status(conn, &id, &[CONFIRMED], WAITLISTED, now)?;
         confirmed = false;
     }
-    let mut seat_changes = Vec::new();
     if confirmed && seats_at_once(&event) {
-        if let Some(visit) = seats::claim_best_seat(conn, &id, &ranked, now)? {
-            seat_changes.push(SeatChange {
-                registration_id: id.clone(),
-                from_visit: None,
-                to_visit: Some(visit),
-            });
-        }
+        seats::claim_best_seat(conn, &id, &ranked, now)?;
     }
     let registration = registrations::find(conn, &id)?.ok_or(DomainError::NotFound("registration"))?;
     let view = registration_view(conn, &event, &visits, &registration)?;
-    Ok(Registered {
-        view,
-        manage_token,
-        seat_changes,
-    })
+    notify::queue_email(
+        conn,
+        &event,
+        &visits,
+        &view,
+        Notice::of(EmailKind::Registered),
+        now,
+    )?;
+    Ok(Registered { view, manage_token })
 }
 
 /// The registration behind a manage token; unknown tokens are simply not found.
@@ -215,20 +215,37 @@ pub fn cancel_registration(
     conn: &mut DbConnection,
     registration: &RegistrationRow,
     now: NaiveDateTime,
-) -> Result<Vec<SeatChange>, DomainError> {
+) -> Result<(), DomainError> {
     let event = events::find(conn, &registration.event_id)?;
     let mut changes = Vec::new();
+    let mut confirmed = Vec::new();
+    let mut released = None;
     // Two conditional updates tell reliably what the status was, under the row lock.
     if registrations::change_status(conn, &registration.id, &[CONFIRMED], CANCELLED, now)? {
-        seats::release_seat(conn, &registration.id, now, &mut changes)?;
+        released = seats::release_seat(conn, &registration.id, now, &mut changes)?;
         if event.capacity.is_some() {
             events::give_back_place(conn, &event.id)?;
-            seats::promote_event_waitlist(conn, &event, seats_at_once(&event), now, &mut changes)?;
+            confirmed =
+                seats::promote_event_waitlist(conn, &event, seats_at_once(&event), now, &mut changes)?;
         }
-    } else {
-        registrations::change_status(conn, &registration.id, &[WAITLISTED], CANCELLED, now)?;
+    } else if !registrations::change_status(conn, &registration.id, &[WAITLISTED], CANCELLED, now)? {
+        return Ok(()); // already cancelled: nothing changes, nobody is emailed again
     }
-    Ok(changes)
+    let visits = site_visits::list(conn, &event.id)?;
+    let notice = Notice {
+        previous_visit: released.as_deref(),
+        ..Notice::of(EmailKind::Cancelled)
+    };
+    notify::queue_for(conn, &event, &visits, &registration.id, notice, now)?;
+    notify::side_effects(
+        conn,
+        &event,
+        &visits,
+        &changes,
+        &confirmed,
+        Some(&registration.id),
+        now,
+    )
 }
 
 /// Replaces the ranking and re-evaluates the seat: a better-ranked visit with room is
@@ -239,7 +256,7 @@ pub fn change_preferences(
     registration: &RegistrationRow,
     preferences: &Preferences,
     now: NaiveDateTime,
-) -> Result<Vec<SeatChange>, DomainError> {
+) -> Result<(), DomainError> {
     let event = events::find(conn, &registration.event_id)?;
     check_window(&event, now)?;
     let visits = site_visits::list(conn, &event.id)?;
@@ -257,10 +274,30 @@ pub fn change_preferences(
     };
     registrations::replace_preferences(conn, id, &ranked)?;
     let mut changes = Vec::new();
-    if status != CONFIRMED || !seats_at_once(&event) {
-        return Ok(changes);
-    }
     let held = registrations::seat(conn, id)?;
+    let seat_now = if status == CONFIRMED && seats_at_once(&event) {
+        reevaluate_seat(conn, id, &ranked, held.clone(), now, &mut changes)?
+    } else {
+        held.clone()
+    };
+    let notice = Notice {
+        previous_visit: held.as_deref().filter(|_| seat_now != held),
+        ..Notice::of(EmailKind::PreferencesChanged)
+    };
+    notify::queue_for(conn, &event, &visits, id, notice, now)?;
+    notify::side_effects(conn, &event, &visits, &changes, &[], Some(id), now)
+}
+
+/// Gives the seat a new ranking calls for — a better-ranked visit with room, the seat
+/// held if it is still ranked, or none — and returns it.
+fn reevaluate_seat(
+    conn: &mut DbConnection,
+    id: &str,
+    ranked: &[String],
+    held: Option<String>,
+    now: NaiveDateTime,
+    changes: &mut Vec<SeatChange>,
+) -> Result<Option<String>, DomainError> {
     let held_rank = held.as_ref().and_then(|h| ranked.iter().position(|v| v == h));
     let better = &ranked[..held_rank.unwrap_or(ranked.len())];
     let mut claimed = None;
@@ -272,27 +309,18 @@ pub fn change_preferences(
     }
     match (claimed, held) {
         (Some(to), Some(from)) => {
-            seats::move_to_taken_seat(conn, id, &from, &to, now, &mut changes)?;
-            changes.insert(0, seat_change(id, Some(from), Some(to)));
+            seats::move_to_taken_seat(conn, id, &from, &to, now, changes)?;
+            Ok(Some(to))
         }
         (Some(to), None) => {
             registrations::insert_seat(conn, id, &to, now)?;
-            changes.insert(0, seat_change(id, None, Some(to)));
+            Ok(Some(to))
         }
-        (None, Some(from)) if held_rank.is_none() => {
-            seats::release_seat(conn, id, now, &mut changes)?;
-            changes.insert(0, seat_change(id, Some(from), None));
+        (None, Some(_)) if held_rank.is_none() => {
+            seats::release_seat(conn, id, now, changes)?;
+            Ok(None)
         }
-        _ => {}
-    }
-    Ok(changes)
-}
-
-fn seat_change(id: &str, from: Option<String>, to: Option<String>) -> SeatChange {
-    SeatChange {
-        registration_id: id.to_owned(),
-        from_visit: from,
-        to_visit: to,
+        (None, held) => Ok(held),
     }
 }
 
@@ -314,6 +342,7 @@ pub fn registration_view(
         starts_at: local_time(tz, visit.starts_at),
         ends_at: local_time(tz, visit.ends_at),
         location: visit.location.clone(),
+        meeting_point: visit.meeting_point.clone(),
     };
     let first_choice = ranked.first().and_then(|id| slug_of(id));
     let (site_visit, waitlist_position) = match registration.status.as_str() {

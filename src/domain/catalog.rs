@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::booking::{event_timezone, find_event, local_time, seats_at_once};
 use super::error::DomainError;
 use super::event::{EventFile, NewEvent, NewSiteVisit};
+use super::notify;
 use super::seats::{self, SeatChange};
 use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
@@ -227,6 +228,16 @@ pub fn import_event_file(
             }
         }
     }
-    seats::promote_event_waitlist(conn, &event, refill_now, now, &mut outcome.seat_changes)?;
+    let confirmed = seats::promote_event_waitlist(conn, &event, refill_now, now, &mut outcome.seat_changes)?;
+    let visits = site_visits::list(conn, &event.id)?;
+    notify::side_effects(
+        conn,
+        &event,
+        &visits,
+        &outcome.seat_changes,
+        &confirmed,
+        None,
+        now,
+    )?;
     Ok(outcome)
 }

@@ -8,6 +8,7 @@ pub mod country;
 pub mod error;
 pub mod event;
 pub mod input;
+pub mod notify;
 pub mod registration;
 pub mod seats;
 

@@ -244,7 +244,10 @@ fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
             };
             let registered = fixture
                 .db
-                .write_blocking(move |conn| register_participant(conn, "model", &input, now()))
+                .write_blocking(move |conn| {
+                    let key = super::access::ManageKey::new("model test key");
+                    register_participant(conn, &key, "model", &input, now())
+                })
                 .unwrap();
             ids.push(registered.view.id);
         }

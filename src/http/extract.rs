@@ -111,6 +111,13 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
     }
 }
 
+/// The query string as an object (repeated keys become lists), for [`Fields`].
+///
+/// [`Fields`]: crate::domain::input::Fields
+pub fn query_object(req: &HttpRequest) -> Map<String, Value> {
+    form_to_object(req.query_string().as_bytes())
+}
+
 /// A `{param}` of the path, which the router guarantees is present.
 pub fn path_param(req: &HttpRequest, name: &str) -> String {
     req.match_info().get(name).unwrap_or_default().to_owned()

@@ -11,11 +11,13 @@ pub mod public;
 use actix_web::{web, HttpResponse};
 
 use crate::db::Database;
+use crate::domain::access::ManageKey;
 use problem::ApiError;
 
 /// What every handler shares.
 pub struct AppState {
     pub db: Database,
+    pub manage_key: ManageKey,
     /// Base of links given to participants, without a trailing slash.
     pub public_url: String,
     pub max_body_bytes: usize,
@@ -39,6 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/events/{event}/site-visits",
                     web::post().to(admin::create_site_visit),
                 )
+                .route("/emails", web::get().to(admin::list_emails))
+                .route("/emails/{id}/retry", web::post().to(admin::retry_email))
                 .route("/manage/{token}", web::get().to(manage::show))
                 .route("/manage/{token}", web::patch().to(manage::change))
                 .route("/manage/{token}", web::delete().to(manage::cancel)),

@@ -63,9 +63,10 @@ pub async fn register(
             max_preferences,
         },
     )?;
+    let key = state.manage_key.clone();
     let registered = state
         .db
-        .write(move |conn| booking::register_participant(conn, &slug, &input, now()))
+        .write(move |conn| booking::register_participant(conn, &key, &slug, &input, now()))
         .await?;
     let answer = RegistrationAnswer {
         manage_url: state.manage_url(&registered.manage_token),

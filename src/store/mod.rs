@@ -2,6 +2,8 @@
 //! Nothing above this layer writes SQL; nothing here decides a rule.
 
 pub mod events;
+pub mod outbox;
 pub mod registrations;
+pub mod service_keys;
 pub mod site_visits;
 pub mod tokens;

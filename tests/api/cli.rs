@@ -37,7 +37,7 @@ fn migrate_and_token_create_work_from_the_shell(backend: Backend) {
     assert!(!refused.status.success());
 
     // The printed token is an admin token of the server on that database.
-    let server = Server::start(settings_for(&db.url));
+    let server = Server::start(settings_for(&db));
     let reply = crate::helpers::send(
         ureq::post(&server.url("/api/v1/events")),
         "application/json",
@@ -97,7 +97,7 @@ fn event_import_creates_then_updates(backend: Backend) {
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(stderr.contains("slug") && stderr.contains("timezone"), "{stderr}");
 
-    let server = Server::start(settings_for(&db.url));
+    let server = Server::start(settings_for(&db));
     let event: serde_json::Value = ureq::get(&server.url("/api/v1/events/imported"))
         .call()
         .unwrap()

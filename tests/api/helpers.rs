@@ -64,26 +64,24 @@ fn unique_name(prefix: &str) -> String {
     )
 }
 
-/// A database that exists for one test and is removed afterwards.
+/// A database (and a scratch directory: SQLite file, .eml files) that exists for one
+/// test and is removed afterwards.
 pub struct TestDb {
     pub url: String,
-    backend: Backend,
-    cleanup: Option<String>,
+    pub dir: PathBuf,
+    pg_database: Option<String>,
 }
 
 impl TestDb {
     pub fn new(backend: Backend) -> Self {
+        let dir = std::env::temp_dir().join(unique_name("rallypoint-test"));
+        std::fs::create_dir_all(&dir).unwrap();
         match backend {
-            Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(unique_name("rallypoint-test"));
-                std::fs::create_dir_all(&dir).unwrap();
-                let path = dir.join("test.db");
-                Self {
-                    url: path.to_string_lossy().into_owned(),
-                    backend,
-                    cleanup: Some(dir.to_string_lossy().into_owned()),
-                }
-            }
+            Backend::Sqlite => Self {
+                url: dir.join("test.db").to_string_lossy().into_owned(),
+                dir,
+                pg_database: None,
+            },
             Backend::Postgres => {
                 let base = std::env::var("RALLYPOINT_TEST_POSTGRES_URL").unwrap();
                 let name = unique_name("rp");
@@ -95,8 +93,8 @@ impl TestDb {
                     .unwrap();
                 Self {
                     url: with_database(&base, &name),
-                    backend,
-                    cleanup: Some(name),
+                    dir,
+                    pg_database: Some(name),
                 }
             }
         }
@@ -105,17 +103,11 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(target) = self.cleanup.take() else { return };
-        match self.backend {
-            Backend::Sqlite => {
-                let _ = std::fs::remove_dir_all(target);
-            }
-            Backend::Postgres => {
-                let base = std::env::var("RALLYPOINT_TEST_POSTGRES_URL").unwrap();
-                if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
-                    let _ =
-                        admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{target}\" WITH (FORCE)"));
-                }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(name) = self.pg_database.take() {
+            let base = std::env::var("RALLYPOINT_TEST_POSTGRES_URL").unwrap();
+            if let Ok(mut admin) = diesel::PgConnection::establish(&base) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
         }
     }
@@ -138,9 +130,11 @@ pub fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/events")
 }
 
-pub fn settings_for(db_url: &str) -> Settings {
+/// Settings for a test server on `db`: port 0, quick mail polling and retries, emails
+/// to files in the test's directory unless a test points them at an SMTP server.
+pub fn settings_for(db: &TestDb) -> Settings {
     let mut settings = Settings::load_from(vec![
-        ("RALLYPOINT_DATABASE_URL".to_owned(), db_url.to_owned()),
+        ("RALLYPOINT_DATABASE_URL".to_owned(), db.url.clone()),
         ("RALLYPOINT_BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("RALLYPOINT_WORKERS".to_owned(), "2".to_owned()),
         ("RALLYPOINT_LOG".to_owned(), "warn".to_owned()),
@@ -148,6 +142,11 @@ pub fn settings_for(db_url: &str) -> Settings {
     .unwrap();
     settings.events.dir = events_dir();
     settings.database.pool_size = 4;
+    settings.mail.outbox_dir = db.dir.join("outbox");
+    settings.mail.poll_interval_ms = 50;
+    settings.mail.retry_base_ms = 50;
+    settings.mail.retry_max_ms = 300;
+    settings.mail.lease_seconds = 5;
     settings
 }
 
@@ -155,6 +154,7 @@ pub fn settings_for(db_url: &str) -> Settings {
 pub struct Server {
     pub address: SocketAddr,
     pub db: Database,
+    pub settings: Settings,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -163,6 +163,7 @@ impl Server {
     pub fn start(settings: Settings) -> Self {
         rallypoint::telemetry::init(&settings.log.filter);
         let (sender, receiver) = std::sync::mpsc::channel();
+        let kept = settings.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let app = Application::build(&settings).expect("the application starts");
@@ -176,6 +177,7 @@ impl Server {
         Self {
             address,
             db,
+            settings: kept,
             handle,
             thread: Some(thread),
         }
@@ -214,8 +216,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {})
+    }
+
+    /// A test app whose settings `adjust` changes first.
+    pub fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
         let db = TestDb::new(backend);
-        let server = Server::start(settings_for(&db.url));
+        let mut settings = settings_for(&db);
+        adjust(&mut settings);
+        let server = Server::start(settings);
         let admin = token(&server.db, Role::Admin, "test admin");
         let organiser = token(&server.db, Role::Organiser, "test organiser");
         Self {
@@ -236,8 +245,9 @@ impl TestApp {
             db,
             backend,
         } = self;
+        let settings = server.settings.clone();
         server.stop();
-        let server = Server::start(settings_for(&db.url));
+        let server = Server::start(settings);
         Self {
             server,
             admin,

@@ -320,7 +320,7 @@ fn event_wide_capacity_has_its_own_waitlist(backend: Backend) {
 
 fn contention_is_answered_with_503_never_500(backend: Backend) {
     let db = TestDb::new(backend);
-    let mut settings = settings_for(&db.url);
+    let mut settings = settings_for(&db);
     settings.database.lock_wait_ms = 1;
     let server = Server::start(settings);
     let admin = crate::helpers::token(&server.db, rallypoint::domain::access::Role::Admin, "admin");
@@ -388,7 +388,7 @@ fn two_instances_on_one_postgres_never_overbook() {
     let Some(backend) = postgres() else { return };
     let app = TestApp::spawn(backend);
     app.create_event("shared", json!({}), &[("tour", 10)]);
-    let second = Server::start(settings_for(&app.db.url));
+    let second = Server::start(settings_for(&app.db));
     let urls = [
         app.url("/api/v1/events/shared/registrations"),
         second.url("/api/v1/events/shared/registrations"),

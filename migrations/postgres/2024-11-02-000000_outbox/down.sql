@@ -1,0 +1,2 @@
+DROP TABLE service_keys;
+DROP TABLE outbox_emails;

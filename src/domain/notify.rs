@@ -1,0 +1,204 @@
+//! Invariant 5: every change a participant must hear about writes its email into the
+//! outbox in the same transaction as the change. This module turns domain changes into
+//! outbox rows; `mail` renders and delivers them later.
+
+use chrono::NaiveDateTime;
+
+use super::booking::{self, RegistrationView, SeatStatus, SeatView};
+use super::error::DomainError;
+use super::seats::SeatChange;
+use crate::db::DbConnection;
+use crate::mail::content::{CalendarUpdate, EmailData, EmailKind, EventInfo, SeatInfo, SeatReason};
+use crate::store::events::EventRow;
+use crate::store::outbox::{self, NewOutboxRow, PENDING};
+use crate::store::registrations;
+use crate::store::site_visits::SiteVisitRow;
+
+fn seat_info(seat: &SeatView) -> SeatInfo {
+    SeatInfo {
+        slug: seat.slug.clone(),
+        name: seat.name.clone(),
+        location: seat.location.clone(),
+        meeting_point: seat.meeting_point.clone(),
+        starts_at: seat.starts_at.to_rfc3339(),
+        ends_at: seat.ends_at.to_rfc3339(),
+        status: match seat.status {
+            SeatStatus::Assigned => "assigned",
+            SeatStatus::Waitlisted => "waitlisted",
+        }
+        .into(),
+        waitlist_position: seat.waitlist_position,
+    }
+}
+
+fn visit_info(event: &EventRow, visit: &SiteVisitRow) -> SeatInfo {
+    let tz = booking::event_timezone(event);
+    SeatInfo {
+        slug: visit.slug.clone(),
+        name: visit.name.clone(),
+        location: visit.location.clone(),
+        meeting_point: visit.meeting_point.clone(),
+        starts_at: booking::local_time(tz, visit.starts_at).to_rfc3339(),
+        ends_at: booking::local_time(tz, visit.ends_at).to_rfc3339(),
+        status: "released".into(),
+        waitlist_position: None,
+    }
+}
+
+/// What to tell a person.
+#[derive(Clone, Copy, Debug)]
+pub struct Notice<'a> {
+    pub kind: EmailKind,
+    pub reason: Option<SeatReason>,
+    /// The visit id the person held before the change, if any: when they hold no seat
+    /// now, its calendar entry is cancelled.
+    pub previous_visit: Option<&'a str>,
+}
+
+impl Notice<'_> {
+    pub fn of(kind: EmailKind) -> Self {
+        Self {
+            kind,
+            reason: None,
+            previous_visit: None,
+        }
+    }
+}
+
+/// Queues one email about `view`.
+pub fn queue_email(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    view: &RegistrationView,
+    notice: Notice<'_>,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    let Notice {
+        kind,
+        reason,
+        previous_visit,
+    } = notice;
+    let sequence = match kind {
+        EmailKind::Registered => 0,
+        _ => outbox::count_for_registration(conn, &view.id)? as u32,
+    };
+    let previous = previous_visit.and_then(|id| visits.iter().find(|v| v.id == id));
+    let holds_seat = view
+        .site_visit
+        .as_ref()
+        .is_some_and(|seat| seat.status == SeatStatus::Assigned);
+    let calendar = match previous {
+        _ if holds_seat => CalendarUpdate::Request { sequence },
+        Some(visit) => CalendarUpdate::Cancel {
+            sequence,
+            visit: visit_info(event, visit),
+        },
+        None => CalendarUpdate::None,
+    };
+    let data = EmailData {
+        kind,
+        reason,
+        registration_id: view.id.clone(),
+        language: "en".into(),
+        event: EventInfo {
+            slug: event.slug.clone(),
+            name: event.name.clone(),
+            venue: event.venue.clone(),
+            contact_email: event.contact_email.clone(),
+            timezone: event.timezone.clone(),
+        },
+        first_name: view.first_name.clone(),
+        last_name: view.last_name.clone(),
+        email: view.email.clone(),
+        status: view.status.clone(),
+        event_waitlist_position: view.waitlist_position,
+        seat: view.site_visit.as_ref().map(seat_info),
+        previous_visit: previous.map(|v| v.name.clone()),
+        calendar,
+    };
+    let payload = serde_json::to_string(&data).expect("email data serialises");
+    let id = uuid::Uuid::now_v7().to_string();
+    outbox::insert(
+        conn,
+        &NewOutboxRow {
+            id: &id,
+            event_id: &event.id,
+            registration_id: Some(&view.id),
+            kind: kind.as_str(),
+            recipient: &view.email,
+            payload: &payload,
+            status: PENDING,
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        },
+    )?;
+    Ok(())
+}
+
+/// Queues an email for a registration by id, from its current state.
+pub fn queue_for(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    registration_id: &str,
+    notice: Notice<'_>,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    let registration =
+        registrations::find(conn, registration_id)?.ok_or(DomainError::NotFound("registration"))?;
+    let view = booking::registration_view(conn, event, visits, &registration)?;
+    queue_email(conn, event, visits, &view, notice, now)
+}
+
+/// Emails everyone whose seat changed as a side effect (waitlist promotions, upgrades)
+/// and everyone confirmed from the event waitlist — except `actor`, who gets their own
+/// email about what they did. A person who moved twice in one chain gets one email.
+pub fn side_effects(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    changes: &[SeatChange],
+    confirmed_from_event_waitlist: &[String],
+    actor: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    let mut people: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for change in changes {
+        match people.iter_mut().find(|(id, _, _)| *id == change.registration_id) {
+            Some(entry) => entry.2 = change.to_visit.clone(),
+            None => people.push((
+                change.registration_id.clone(),
+                change.from_visit.clone(),
+                change.to_visit.clone(),
+            )),
+        }
+    }
+    for id in confirmed_from_event_waitlist {
+        if Some(id.as_str()) != actor {
+            let notice = Notice {
+                reason: Some(SeatReason::EventPlaceConfirmed),
+                ..Notice::of(EmailKind::SeatChanged)
+            };
+            queue_for(conn, event, visits, id, notice, now)?;
+        }
+    }
+    for (id, from, to) in people {
+        if Some(id.as_str()) == actor || confirmed_from_event_waitlist.contains(&id) || from == to {
+            continue;
+        }
+        let reason = match (&from, &to) {
+            (None, _) => SeatReason::Promoted,
+            (Some(_), Some(_)) => SeatReason::Upgraded,
+            (Some(_), None) => SeatReason::Released,
+        };
+        let notice = Notice {
+            kind: EmailKind::SeatChanged,
+            reason: Some(reason),
+            previous_visit: from.as_deref(),
+        };
+        queue_for(conn, event, visits, &id, notice, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! What an email says, as data: snapshotted into the outbox row when the change happens,
+//! rendered into a message only when it is sent.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    /// A new registration: seat, visit waitlist or event waitlist.
+    Registered,
+    /// A seat was given, changed or taken away by someone else's action.
+    SeatChanged,
+    /// The person changed their ranking.
+    PreferencesChanged,
+    /// The registration was cancelled.
+    Cancelled,
+}
+
+impl EmailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::SeatChanged => "seat_changed",
+            Self::PreferencesChanged => "preferences_changed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Why a seat changed hands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatReason {
+    /// From a waitlist into a seat.
+    Promoted,
+    /// From a lower-ranked seat to a better one.
+    Upgraded,
+    /// An organiser moved the person.
+    Moved,
+    /// The seat was taken away (the person's change or an organiser's).
+    Released,
+    /// A place of the event became free for someone on the event waitlist.
+    EventPlaceConfirmed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInfo {
+    pub slug: String,
+    pub name: String,
+    pub venue: String,
+    pub contact_email: String,
+    pub timezone: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatInfo {
+    pub slug: String,
+    pub name: String,
+    pub location: String,
+    pub meeting_point: String,
+    /// RFC 3339 in the event's time zone.
+    pub starts_at: String,
+    pub ends_at: String,
+    /// `assigned` or `waitlisted`.
+    pub status: String,
+    pub waitlist_position: Option<i64>,
+}
+
+/// The calendar attachment to send with the email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum CalendarUpdate {
+    None,
+    /// Publish or update the visit in the person's calendar.
+    Request {
+        sequence: u32,
+    },
+    /// Remove the visit from the person's calendar.
+    Cancel {
+        sequence: u32,
+        visit: SeatInfo,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailData {
+    pub kind: EmailKind,
+    pub reason: Option<SeatReason>,
+    pub registration_id: String,
+    pub language: String,
+    pub event: EventInfo,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// `confirmed`, `waitlisted` (event waitlist) or `cancelled`.
+    pub status: String,
+    pub event_waitlist_position: Option<i64>,
+    pub seat: Option<SeatInfo>,
+    /// The visit the person left, when the change moved them out of one.
+    pub previous_visit: Option<String>,
+    pub calendar: CalendarUpdate,
+}

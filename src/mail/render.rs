@@ -1,0 +1,191 @@
+//! Turning an outbox row's data into a MIME message: subject, plain-text and HTML
+//! alternatives from templates, and an iCalendar attachment for the site visit.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use icalendar::{Calendar, Component, EventLike, EventStatus};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::Message;
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+
+use super::content::{CalendarUpdate, EmailData, SeatInfo};
+use crate::domain::access::ManageKey;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render email: {0}")]
+pub struct RenderError(String);
+
+/// Renders emails; cheap to share between threads.
+pub struct Renderer {
+    templates: Environment<'static>,
+    from: Mailbox,
+    public_url: String,
+    key: ManageKey,
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    #[serde(flatten)]
+    data: &'a EmailData,
+    manage_url: String,
+    when: Option<String>,
+    subject: String,
+}
+
+impl Renderer {
+    pub fn new(from: Mailbox, public_url: &str, key: ManageKey) -> Self {
+        let mut templates = Environment::new();
+        templates.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        for (name, source) in [
+            (
+                "subject.txt.j2",
+                include_str!("../../templates/email/subject.txt.j2"),
+            ),
+            ("body.txt.j2", include_str!("../../templates/email/body.txt.j2")),
+            ("body.html.j2", include_str!("../../templates/email/body.html.j2")),
+        ] {
+            templates
+                .add_template(name, source)
+                .expect("the email templates compile");
+        }
+        Self {
+            templates,
+            from,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            key,
+        }
+    }
+
+    pub fn manage_url(&self, registration_id: &str) -> String {
+        format!(
+            "{}/manage/{}",
+            self.public_url,
+            self.key.token_for(registration_id)
+        )
+    }
+
+    /// The message for outbox row `row_id`; its Message-ID is derived from the row, so a
+    /// retry of the same row carries the same id and receivers can drop duplicates.
+    pub fn render(&self, row_id: &str, data: &EmailData) -> Result<Message, RenderError> {
+        let fail = |e: &dyn std::fmt::Display| RenderError(e.to_string());
+        let mut context = Context {
+            data,
+            manage_url: self.manage_url(&data.registration_id),
+            when: data.seat.as_ref().and_then(when),
+            subject: String::new(),
+        };
+        let render = |name: &str, context: &Context<'_>| {
+            self.templates
+                .get_template(name)
+                .and_then(|t| t.render(context))
+                .map_err(|e| fail(&e))
+        };
+        context.subject = render("subject.txt.j2", &context)?.trim().to_owned();
+        let text = render("body.txt.j2", &context)?;
+        let html = render("body.html.j2", &context)?;
+
+        let name = format!("{} {}", data.first_name, data.last_name);
+        let to = Mailbox::new(Some(name), data.email.parse().map_err(|e| fail(&e))?);
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(context.subject.clone())
+            .message_id(Some(format!("<{row_id}@rallypoint>")))
+            .date_now();
+        if !data.event.contact_email.is_empty() {
+            if let Ok(contact) = data.event.contact_email.parse() {
+                builder = builder.reply_to(contact);
+            }
+        }
+        let alternative = MultiPart::alternative_plain_html(text, html);
+        let body = match self.calendar(data, &context.manage_url)? {
+            Some((ics, method)) => {
+                let content_type =
+                    ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                        .map_err(|e| fail(&e))?;
+                MultiPart::mixed()
+                    .multipart(alternative)
+                    .singlepart(Attachment::new("site-visit.ics".into()).body(ics, content_type))
+            }
+            None => alternative,
+        };
+        builder.multipart(body).map_err(|e| fail(&e))
+    }
+
+    /// The iCalendar attachment and its METHOD. One UID per registration: a move updates
+    /// the entry (higher SEQUENCE), losing the seat cancels it.
+    fn calendar(
+        &self,
+        data: &EmailData,
+        manage_url: &str,
+    ) -> Result<Option<(String, &'static str)>, RenderError> {
+        let (visit, sequence, method, status) = match &data.calendar {
+            CalendarUpdate::None => return Ok(None),
+            CalendarUpdate::Request { sequence } => match &data.seat {
+                Some(seat) => (seat, *sequence, "REQUEST", EventStatus::Confirmed),
+                None => return Ok(None),
+            },
+            CalendarUpdate::Cancel { sequence, visit } => {
+                (visit, *sequence, "CANCEL", EventStatus::Cancelled)
+            }
+        };
+        let (Some(starts), Some(ends)) = (utc(&visit.starts_at), utc(&visit.ends_at)) else {
+            return Err(RenderError(format!("bad visit times in {}", visit.slug)));
+        };
+        let mut description = format!("{} — {}", visit.name, data.event.name);
+        if !visit.meeting_point.is_empty() {
+            description.push_str(&format!("\nMeeting point: {}", visit.meeting_point));
+        }
+        description.push_str(&format!("\nManage your registration: {manage_url}"));
+        let organiser = if data.event.contact_email.is_empty() {
+            self.from.email.to_string()
+        } else {
+            data.event.contact_email.clone()
+        };
+        let event = icalendar::Event::new()
+            .uid(&format!("{}@rallypoint", data.registration_id))
+            .sequence(sequence)
+            .summary(&format!("{} ({})", visit.name, data.event.name))
+            .description(&description)
+            .location(&visit.location)
+            .starts(starts)
+            .ends(ends)
+            .status(status)
+            .add_property("ORGANIZER", format!("mailto:{organiser}"))
+            .add_property("ATTENDEE", format!("mailto:{}", data.email))
+            .done();
+        let calendar = Calendar::new()
+            .append_property(("METHOD", method))
+            .push(event)
+            .done();
+        Ok(Some((calendar.to_string(), method)))
+    }
+}
+
+fn parse_local(text: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(text).ok()
+}
+
+fn utc(text: &str) -> Option<DateTime<Utc>> {
+    parse_local(text).map(|t| t.with_timezone(&Utc))
+}
+
+/// "Thursday 5 December 2024, 13:30–17:30" in the event's time zone.
+fn when(seat: &SeatInfo) -> Option<String> {
+    let starts = parse_local(&seat.starts_at)?;
+    let ends = parse_local(&seat.ends_at)?;
+    Some(format!(
+        "{}, {}–{} (UTC{})",
+        starts.format("%A %-d %B %Y"),
+        starts.format("%H:%M"),
+        ends.format("%H:%M"),
+        starts.format("%:z")
+    ))
+}

@@ -1,0 +1,60 @@
+//! Where messages go: an SMTP server (lettre's URL form: smtp://, smtps://, credentials,
+//! `?tls=required`) or, with no SMTP configured, `.eml` files in a directory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
+
+pub enum Transport {
+    Smtp(SmtpTransport),
+    Files(FileTransport),
+}
+
+/// Why a send did not happen, in the terms that decide what to do next.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// Connection refused, timeouts, 4xx replies: try again later.
+    Temporary(String),
+    /// 5xx replies (unknown mailbox, rejected message): trying again will not help.
+    Permanent(String),
+}
+
+impl Transport {
+    /// SMTP when `smtp_url` is set, else files under `outbox_dir` (created if missing).
+    pub fn new(smtp_url: &str, outbox_dir: &Path, timeout: Duration) -> Result<Self, String> {
+        if smtp_url.is_empty() {
+            std::fs::create_dir_all(outbox_dir)
+                .map_err(|e| format!("cannot create {}: {e}", outbox_dir.display()))?;
+            return Ok(Self::Files(FileTransport::new(outbox_dir)));
+        }
+        let transport = SmtpTransport::from_url(smtp_url)
+            .map_err(|e| format!("mail.smtp_url: {e}"))?
+            .timeout(Some(timeout))
+            .build();
+        Ok(Self::Smtp(transport))
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Smtp(_) => "smtp",
+            Self::Files(_) => "files",
+        }
+    }
+
+    pub fn send(&self, message: &Message) -> Result<(), SendFailure> {
+        match self {
+            Self::Smtp(smtp) => smtp.send(message).map(drop).map_err(|e| {
+                if e.is_permanent() {
+                    SendFailure::Permanent(e.to_string())
+                } else {
+                    SendFailure::Temporary(e.to_string())
+                }
+            }),
+            Self::Files(files) => files
+                .send(message)
+                .map(drop)
+                .map_err(|e| SendFailure::Temporary(e.to_string())),
+        }
+    }
+}
