@@ -170,6 +170,12 @@ impl UnitError for DbError {
     }
 }
 
+/// A statement running longer than this is cancelled (a 503), whatever the lock wait.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long start-up, the CLI and workers (the `_blocking` calls) wait for a connection.
+const PATIENT_CHECKOUT: Duration = Duration::from_secs(30);
+
 /// Opens one connection of the right kind and applies the per-connection settings.
 pub fn establish(
     url: &DatabaseUrl,
@@ -203,7 +209,7 @@ pub fn establish(
                 format!(
                     "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; SET TIME ZONE 'UTC';",
                     options.lock_wait.as_millis(),
-                    options.lock_wait.as_millis() * 6
+                    STATEMENT_TIMEOUT.as_millis()
                 ),
             )?;
             Ok(DbConnection::Postgres(conn))
@@ -241,7 +247,8 @@ pub type Pool = r2d2::Pool<Manager>;
 
 /// A unit of work queued for the SQLite writer thread.
 trait WriteJob: Send {
-    fn deadline(&self) -> Instant;
+    /// When a request stops waiting (it then gets a 503 and the job is not run).
+    fn deadline(&self) -> Option<Instant>;
     /// Runs inside the batch transaction (in a savepoint); the returned closure answers
     /// the caller once the batch's commit is known.
     fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn FnOnce(Result<(), DbError>) + Send>;
@@ -254,7 +261,7 @@ type Reply<T, E> = Box<dyn FnOnce(Result<T, E>) + Send>;
 struct TypedJob<F, T, E> {
     work: F,
     reply: Reply<T, E>,
-    deadline: Instant,
+    deadline: Option<Instant>,
 }
 
 impl<F, T, E> WriteJob for TypedJob<F, T, E>
@@ -263,7 +270,7 @@ where
     T: Send + 'static,
     E: UnitError,
 {
-    fn deadline(&self) -> Instant {
+    fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
@@ -354,19 +361,26 @@ impl Database {
         match &self.inner.writer {
             Some(writer) => {
                 let (sender, receiver) = oneshot::channel();
-                self.submit(writer, work, Box::new(move |answer| drop(sender.send(answer))))?;
+                let deadline = Instant::now() + self.inner.options.lock_wait;
+                self.submit(
+                    writer,
+                    work,
+                    Some(deadline),
+                    Box::new(move |answer| drop(sender.send(answer))),
+                )?;
                 receiver.await.unwrap_or_else(|_| Err(E::from(writer_gone())))
             }
             None => {
                 let db = self.clone();
-                tokio::task::spawn_blocking(move || db.write_pooled(&work))
+                tokio::task::spawn_blocking(move || db.write_pooled(&work, db.inner.options.lock_wait))
                     .await
                     .unwrap_or_else(|e| Err(E::from(DbError::Unavailable(e.to_string()))))
             }
         }
     }
 
-    /// [`Database::write`] for synchronous callers (CLI, tests, workers on their own thread).
+    /// [`Database::write`] for synchronous callers (start-up, CLI, workers on their own
+    /// thread), which wait for the SQLite writer as long as it takes.
     pub fn write_blocking<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: Fn(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -376,10 +390,15 @@ impl Database {
         match &self.inner.writer {
             Some(writer) => {
                 let (sender, receiver) = mpsc::sync_channel(1);
-                self.submit(writer, work, Box::new(move |answer| drop(sender.send(answer))))?;
+                self.submit(
+                    writer,
+                    work,
+                    None,
+                    Box::new(move |answer| drop(sender.send(answer))),
+                )?;
                 receiver.recv().unwrap_or_else(|_| Err(E::from(writer_gone())))
             }
-            None => self.write_pooled(&work),
+            None => self.write_pooled(&work, PATIENT_CHECKOUT),
         }
     }
 
@@ -391,7 +410,7 @@ impl Database {
         E: UnitError,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.read_blocking(work))
+        tokio::task::spawn_blocking(move || db.read_within(work, db.inner.options.lock_wait))
             .await
             .unwrap_or_else(|e| Err(E::from(DbError::Unavailable(e.to_string()))))
     }
@@ -401,7 +420,15 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: UnitError,
     {
-        let mut conn = self.checkout()?;
+        self.read_within(work, PATIENT_CHECKOUT)
+    }
+
+    fn read_within<T, E, F>(&self, work: F, checkout: Duration) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: UnitError,
+    {
+        let mut conn = self.checkout(checkout)?;
         let conn: &mut DbConnection = &mut conn;
         conn.transaction(|conn| {
             if let DbConnection::Postgres(pg) = conn {
@@ -412,10 +439,10 @@ impl Database {
         })
     }
 
-    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+    fn checkout(&self, timeout: Duration) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         self.inner
             .pool
-            .get()
+            .get_timeout(timeout)
             .map_err(|e| DbError::Unavailable(format!("no database connection: {e}")))
     }
 
@@ -423,6 +450,7 @@ impl Database {
         &self,
         writer: &mpsc::SyncSender<Box<dyn WriteJob>>,
         work: F,
+        deadline: Option<Instant>,
         reply: Reply<T, E>,
     ) -> Result<(), DbError>
     where
@@ -433,7 +461,7 @@ impl Database {
         let job = Box::new(TypedJob {
             work,
             reply,
-            deadline: Instant::now() + self.inner.options.lock_wait,
+            deadline,
         });
         writer.try_send(job).map_err(|e| match e {
             mpsc::TrySendError::Full(_) => DbError::Unavailable("write queue full".into()),
@@ -441,13 +469,13 @@ impl Database {
         })
     }
 
-    fn write_pooled<T, E, F>(&self, work: &F) -> Result<T, E>
+    fn write_pooled<T, E, F>(&self, work: &F, checkout: Duration) -> Result<T, E>
     where
         F: Fn(&mut DbConnection) -> Result<T, E>,
         E: UnitError,
     {
         const ATTEMPTS: u32 = 4;
-        let mut conn = self.checkout()?;
+        let mut conn = self.checkout(checkout)?;
         let mut attempt = 1;
         loop {
             match conn.transaction(|conn| work(conn)) {
@@ -486,7 +514,7 @@ impl Database {
 
     /// True when the database answers and has every migration this build knows.
     pub fn is_ready(&self) -> Result<bool, DbError> {
-        let mut conn = self.checkout()?;
+        let mut conn = self.checkout(self.inner.options.lock_wait)?;
         let pending = match &mut *conn {
             DbConnection::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
             DbConnection::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
@@ -530,7 +558,9 @@ fn sqlite_writer_loop(mut conn: DbConnection, receiver: mpsc::Receiver<Box<dyn W
             }
         }
         let now = Instant::now();
-        let (live, expired): (Vec<_>, Vec<_>) = batch.into_iter().partition(|job| job.deadline() > now);
+        let (live, expired): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|job| job.deadline().is_none_or(|deadline| deadline > now));
         for job in expired {
             job.fail(DbError::Unavailable(
                 "timed out waiting for the database writer".into(),

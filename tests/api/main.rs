@@ -4,6 +4,8 @@
 mod helpers;
 
 mod cli;
+mod email;
 mod foundation;
 mod schema;
 mod seats;
+mod smtp;
