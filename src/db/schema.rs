@@ -19,6 +19,7 @@ diesel::table! {
         confirmed -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        allocated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
+        on_waitlist -> Bool,
     }
 }
 
@@ -117,7 +119,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        event_id -> Nullable<Text>,
+        actor -> Text,
+        action -> Text,
+        subject -> Nullable<Text>,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(audit_log -> events (event_id));
 diesel::joinable!(outbox_emails -> events (event_id));
 diesel::joinable!(outbox_emails -> registrations (registration_id));
 diesel::joinable!(registrations -> events (event_id));
@@ -135,4 +151,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     outbox_emails,
     service_keys,
+    audit_log,
 );

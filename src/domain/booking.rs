@@ -82,9 +82,11 @@ fn assignment_mode(event: &EventRow) -> AssignmentMode {
     AssignmentMode::parse(&event.assignment_mode).unwrap_or(AssignmentMode::FirstCome)
 }
 
-/// Seats are taken at registration (and freed seats refilled) in `first_come` events.
+/// Seats are taken at registration (and freed seats refilled) in `first_come` events,
+/// and in `preferences` events once an allocation has been applied (latecomers and freed
+/// seats are then handled first come, first served).
 pub fn seats_at_once(event: &EventRow) -> bool {
-    assignment_mode(event) == AssignmentMode::FirstCome
+    assignment_mode(event) == AssignmentMode::FirstCome || event.allocated_at.is_some()
 }
 
 /// Refuses changes outside the registration window.
@@ -273,6 +275,9 @@ pub fn change_preferences(
         ));
     };
     registrations::replace_preferences(conn, id, &ranked)?;
+    // A new ranking is the person's own wish: automatic seat changes apply again, even
+    // if an organiser had placed them.
+    registrations::set_on_waitlist(conn, id, true)?;
     let mut changes = Vec::new();
     let held = registrations::seat(conn, id)?;
     let seat_now = if status == CONFIRMED && seats_at_once(&event) {
@@ -356,6 +361,8 @@ pub fn registration_view(
                 slug_of(&seat).map(|v| seat_view(v, SeatStatus::Assigned, None)),
                 None,
             ),
+            // An organiser took them out of every visit: they wait for none.
+            None if !registration.on_waitlist => (None, None),
             None => match first_choice {
                 Some(visit) if seats_at_once(event) => {
                     let position = registrations::waitlist_position(conn, &visit.id, registration)?;

@@ -2,6 +2,7 @@
 //! HTTP. Input is parsed into these types once, at the edge.
 
 pub mod access;
+pub mod audit;
 pub mod booking;
 pub mod catalog;
 pub mod country;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod input;
 pub mod notify;
+pub mod organiser;
 pub mod registration;
 pub mod seats;
 

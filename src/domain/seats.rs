@@ -97,11 +97,7 @@ pub fn refill(
             if !site_visits::try_take_seat(conn, &visit, true)? {
                 break;
             }
-            let candidate = match registrations::first_unseated_waiting(conn, &visit)? {
-                Some(id) => Some(id),
-                None => registrations::first_upgrade_waiting(conn, &visit)?,
-            };
-            let Some(candidate) = candidate else {
+            let Some(candidate) = registrations::next_waiting(conn, &visit)? else {
                 site_visits::give_back_seat(conn, &visit)?;
                 break;
             };

@@ -41,6 +41,8 @@ pub enum SeatReason {
     Released,
     /// A place of the event became free for someone on the event waitlist.
     EventPlaceConfirmed,
+    /// The organisers ran the preference allocation.
+    Allocated,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,6 +27,7 @@ pub struct EventRow {
     pub confirmed: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub allocated_at: Option<NaiveDateTime>,
 }
 
 #[derive(AsChangeset, Insertable)]
@@ -128,6 +129,13 @@ pub fn give_back_place(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
 pub fn set_confirmed(conn: &mut DbConnection, id: &str, confirmed: i32) -> QueryResult<()> {
     diesel::update(events::table.find(id))
         .set(events::confirmed.eq(confirmed))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mark_allocated(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(events::table.find(id))
+        .set(events::allocated_at.eq(Some(now)))
         .execute(conn)?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Diesel queries, one module per aggregate, each function taking `&mut DbConnection`.
 //! Nothing above this layer writes SQL; nothing here decides a rule.
 
+pub mod audit;
 pub mod events;
 pub mod outbox;
 pub mod registrations;

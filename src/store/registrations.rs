@@ -34,6 +34,7 @@ pub struct RegistrationRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub cancelled_at: Option<NaiveDateTime>,
+    pub on_waitlist: bool,
 }
 
 #[derive(Insertable)]
@@ -208,24 +209,25 @@ pub fn delete_seat(conn: &mut DbConnection, registration_id: &str) -> QueryResul
     Ok(())
 }
 
-/// The earliest registration waiting for `visit_id` that holds no seat at all.
-pub fn first_unseated_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Option<String>> {
+/// Registrations waiting for `visit_id` that hold no seat at all, earliest first.
+pub fn unseated_waiting(conn: &mut DbConnection, visit_id: &str, limit: i64) -> QueryResult<Vec<String>> {
     registration_preferences::table
         .inner_join(registrations::table)
         .filter(registration_preferences::site_visit_id.eq(visit_id))
         .filter(registrations::status.eq(CONFIRMED))
+        .filter(registrations::on_waitlist.eq(true))
         .filter(not(exists(
             seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
         )))
         .order((registrations::created_at, registrations::id))
         .select(registrations::id)
-        .first(conn)
-        .optional()
+        .limit(limit)
+        .load(conn)
 }
 
-/// The earliest registration that holds a seat it ranked below `visit_id`, in a visit
-/// whose roster is not frozen.
-pub fn first_upgrade_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Option<String>> {
+/// Registrations holding a seat they ranked below `visit_id`, in a visit whose roster
+/// is not frozen, earliest first.
+pub fn upgrade_waiting(conn: &mut DbConnection, visit_id: &str, limit: i64) -> QueryResult<Vec<String>> {
     registration_preferences::table
         .inner_join(registrations::table)
         .inner_join(
@@ -236,23 +238,36 @@ pub fn first_upgrade_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryRe
             held.on(held
                 .field(registration_preferences::registration_id)
                 .eq(seat_assignments::registration_id)
-                .and(
-                    held.field(registration_preferences::site_visit_id)
-                        .eq(seat_assignments::site_visit_id),
-                )),
+                .and(held.field(registration_preferences::site_visit_id).eq(seat_assignments::site_visit_id))),
         )
         .inner_join(site_visits::table.on(site_visits::id.eq(seat_assignments::site_visit_id)))
         .filter(registration_preferences::site_visit_id.eq(visit_id))
         .filter(registrations::status.eq(CONFIRMED))
-        .filter(
-            held.field(registration_preferences::rank)
-                .gt(registration_preferences::rank),
-        )
+        .filter(registrations::on_waitlist.eq(true))
+        .filter(held.field(registration_preferences::rank).gt(registration_preferences::rank))
         .filter(site_visits::frozen.eq(false))
         .order((registrations::created_at, registrations::id))
         .select(registrations::id)
-        .first(conn)
-        .optional()
+        .limit(limit)
+        .load(conn)
+}
+
+/// The next person a free seat of `visit_id` goes to (invariant 4): the earliest with no
+/// seat at all, else the earliest holding a seat they ranked lower.
+pub fn next_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Option<String>> {
+    match unseated_waiting(conn, visit_id, 1)?.pop() {
+        Some(id) => Ok(Some(id)),
+        None => Ok(upgrade_waiting(conn, visit_id, 1)?.pop()),
+    }
+}
+
+/// Whether automatic seat changes apply to the registration (an organiser's placement
+/// turns them off; the person's own new ranking turns them on again).
+pub fn set_on_waitlist(conn: &mut DbConnection, id: &str, on_waitlist: bool) -> QueryResult<()> {
+    diesel::update(registrations::table.find(id))
+        .set(registrations::on_waitlist.eq(on_waitlist))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// 1-based place of an unseated registration in the visit's waitlist.
@@ -287,6 +302,7 @@ pub fn waiting_counts(conn: &mut DbConnection, event_id: &str) -> QueryResult<Ve
         .inner_join(registrations::table)
         .filter(registrations::event_id.eq(event_id))
         .filter(registrations::status.eq(CONFIRMED))
+        .filter(registrations::on_waitlist.eq(true))
         .filter(not(exists(
             seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
         )))
@@ -362,4 +378,124 @@ pub fn count_confirmed(conn: &mut DbConnection, event_id: &str) -> QueryResult<i
         .filter(registrations::status.eq(CONFIRMED))
         .select(count_star())
         .first(conn)
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, for case-insensitive search on both backends (ASCII on SQLite).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+/// What an organiser's list can be narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct RegistrationFilter {
+    pub status: Option<String>,
+    pub country: Option<String>,
+    /// Registrations holding a seat in this visit.
+    pub site_visit_id: Option<String>,
+    /// Part of the name, email or organisation, any letter case.
+    pub search: Option<String>,
+}
+
+fn filtered<'a>(event_id: &'a str, filter: &'a RegistrationFilter) -> registrations::BoxedQuery<'a, Backend> {
+    let mut query = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(registrations::status.eq(status));
+    }
+    if let Some(country) = &filter.country {
+        query = query.filter(registrations::country.eq(country));
+    }
+    if let Some(visit) = &filter.site_visit_id {
+        query = query.filter(exists(
+            seat_assignments::table
+                .filter(seat_assignments::registration_id.eq(registrations::id))
+                .filter(seat_assignments::site_visit_id.eq(visit)),
+        ));
+    }
+    if let Some(search) = &filter.search {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            lower(registrations::first_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(registrations::last_name).like(pattern.clone()).escape('\\'))
+                .or(registrations::email_normalized.like(pattern.clone()).escape('\\'))
+                .or(lower(registrations::organisation).like(pattern).escape('\\')),
+        );
+    }
+    query
+}
+
+/// A page of the event's registrations in registration order, and how many match.
+pub fn list_for_event(
+    conn: &mut DbConnection,
+    event_id: &str,
+    filter: &RegistrationFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<RegistrationRow>, i64)> {
+    let total = filtered(event_id, filter).count().get_result(conn)?;
+    let page = filtered(event_id, filter)
+        .order((registrations::created_at, registrations::id))
+        .limit(limit)
+        .offset(offset)
+        .select(RegistrationRow::as_select())
+        .load(conn)?;
+    Ok((page, total))
+}
+
+pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::id.eq_any(ids))
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
+
+/// Seats of these registrations: (registration id, visit id).
+pub fn seats_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    seat_assignments::table
+        .filter(seat_assignments::registration_id.eq_any(ids))
+        .select((seat_assignments::registration_id, seat_assignments::site_visit_id))
+        .load(conn)
+}
+
+/// Rankings of these registrations: (registration id, rank, visit id).
+pub fn preferences_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, i32, String)>> {
+    registration_preferences::table
+        .filter(registration_preferences::registration_id.eq_any(ids))
+        .order((registration_preferences::registration_id, registration_preferences::rank))
+        .select((
+            registration_preferences::registration_id,
+            registration_preferences::rank,
+            registration_preferences::site_visit_id,
+        ))
+        .load(conn)
+}
+
+/// Everyone holding a seat in the visit, in registration order, with when they got it.
+pub fn seated_in(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Vec<(RegistrationRow, NaiveDateTime)>> {
+    seat_assignments::table
+        .inner_join(registrations::table)
+        .filter(seat_assignments::site_visit_id.eq(visit_id))
+        .order((registrations::created_at, registrations::id))
+        .select((RegistrationRow::as_select(), seat_assignments::assigned_at))
+        .load(conn)
+}
+
+/// Every active confirmed registration of the event, in registration order.
+pub fn confirmed_in_order(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(CONFIRMED))
+        .order((registrations::created_at, registrations::id))
+        .select(RegistrationRow::as_select())
+        .load(conn)
 }

@@ -156,3 +156,10 @@ pub fn set_capacity(
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+pub fn set_frozen(conn: &mut DbConnection, id: &str, frozen: bool, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(site_visits::table.find(id))
+        .set((site_visits::frozen.eq(frozen), site_visits::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod email;
 mod foundation;
+mod organiser;
 mod schema;
 mod seats;
 mod smtp;
