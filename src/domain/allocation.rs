@@ -35,30 +35,35 @@
 //!
 //! # How
 //!
-//! Items 2 and 3 together are a minimum-cost flow, participant → visit → sink, in which
-//! the cost of a participant in their r-th choice is the vector `−e_r` (one component per
-//! rank) followed by a spread component, and costs are compared lexicographically. Vector
-//! costs state the priorities exactly; a single number would need weights like
+//! Items 2 and 3 are minimum-cost flows, participant → visit → sink, in which the cost of
+//! a participant in their r-th choice is the vector `−e_r` (one component per rank),
+//! followed by a spread component, and costs compare lexicographically. Vector costs
+//! state the priorities exactly, where a single number would need weights like
 //! `(N+1)^ranks`, far beyond `i64` for 100,000 participants and twenty ranks.
 //!
-//! Participants are not nodes of the graph. The nodes are *slots* — one per (group,
-//! option), where the options are the visits plus "unplaced" (which has no limit), and
-//! the groups are the countries when balancing and a single group otherwise — plus one
+//! Participants are not nodes of the graph. The nodes are *slots*, one per (group,
+//! option) — the options being the visits plus "unplaced", which has no limit — plus one
 //! node per option and a sink. An arc from slot (g, a) to slot (g, b) stands for "the
 //! participant of group g now in a for whom moving to b costs least", kept in a heap per
-//! arc; a slot's arc up to its visit carries the country's marginal spread `2n + 1`. So
-//! the graph has a few hundred nodes however many people register.
+//! arc; a slot's arc up to its visit carries the group's marginal spread `2n + 1`. So the
+//! graph has a few dozen nodes, or a few hundred with countries as groups, however many
+//! people register.
 //!
-//! Successive shortest paths solve it: everybody whose first choice still has room, in
-//! priority order, simply takes it (no rearrangement can improve on a first choice), and
-//! each remaining participant enters along a shortest path found by Dijkstra on reduced
-//! costs, displacing others along the way. The final node potentials are an optimal dual
+//! Successive shortest paths solve each flow: everybody whose best choice has room
+//! simply takes it (no rearrangement improves on a best choice), and each remaining
+//! participant enters along a shortest path found by Dijkstra on reduced costs,
+//! displacing others along the way. The final node potentials are an optimal dual
 //! solution, and complementary slackness then describes *every* optimal allocation at
-//! once: each participant may only hold options of zero reduced cost, and each slot and
-//! visit count must stay within bounds read off the potentials. Item 4 is applied on that
-//! set greedily: in priority order each participant is fixed in the best option for
-//! which the participants not yet fixed can still be rearranged — a path search in the
-//! same small graph.
+//! once: each participant may only hold options of zero reduced cost, and the count of
+//! each slot and option must stay within bounds read off the potentials.
+//!
+//! The stages build on that. The rank stage solves item 2 with a single group. The
+//! balance stage solves items 2 and 3 with countries as groups, but restricts everybody
+//! to the options they hold in some rank-maximal allocation: no optimal allocation is
+//! lost, and most participants are left with one option, which keeps the larger graph
+//! quick to search. Item 4 then works on the last stage's set of optimal allocations:
+//! in priority order, each participant is fixed in the best option for which those not
+//! yet fixed can still be rearranged, a path search in the same graph.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -116,11 +121,17 @@ pub struct Stats {
 ///
 /// If a ranking names a visit index out of range, or the same visit twice.
 pub fn allocate(visits: &[Visit], participants: &[Participant], options: &Options) -> Plan {
-    let problem = Problem::new(visits, participants, options.balance_countries);
+    check_rankings(visits.len(), participants);
     let order = priority_order(participants.len(), options.seed);
-    let mut flow = Flow::new(&problem);
-    flow.solve(&order);
-    let mut optimal = OptimalSet::new(flow);
+    let ranks = Problem::ranks(visits, participants);
+    let rank_maximal = OptimalSet::new(Flow::solve(&ranks, &order));
+    let balance;
+    let mut optimal = if options.balance_countries {
+        balance = rank_maximal.balance_problem(participants);
+        OptimalSet::new(Flow::solve(&balance, &order))
+    } else {
+        rank_maximal
+    };
     optimal.apply_priority(&order);
     let assignment = optimal.assignment();
     let stats = Stats::new(visits.len(), participants, &assignment);
@@ -159,10 +170,10 @@ impl Stats {
 /// Marks "no node" and "not in the network yet".
 const NONE: usize = usize::MAX;
 
-/// The instance as the solver sees it. The options are the visits plus one more,
-/// "unplaced", which has no limit, so every participant can always be routed somewhere.
-struct Problem<'a> {
-    participants: &'a [Participant],
+/// One stage of the problem as the solver sees it. The options are the visits plus one
+/// more, "unplaced", which has no limit, so every participant can always be routed
+/// somewhere.
+struct Problem {
     /// Seat limit per option; `usize::MAX` for unplaced.
     capacity: Vec<usize>,
     /// Per participant, their group: their country when balancing, otherwise 0 for all,
@@ -172,6 +183,10 @@ struct Problem<'a> {
     /// The longest ranking: the number of rank components in a cost vector.
     levels: usize,
     balance: bool,
+    /// `choices[choice_start[p]..choice_start[p + 1]]`: the (rank, option) pairs
+    /// participant `p` may be given, best first; unplaced has rank `levels`.
+    choice_start: Vec<usize>,
+    choices: Vec<(usize, usize)>,
 }
 
 /// What a node index stands for.
@@ -188,38 +203,35 @@ enum Node {
     Sink,
 }
 
-impl<'a> Problem<'a> {
-    fn new(visits: &[Visit], participants: &'a [Participant], balance: bool) -> Self {
-        check_rankings(visits.len(), participants);
-        let capacity = visits
-            .iter()
-            .map(|v| v.capacity as usize)
-            .chain(iter::once(usize::MAX))
-            .collect();
-        let (group, groups) = if balance {
-            let mut countries = BTreeMap::new();
-            for participant in participants {
-                countries.entry(participant.country).or_insert(0);
-            }
-            for (index, group) in countries.values_mut().enumerate() {
-                *group = index;
-            }
-            (
-                participants.iter().map(|p| countries[&p.country]).collect(),
-                countries.len().max(1),
-            )
-        } else {
-            (vec![0; participants.len()], 1)
-        };
+impl Problem {
+    /// The rank stage: everybody in one group, with all their ranked visits and then
+    /// unplaced. Participants who ranked nothing have no choices and stay out.
+    fn ranks(visits: &[Visit], participants: &[Participant]) -> Self {
         let levels = participants.iter().map(|p| p.ranked.len()).max().unwrap_or(0);
-        Self {
-            participants,
-            capacity,
-            group,
-            groups,
-            levels,
-            balance,
+        let mut choice_start = Vec::with_capacity(participants.len() + 1);
+        let mut choices = Vec::new();
+        for participant in participants {
+            choice_start.push(choices.len());
+            if !participant.ranked.is_empty() {
+                choices.extend(participant.ranked.iter().copied().enumerate());
+                choices.push((levels, visits.len()));
+            }
         }
+        choice_start.push(choices.len());
+        let capacity = visits.iter().map(|v| v.capacity as usize);
+        Self {
+            capacity: capacity.chain(iter::once(usize::MAX)).collect(),
+            group: vec![0; participants.len()],
+            groups: 1,
+            levels,
+            balance: false,
+            choice_start,
+            choices,
+        }
+    }
+
+    fn participant_count(&self) -> usize {
+        self.group.len()
     }
 
     fn options(&self) -> usize {
@@ -235,16 +247,16 @@ impl<'a> Problem<'a> {
         self.levels + 1
     }
 
-    /// The participant's options with their ranks, best first; unplaced comes last with
-    /// rank `levels`.
-    fn choices(&self, participant: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let ranked = self.participants[participant].ranked.iter().copied().enumerate();
-        ranked.chain(iter::once((self.levels, self.unplaced())))
+    fn choices(&self, participant: usize) -> &[(usize, usize)] {
+        &self.choices[self.choice_start[participant]..self.choice_start[participant + 1]]
     }
 
     fn rank(&self, participant: usize, option: usize) -> usize {
-        let ranked = &self.participants[participant].ranked;
-        ranked.iter().position(|&v| v == option).unwrap_or(self.levels)
+        let choice = self
+            .choices(participant)
+            .iter()
+            .find(|&&(_, choice)| choice == option);
+        choice.expect("one of the participant's choices").0
     }
 
     /// The cost of a slot's arc up to its visit when the slot holds `load` participants.
@@ -398,58 +410,87 @@ fn move_key(from: usize, to: usize, levels: usize) -> u64 {
     }
 }
 
+/// The ranks `(from, to)` a [`move_key`] was made from.
+fn move_ranks(key: u64, levels: usize) -> (usize, usize) {
+    let (high, low) = (((key >> 32) & 0x7FFF_FFFF) as usize, (key & 0xFFFF_FFFF) as usize);
+    if key >> 63 == 0 {
+        (levels - low, high)
+    } else {
+        (levels - high, low)
+    }
+}
+
 /// A minimum-cost flow over slots, solved by successive shortest paths.
-struct Flow<'p, 'a> {
-    problem: &'p Problem<'a>,
+struct Flow<'p> {
+    problem: &'p Problem,
     /// The option each participant holds, or `NONE` before they enter the network.
     position: Vec<usize>,
     /// Participants per slot: the flow from slot to visit node.
     slot_load: Vec<usize>,
     /// Participants per option: the flow from visit node to sink.
     load: Vec<usize>,
-    /// Per slot and target option, the participants in the slot who ranked the target,
-    /// cheapest move first. An entry goes stale when its participant moves on; stale
-    /// entries are dropped when they reach the top.
+    /// Per slot and target option, the participants in the slot who may move to the
+    /// target, cheapest move first. An entry goes stale when its participant moves on; stale
+    /// entries are dropped as they reach the top, so the top is always current.
     movers: Vec<BinaryHeap<Reverse<(u64, u32)>>>,
+    /// The key of each heap's top, `u64::MAX` when empty: all a search needs to know
+    /// about an arc, in one flat array rather than behind a heap and a participant.
+    cheapest: Vec<u64>,
     /// Node potentials, `dim` components per node. Reduced costs stay non-negative.
     potential: Vec<i64>,
     search: Search,
 }
 
-impl<'p, 'a> Flow<'p, 'a> {
-    fn new(problem: &'p Problem<'a>) -> Self {
+impl<'p> Flow<'p> {
+    fn new(problem: &'p Problem) -> Self {
         let slots = problem.groups * problem.options();
         Self {
             problem,
-            position: vec![NONE; problem.participants.len()],
+            position: vec![NONE; problem.participant_count()],
             slot_load: vec![0; slots],
             load: vec![0; problem.options()],
             movers: iter::repeat_with(BinaryHeap::new)
                 .take(slots * problem.options())
                 .collect(),
+            cheapest: vec![u64::MAX; slots * problem.options()],
             potential: vec![0; problem.node_count() * problem.dim()],
             search: Search::new(problem.node_count(), problem.dim()),
         }
     }
 
-    fn solve(&mut self, order: &[usize]) {
+    fn solve(problem: &'p Problem, order: &[usize]) -> Self {
+        let mut flow = Self::new(problem);
+        for participant in flow.place_best_choices(order) {
+            flow.enter(participant);
+        }
+        flow
+    }
+
+    /// Places everybody whose best choice has room, which needs no search, and sets
+    /// potentials that prove the result optimal; returns the others.
+    fn place_best_choices(&mut self, order: &[usize]) -> Vec<usize> {
         let problem = self.problem;
+        // Participants with a single choice go first, as they have nowhere else to go;
+        // then, in priority order, everybody takes their best choice while it has room.
+        let (single, several): (Vec<usize>, Vec<usize>) = order
+            .iter()
+            .partition(|&&participant| problem.choices(participant).len() == 1);
         let mut waiting = Vec::new();
-        for &participant in order {
-            let Some(&first) = problem.participants[participant].ranked.first() else {
+        for participant in single.into_iter().chain(several) {
+            let Some(&(_, best)) = problem.choices(participant).first() else {
                 continue;
             };
-            if self.load[first] < problem.capacity[first] {
-                self.load[first] += 1;
-                self.move_to(participant, first);
+            if self.load[best] < problem.capacity[best] {
+                self.load[best] += 1;
+                self.move_to(participant, best);
             } else {
                 waiting.push(participant);
             }
         }
-        // Everybody in so far holds a first choice, so every move costs a first choice
-        // and zero potentials would do, but for the spread arcs: a slot's arc up costs
-        // 2n + 1 and its arc down −(2n − 1), and a slot potential of −2n in the spread
-        // component makes both reduced costs 1.
+        // Everybody in so far holds their best choice, so every move costs a rank and
+        // zero potentials would do, but for the spread arcs: a slot's arc up costs 2n + 1
+        // and its arc down −(2n − 1), and a slot potential of −2n in the spread component
+        // makes both reduced costs 1.
         if problem.balance {
             let dim = problem.dim();
             for group in 0..problem.groups {
@@ -459,9 +500,7 @@ impl<'p, 'a> Flow<'p, 'a> {
                 }
             }
         }
-        for participant in waiting {
-            self.enter(participant);
-        }
+        waiting
     }
 
     /// Moves a participant to an option, keeping slot loads and move heaps current (the
@@ -469,35 +508,51 @@ impl<'p, 'a> Flow<'p, 'a> {
     fn move_to(&mut self, participant: usize, option: usize) {
         let problem = self.problem;
         let group = problem.group[participant];
-        if self.position[participant] != NONE {
-            self.slot_load[problem.slot(group, self.position[participant])] -= 1;
-        }
+        let left = self.position[participant];
         self.position[participant] = option;
+        if left != NONE {
+            let slot = problem.slot(group, left);
+            self.slot_load[slot] -= 1;
+            for &(_, target) in problem.choices(participant) {
+                if target != left {
+                    self.drop_stale(problem.move_index(slot, target));
+                }
+            }
+        }
         let slot = problem.slot(group, option);
         self.slot_load[slot] += 1;
         let from = problem.rank(participant, option);
-        for (to, target) in problem.choices(participant) {
+        for &(to, target) in problem.choices(participant) {
             if target != option {
+                let index = problem.move_index(slot, target);
                 let key = move_key(from, to, problem.levels);
-                self.movers[problem.move_index(slot, target)].push(Reverse((key, participant as u32)));
+                self.movers[index].push(Reverse((key, participant as u32)));
+                self.cheapest[index] = self.cheapest[index].min(key);
             }
         }
     }
 
-    /// The participant in `slot` whose move to `target` costs least, if any.
-    fn cheapest_mover(&mut self, slot: usize, target: usize) -> Option<usize> {
-        let option = slot % self.problem.options();
-        let heap = &mut self.movers[self.problem.move_index(slot, target)];
+    /// Pops the entries of participants who have left the slot off the top of a heap.
+    fn drop_stale(&mut self, index: usize) {
+        let option = index / self.problem.options() % self.problem.options();
+        let heap = &mut self.movers[index];
         while let Some(&Reverse((_, participant))) = heap.peek() {
             if self.position[participant as usize] == option {
-                return Some(participant as usize);
+                break;
             }
             heap.pop();
         }
-        None
+        self.cheapest[index] = heap.peek().map_or(u64::MAX, |&Reverse((key, _))| key);
     }
 
-    /// Adds one participant along a shortest path (one always exists: unplaced has room).
+    /// The participant in `slot` whose move to `target` costs least.
+    fn cheapest_mover(&self, slot: usize, target: usize) -> usize {
+        let heap = &self.movers[self.problem.move_index(slot, target)];
+        let Reverse((_, participant)) = heap.peek().expect("the path uses this move");
+        *participant as usize
+    }
+
+    /// Adds one participant along a shortest path.
     fn enter(&mut self, participant: usize) {
         let problem = self.problem;
         let (dim, levels, sink) = (problem.dim(), problem.levels, problem.sink());
@@ -506,7 +561,7 @@ impl<'p, 'a> Flow<'p, 'a> {
 
         // The entering participant is a source whose potential makes every entry arc's
         // reduced cost non-negative: the largest π(slot) − cost over its options.
-        for (index, (rank, option)) in problem.choices(participant).enumerate() {
+        for (index, &(rank, option)) in problem.choices(participant).iter().enumerate() {
             let slot_potential = &self.potential[problem.slot(group, option) * dim..][..dim];
             let offer = &mut self.search.scratch;
             offer.copy_from_slice(slot_potential);
@@ -519,7 +574,7 @@ impl<'p, 'a> Flow<'p, 'a> {
                 self.search.base.copy_from_slice(offer);
             }
         }
-        for (rank, option) in problem.choices(participant) {
+        for &(rank, option) in problem.choices(participant) {
             let cost = Cost::Move {
                 from: levels,
                 to: rank,
@@ -536,11 +591,10 @@ impl<'p, 'a> Flow<'p, 'a> {
             match problem.node(node) {
                 Node::Slot { group, option } => {
                     for target in (0..problem.options()).filter(|&target| target != option) {
-                        if let Some(mover) = self.cheapest_mover(node, target) {
-                            let cost = Cost::Move {
-                                from: problem.rank(mover, option),
-                                to: problem.rank(mover, target),
-                            };
+                        let key = self.cheapest[problem.move_index(node, target)];
+                        if key != u64::MAX {
+                            let (from, to) = move_ranks(key, levels);
+                            let cost = Cost::Move { from, to };
                             self.search
                                 .offer(&self.potential, node, problem.slot(group, target), cost);
                         }
@@ -564,6 +618,9 @@ impl<'p, 'a> Flow<'p, 'a> {
                 Node::Sink => unreachable!("the search stops at the sink"),
             }
         }
+        // Unplaced has room in the rank stage, and the rank stage's allocation fits the
+        // balance stage's choices, so a path always exists.
+        assert!(self.search.is_settled(sink), "no augmenting path");
         self.search.update_potentials(&mut self.potential, sink);
 
         // Pick every mover before anybody moves: a participant who has just arrived in a
@@ -573,10 +630,7 @@ impl<'p, 'a> Flow<'p, 'a> {
         for pair in path.windows(2) {
             match (problem.node(pair[0]), problem.node(pair[1])) {
                 (Node::Slot { .. }, Node::Slot { option: target, .. }) => {
-                    let mover = self
-                        .cheapest_mover(pair[0], target)
-                        .expect("the path used this move");
-                    moves.push((mover, target));
+                    moves.push((self.cheapest_mover(pair[0], target), target));
                 }
                 (Node::Visit(option), Node::Sink) => self.load[option] += 1,
                 // Arcs between slots and visit nodes: the loads follow from the moves.
@@ -653,7 +707,7 @@ impl Search {
     /// Offers `to` a path through `from` over an arc of raw cost `cost`: the reduced
     /// distance `base − π(to) + cost`.
     fn offer(&mut self, potential: &[i64], from: usize, to: usize, cost: Cost) {
-        if self.settled[to] == self.round {
+        if self.is_settled(to) {
             return;
         }
         let range = to * self.dim..(to + 1) * self.dim;
@@ -672,6 +726,10 @@ impl Search {
             self.reached[to] = self.round;
             self.queue.push_or_decrease(to, &self.dist, self.dim);
         }
+    }
+
+    fn is_settled(&self, node: usize) -> bool {
+        self.settled[node] == self.round
     }
 
     fn settle_next(&mut self) -> Option<usize> {
@@ -788,8 +846,8 @@ fn key(dist: &[i64], dim: usize, node: usize) -> &[i64] {
 /// potentials: which options each participant may hold and how many participants each
 /// slot and each option may have. Any allocation within these limits is optimal, and the
 /// current one is.
-struct OptimalSet<'p, 'a> {
-    problem: &'p Problem<'a>,
+struct OptimalSet<'p> {
+    problem: &'p Problem,
     position: Vec<usize>,
     slot_load: Vec<usize>,
     load: Vec<usize>,
@@ -814,8 +872,8 @@ struct OptimalSet<'p, 'a> {
     queue: VecDeque<usize>,
 }
 
-impl<'p, 'a> OptimalSet<'p, 'a> {
-    fn new(flow: Flow<'p, 'a>) -> Self {
+impl<'p> OptimalSet<'p> {
+    fn new(flow: Flow<'p>) -> Self {
         let Flow {
             problem,
             position,
@@ -826,7 +884,7 @@ impl<'p, 'a> OptimalSet<'p, 'a> {
         } = flow;
         let mut reduced = vec![0; problem.dim()];
 
-        let participant_count = problem.participants.len();
+        let participant_count = problem.participant_count();
         let mut allowed_start = Vec::with_capacity(participant_count + 1);
         let mut allowed = Vec::new();
         let mut fixed = vec![true; participant_count];
@@ -838,7 +896,7 @@ impl<'p, 'a> OptimalSet<'p, 'a> {
             }
             let group = problem.group[participant];
             let from = problem.rank(participant, current);
-            for (to, option) in problem.choices(participant) {
+            for &(to, option) in problem.choices(participant) {
                 if option != current {
                     let (here, there) = (problem.slot(group, current), problem.slot(group, option));
                     reduced_cost(&mut reduced, &potential, here, there, Cost::Move { from, to });
@@ -877,7 +935,7 @@ impl<'p, 'a> OptimalSet<'p, 'a> {
             .collect();
 
         let moves = problem.groups * problem.options() * problem.options();
-        let mut set = Self {
+        Self {
             problem,
             position,
             slot_load,
@@ -893,13 +951,40 @@ impl<'p, 'a> OptimalSet<'p, 'a> {
             seen: vec![0; problem.node_count()],
             round: 0,
             queue: VecDeque::new(),
-        };
-        for participant in 0..participant_count {
-            if !set.fixed[participant] {
-                set.count_moves(participant, true);
-            }
         }
-        set
+    }
+
+    /// The balance stage: everybody restricted to the options they may hold in a
+    /// rank-maximal allocation, countries told apart and spread costed. Its optimal
+    /// allocations are exactly the balanced rank-maximal ones, since each of those only
+    /// uses such options; and with most participants down to a single option, the
+    /// country-sized graph stays quick to search.
+    fn balance_problem(&self, participants: &[Participant]) -> Problem {
+        let problem = self.problem;
+        let mut countries = BTreeMap::new();
+        for participant in participants {
+            countries.entry(participant.country).or_insert(0);
+        }
+        for (index, group) in countries.values_mut().enumerate() {
+            *group = index;
+        }
+        let mut choice_start = Vec::with_capacity(participants.len() + 1);
+        let mut choices = Vec::with_capacity(self.allowed.len());
+        for participant in 0..participants.len() {
+            choice_start.push(choices.len());
+            let allowed = self.allowed(participant).iter();
+            choices.extend(allowed.map(|&option| (problem.rank(participant, option), option)));
+        }
+        choice_start.push(choices.len());
+        Problem {
+            capacity: problem.capacity.clone(),
+            group: participants.iter().map(|p| countries[&p.country]).collect(),
+            groups: countries.len().max(1),
+            levels: problem.levels,
+            balance: true,
+            choice_start,
+            choices,
+        }
     }
 
     fn allowed(&self, participant: usize) -> &[usize] {
@@ -953,6 +1038,11 @@ impl<'p, 'a> OptimalSet<'p, 'a> {
     /// In priority order, fixes each participant in the best option they can hold in
     /// some optimal allocation that keeps everybody fixed before them where they are.
     fn apply_priority(&mut self, order: &[usize]) {
+        for participant in 0..self.problem.participant_count() {
+            if !self.fixed[participant] {
+                self.count_moves(participant, true);
+            }
+        }
         for &participant in order {
             if self.fixed[participant] {
                 continue;
@@ -1298,6 +1388,7 @@ mod tests {
                 .collect();
             for &a in &moves {
                 for &b in &moves {
+                    assert_eq!(move_ranks(move_key(a.0, a.1, levels), levels), a);
                     let by_key = move_key(a.0, a.1, levels).cmp(&move_key(b.0, b.1, levels));
                     assert_eq!(
                         by_key,
