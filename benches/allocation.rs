@@ -68,8 +68,9 @@ fn describe(plan: &Plan) {
     );
 }
 
-/// A fixed pseudo-random instance: capacities of 4,000–6,000 seats (about 100,000 in
-/// all), rankings drawn without replacement with visit v weighted 1 / (v + 1)^0.8.
+/// A fixed pseudo-random instance: capacities of 4,000–6,000 seats (about 96,000 in all,
+/// so a few thousand people stay out), rankings drawn without replacement with visit v
+/// weighted 1 / (v + 1)^0.8.
 fn instance(seed: u64) -> (Vec<Visit>, Vec<Participant>) {
     let mut random = SplitMix64(seed);
     let visits = (0..VISITS)

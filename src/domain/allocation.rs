@@ -9,8 +9,8 @@
 //!    choices; then third, and so on ([`Stats::by_rank`] is maximised lexicographically).
 //!    This is not the same as placing as many people as possible: if A ranks `[x, y]`,
 //!    B ranks `[z, x]` and only `x` and `y` have a seat, A in `x` (one first choice) beats
-//!    A in `y` and B in `x` (two second choices), and B stays out. The first choices come
-//!    first, as the product rule says.
+//!    A in `y` and B in `x` (two second choices), and B stays out, because the product
+//!    design puts first choices first.
 //! 3. **Country balance**, only with [`Options::balance_countries`]: the smallest
 //!    [`Stats::country_spread`], the sum over countries and visits of the square of how
 //!    many of that country's participants are in that visit. Squares make a tenth
