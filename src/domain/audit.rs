@@ -46,7 +46,12 @@ pub struct AuditView {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
-pub fn list(conn: &mut DbConnection, event_id: &str, limit: i64, offset: i64) -> Result<Vec<AuditView>, DomainError> {
+pub fn list(
+    conn: &mut DbConnection,
+    event_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AuditView>, DomainError> {
     let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
     Ok(audit::list_for_event(conn, event_id, limit, offset)?
         .into_iter()

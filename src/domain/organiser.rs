@@ -28,11 +28,16 @@ fn find_visit(visits: &[SiteVisitRow], slug: &str) -> Result<SiteVisitRow, Domai
 }
 
 fn slug_of(visits: &[SiteVisitRow], id: Option<&str>) -> Option<String> {
-    id.and_then(|id| visits.iter().find(|v| v.id == id)).map(|v| v.slug.clone())
+    id.and_then(|id| visits.iter().find(|v| v.id == id))
+        .map(|v| v.slug.clone())
 }
 
 /// The registration of this event with this id.
-fn find_registration(conn: &mut DbConnection, event: &EventRow, id: &str) -> Result<RegistrationRow, DomainError> {
+fn find_registration(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    id: &str,
+) -> Result<RegistrationRow, DomainError> {
     registrations::find(conn, id)?
         .filter(|r| r.event_id == event.id)
         .ok_or(DomainError::NotFound("registration"))
@@ -53,10 +58,12 @@ pub fn move_participant(
     let visits = site_visits::list(conn, &event.id)?;
     let registration = find_registration(conn, &event, registration_id)?;
     let target = match target {
-        Some(slug) => Some(
-            find_visit(&visits, slug)
-                .map_err(|_| DomainError::invalid("site_visit", format!("`{slug}` is not a site visit of this event")))?,
-        ),
+        Some(slug) => Some(find_visit(&visits, slug).map_err(|_| {
+            DomainError::invalid(
+                "site_visit",
+                format!("`{slug}` is not a site visit of this event"),
+            )
+        })?),
         None => None,
     };
     let id = registration.id.as_str();
@@ -80,7 +87,9 @@ pub fn move_participant(
                     visit.name, visit.assigned, visit.capacity
                 )));
             }
-            (Some(visit), Some(from)) => seats::move_to_taken_seat(conn, id, from, &visit.id, now, &mut changes)?,
+            (Some(visit), Some(from)) => {
+                seats::move_to_taken_seat(conn, id, from, &visit.id, now, &mut changes)?
+            }
             (Some(visit), None) => registrations::insert_seat(conn, id, &visit.id, now)?,
             (None, Some(_)) => {
                 seats::release_seat(conn, id, now, &mut changes)?;
@@ -89,7 +98,11 @@ pub fn move_participant(
         }
         let notice = Notice {
             kind: EmailKind::SeatChanged,
-            reason: Some(if target.is_some() { SeatReason::Moved } else { SeatReason::Released }),
+            reason: Some(if target.is_some() {
+                SeatReason::Moved
+            } else {
+                SeatReason::Released
+            }),
             previous_visit: held.as_deref(),
         };
         notify::queue_for(conn, &event, &visits, id, notice, now)?;
@@ -162,7 +175,12 @@ pub fn update_site_visit(
     if automatic {
         // A raise or an unfreeze can free seats (here, or for people whose upgrade the
         // freeze held back): every visit of the event is refilled.
-        seats::refill(conn, visits.iter().map(|v| v.id.clone()).collect(), now, &mut changes)?;
+        seats::refill(
+            conn,
+            visits.iter().map(|v| v.id.clone()).collect(),
+            now,
+            &mut changes,
+        )?;
     }
     notify::side_effects(conn, &event, &visits, &changes, &[], None, now)?;
     catalog::event_view(conn, event_slug, now)?
@@ -229,7 +247,10 @@ fn entries(
                 .filter(|(id, _, _)| *id == row.id)
                 .map(|(_, _, visit)| visit)
                 .collect();
-            let seat = seats.iter().find(|(id, _)| *id == row.id).map(|(_, v)| v.as_str());
+            let seat = seats
+                .iter()
+                .find(|(id, _)| *id == row.id)
+                .map(|(_, v)| v.as_str());
             PersonEntry {
                 rank: rank_of.and_then(|visit| ranked.iter().position(|v| *v == visit).map(|p| p + 1)),
                 site_visit: slug_of(visits, seat),
@@ -252,7 +273,12 @@ fn entries(
 /// Longest waitlist a roster shows.
 const ROSTER_WAITLIST_LIMIT: i64 = 10_000;
 
-pub fn roster(conn: &mut DbConnection, event_slug: &str, visit_slug: &str, now: NaiveDateTime) -> Result<Roster, DomainError> {
+pub fn roster(
+    conn: &mut DbConnection,
+    event_slug: &str,
+    visit_slug: &str,
+    now: NaiveDateTime,
+) -> Result<Roster, DomainError> {
     let event = find_event(conn, event_slug)?;
     let visits = site_visits::list(conn, &event.id)?;
     let visit = find_visit(&visits, visit_slug)?;
@@ -262,7 +288,11 @@ pub fn roster(conn: &mut DbConnection, event_slug: &str, visit_slug: &str, now: 
         .collect();
     let assigned = entries(conn, &event, &visits, seated, Some(&visit.id))?;
     let mut waiting = registrations::unseated_waiting(conn, &visit.id, ROSTER_WAITLIST_LIMIT)?;
-    waiting.extend(registrations::upgrade_waiting(conn, &visit.id, ROSTER_WAITLIST_LIMIT)?);
+    waiting.extend(registrations::upgrade_waiting(
+        conn,
+        &visit.id,
+        ROSTER_WAITLIST_LIMIT,
+    )?);
     let mut rows = registrations::find_many(conn, &waiting)?;
     rows.sort_by_key(|row| waiting.iter().position(|id| *id == row.id));
     let waitlist = entries(conn, &event, &visits, rows, Some(&visit.id))?
@@ -314,7 +344,12 @@ pub fn list_registrations(
     let site_visit_id = match &query.site_visit {
         Some(slug) => Some(
             find_visit(&visits, slug)
-                .map_err(|_| DomainError::invalid("site_visit", format!("`{slug}` is not a site visit of this event")))?
+                .map_err(|_| {
+                    DomainError::invalid(
+                        "site_visit",
+                        format!("`{slug}` is not a site visit of this event"),
+                    )
+                })?
                 .id,
         ),
         None => None,

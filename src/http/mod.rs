@@ -38,17 +38,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/events", web::post().to(admin::create_event))
                 .route("/events/{event}", web::get().to(public::show_event))
                 .route("/events/{event}/registrations", web::post().to(public::register))
-                .route("/events/{event}/registrations", web::get().to(organiser::list_registrations))
+                .route(
+                    "/events/{event}/registrations",
+                    web::get().to(organiser::list_registrations),
+                )
                 .route(
                     "/events/{event}/registrations/{id}/site-visit",
                     web::put().to(organiser::move_participant),
                 )
-                .route("/events/{event}/site-visits", web::post().to(admin::create_site_visit))
+                .route(
+                    "/events/{event}/site-visits",
+                    web::post().to(admin::create_site_visit),
+                )
                 .route(
                     "/events/{event}/site-visits/{visit}",
                     web::patch().to(organiser::update_site_visit),
                 )
-                .route("/events/{event}/site-visits/{visit}/roster", web::get().to(organiser::roster))
+                .route(
+                    "/events/{event}/site-visits/{visit}/roster",
+                    web::get().to(organiser::roster),
+                )
                 .route("/events/{event}/audit", web::get().to(organiser::audit_trail))
                 .route("/emails", web::get().to(admin::list_emails))
                 .route("/emails/{id}/retry", web::post().to(admin::retry_email))

@@ -22,7 +22,10 @@ fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
 }
 
 /// `GET /api/v1/events/{event}/registrations?status=&country=&site_visit=&q=&limit=&offset=`
-pub async fn list_registrations(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_registrations(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     require_role(&req, &state, Role::Organiser).await?;
     let event = path_param(&req, "event");
     let mut fields = Fields::new(query_object(&req));
@@ -76,7 +79,10 @@ pub async fn move_participant(
     let (event, id) = (path_param(&req, "event"), path_param(&req, "id"));
     let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
     if !fields.contains("site_visit") {
-        fields.error("site_visit", "is required: a site-visit slug, or null to remove the seat");
+        fields.error(
+            "site_visit",
+            "is required: a site-visit slug, or null to remove the seat",
+        );
     }
     let target = fields.optional_text("site_visit", 64);
     fields.finish(|| Some(()))?;
@@ -100,7 +106,8 @@ pub async fn update_site_visit(
     let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
     let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
     let frozen = fields.flag("frozen");
-    if capacity.is_none() && frozen.is_none() && !fields.has_error("capacity") && !fields.has_error("frozen") {
+    if capacity.is_none() && frozen.is_none() && !fields.has_error("capacity") && !fields.has_error("frozen")
+    {
         fields.error("capacity", "give a capacity, frozen, or both");
     }
     let update = fields.finish(|| Some(VisitUpdate { capacity, frozen }))?;

@@ -25,7 +25,12 @@ pub fn insert(conn: &mut DbConnection, row: &AuditRow) -> QueryResult<()> {
 }
 
 /// The event's audit trail, newest first.
-pub fn list_for_event(conn: &mut DbConnection, event_id: &str, limit: i64, offset: i64) -> QueryResult<Vec<AuditRow>> {
+pub fn list_for_event(
+    conn: &mut DbConnection,
+    event_id: &str,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<AuditRow>> {
     audit_log::table
         .filter(audit_log::event_id.eq(event_id))
         .order((audit_log::created_at.desc(), audit_log::id.desc()))

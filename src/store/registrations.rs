@@ -238,13 +238,19 @@ pub fn upgrade_waiting(conn: &mut DbConnection, visit_id: &str, limit: i64) -> Q
             held.on(held
                 .field(registration_preferences::registration_id)
                 .eq(seat_assignments::registration_id)
-                .and(held.field(registration_preferences::site_visit_id).eq(seat_assignments::site_visit_id))),
+                .and(
+                    held.field(registration_preferences::site_visit_id)
+                        .eq(seat_assignments::site_visit_id),
+                )),
         )
         .inner_join(site_visits::table.on(site_visits::id.eq(seat_assignments::site_visit_id)))
         .filter(registration_preferences::site_visit_id.eq(visit_id))
         .filter(registrations::status.eq(CONFIRMED))
         .filter(registrations::on_waitlist.eq(true))
-        .filter(held.field(registration_preferences::rank).gt(registration_preferences::rank))
+        .filter(
+            held.field(registration_preferences::rank)
+                .gt(registration_preferences::rank),
+        )
         .filter(site_visits::frozen.eq(false))
         .order((registrations::created_at, registrations::id))
         .select(registrations::id)
@@ -471,7 +477,10 @@ pub fn seats_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(Str
 pub fn preferences_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, i32, String)>> {
     registration_preferences::table
         .filter(registration_preferences::registration_id.eq_any(ids))
-        .order((registration_preferences::registration_id, registration_preferences::rank))
+        .order((
+            registration_preferences::registration_id,
+            registration_preferences::rank,
+        ))
         .select((
             registration_preferences::registration_id,
             registration_preferences::rank,
@@ -481,7 +490,10 @@ pub fn preferences_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Ve
 }
 
 /// Everyone holding a seat in the visit, in registration order, with when they got it.
-pub fn seated_in(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Vec<(RegistrationRow, NaiveDateTime)>> {
+pub fn seated_in(
+    conn: &mut DbConnection,
+    visit_id: &str,
+) -> QueryResult<Vec<(RegistrationRow, NaiveDateTime)>> {
     seat_assignments::table
         .inner_join(registrations::table)
         .filter(seat_assignments::site_visit_id.eq(visit_id))

@@ -26,11 +26,21 @@ fn get(app: &TestApp, path: &str, token: Option<&str>) -> Reply {
 }
 
 fn put(app: &TestApp, path: &str, body: Value, token: &str) -> Reply {
-    send(ureq::put(&app.url(path)), "application/json", &body.to_string(), Some(token))
+    send(
+        ureq::put(&app.url(path)),
+        "application/json",
+        &body.to_string(),
+        Some(token),
+    )
 }
 
 fn patch(app: &TestApp, path: &str, body: Value, token: &str) -> Reply {
-    send(ureq::request("PATCH", &app.url(path)), "application/json", &body.to_string(), Some(token))
+    send(
+        ureq::request("PATCH", &app.url(path)),
+        "application/json",
+        &body.to_string(),
+        Some(token),
+    )
 }
 
 /// Registers people one after the other; returns (id, location) of each.
@@ -40,13 +50,20 @@ fn register_all(app: &TestApp, event: &str, people: &[(usize, &[&str])]) -> Vec<
         .map(|(n, prefs)| {
             let reply = app.register(event, &participant(*n, prefs));
             assert_eq!(reply.status, 201, "{}", reply.body);
-            (reply.json()["id"].as_str().unwrap().to_owned(), reply.location.unwrap())
+            (
+                reply.json()["id"].as_str().unwrap().to_owned(),
+                reply.location.unwrap(),
+            )
         })
         .collect()
 }
 
 fn roster(app: &TestApp, event: &str, visit: &str) -> Value {
-    let reply = get(app, &format!("/api/v1/events/{event}/site-visits/{visit}/roster"), Some(&app.organiser));
+    let reply = get(
+        app,
+        &format!("/api/v1/events/{event}/site-visits/{visit}/roster"),
+        Some(&app.organiser),
+    );
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.json()
 }
@@ -72,26 +89,45 @@ fn rosters_and_lists_show_who_is_where(backend: Backend) {
     let people = register_all(
         &app,
         "groups",
-        &[(0, &["a"]), (1, &["a", "b"]), (2, &["a"]), (3, &["a", "b"]), (4, &["a"])],
+        &[
+            (0, &["a"]),
+            (1, &["a", "b"]),
+            (2, &["a"]),
+            (3, &["a", "b"]),
+            (4, &["a"]),
+        ],
     );
     let a = roster(&app, "groups", "a");
     assert_eq!(ids(&a["assigned"]), [people[0].0.clone(), people[1].0.clone()]);
     assert_eq!(a["assigned"][1]["rank"], 1);
     assert_eq!(a["assigned"][0]["country_name"], "Belgium");
     // Waitlist: the unseated first (2, 4), then the upgrade candidate (3, seated in b).
-    assert_eq!(ids(&a["waitlist"]), [people[2].0.clone(), people[4].0.clone(), people[3].0.clone()]);
+    assert_eq!(
+        ids(&a["waitlist"]),
+        [people[2].0.clone(), people[4].0.clone(), people[3].0.clone()]
+    );
     assert_eq!(a["waitlist"][2]["site_visit"], "b");
     assert_eq!(a["waitlist"][2]["position"], 3);
-    assert_eq!(a["site_visit"]["waitlisted"], 3, "the event view counts everyone waiting");
+    assert_eq!(
+        a["site_visit"]["waitlisted"], 3,
+        "the event view counts everyone waiting"
+    );
 
     let list = |query: &str| {
-        let reply = get(&app, &format!("/api/v1/events/groups/registrations{query}"), Some(&app.organiser));
+        let reply = get(
+            &app,
+            &format!("/api/v1/events/groups/registrations{query}"),
+            Some(&app.organiser),
+        );
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.json()
     };
     let all = list("");
     assert_eq!(all["total"], 5);
-    assert_eq!(ids(&all["registrations"]), people.iter().map(|p| p.0.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        ids(&all["registrations"]),
+        people.iter().map(|p| p.0.clone()).collect::<Vec<_>>()
+    );
     assert_eq!(list("?country=it")["total"], 1);
     assert_eq!(list("?site_visit=b")["total"], 1);
     assert_eq!(list("?q=PARTICIPANT3")["total"], 1);
@@ -99,7 +135,10 @@ fn rosters_and_lists_show_who_is_where(backend: Backend) {
     assert_eq!(list("?q=%25")["total"], 0, "LIKE wildcards are literal");
     let page = list("?limit=2&offset=2");
     assert_eq!(page["total"], 5);
-    assert_eq!(ids(&page["registrations"]), [people[2].0.clone(), people[3].0.clone()]);
+    assert_eq!(
+        ids(&page["registrations"]),
+        [people[2].0.clone(), people[3].0.clone()]
+    );
     call(ureq::delete(&app.url(&people[4].1)), None);
     assert_eq!(list("?status=cancelled")["total"], 1);
     assert_eq!(list("?status=confirmed")["total"], 4);
@@ -110,28 +149,62 @@ fn moves_respect_capacity_refill_and_are_audited_and_emailed(backend: Backend) {
     let url = smtp.url();
     let app = TestApp::spawn_with(backend, move |s| s.mail.smtp_url = url);
     app.create_event("moves", json!({}), &[("a", 1), ("b", 1), ("c", 3)]);
-    let people = register_all(&app, "moves", &[(0, &["a"]), (1, &["b"]), (2, &["a"]), (3, &["c"])]);
+    let people = register_all(
+        &app,
+        "moves",
+        &[(0, &["a"]), (1, &["b"]), (2, &["a"]), (3, &["c"])],
+    );
     smtp.wait_for(4, Duration::from_secs(30));
     let path = |id: &str| format!("/api/v1/events/moves/registrations/{id}/site-visit");
 
     // Into a full visit: 409, nothing changes.
-    put(&app, &path(&people[3].0), json!({"site_visit": "a"}), &app.organiser)
-        .problem(409, "capacity-exceeded");
-    assert_eq!(ids(&roster(&app, "moves", "a")["assigned"]), [people[0].0.clone()]);
+    put(
+        &app,
+        &path(&people[3].0),
+        json!({"site_visit": "a"}),
+        &app.organiser,
+    )
+    .problem(409, "capacity-exceeded");
+    assert_eq!(
+        ids(&roster(&app, "moves", "a")["assigned"]),
+        [people[0].0.clone()]
+    );
 
     // Person 0 from `a` to `c`: the seat in `a` goes to person 2 at once.
-    let moved = put(&app, &path(&people[0].0), json!({"site_visit": "c"}), &app.organiser);
+    let moved = put(
+        &app,
+        &path(&people[0].0),
+        json!({"site_visit": "c"}),
+        &app.organiser,
+    );
     assert_eq!(moved.status, 200, "{}", moved.body);
     assert_eq!(moved.json()["site_visit"]["slug"], "c");
-    assert_eq!(ids(&roster(&app, "moves", "a")["assigned"]), [people[2].0.clone()]);
+    assert_eq!(
+        ids(&roster(&app, "moves", "a")["assigned"]),
+        [people[2].0.clone()]
+    );
     let mails = smtp.wait_for(6, Duration::from_secs(30));
     let to_0 = smtp.to("participant0@example.org");
-    assert!(to_0.last().unwrap().text().contains("organisers have moved you"), "{}", to_0.last().unwrap().text());
-    assert!(smtp.to("participant2@example.org").last().unwrap().text().contains("a seat has become free"));
+    assert!(
+        to_0.last().unwrap().text().contains("organisers have moved you"),
+        "{}",
+        to_0.last().unwrap().text()
+    );
+    assert!(smtp
+        .to("participant2@example.org")
+        .last()
+        .unwrap()
+        .text()
+        .contains("a seat has become free"));
     assert_eq!(mails.len(), 6);
 
     // Out of every visit: the person is not put back automatically.
-    let removed = put(&app, &path(&people[1].0), json!({"site_visit": null}), &app.organiser);
+    let removed = put(
+        &app,
+        &path(&people[1].0),
+        json!({"site_visit": null}),
+        &app.organiser,
+    );
     assert_eq!(removed.status, 200, "{}", removed.body);
     assert!(removed.json()["site_visit"].is_null(), "{}", removed.body);
     let b = roster(&app, "moves", "b");
@@ -140,11 +213,21 @@ fn moves_respect_capacity_refill_and_are_audited_and_emailed(backend: Backend) {
 
     // Cancelled registrations cannot be moved; unknown ones and visits are refused.
     call(ureq::delete(&app.url(&people[3].1)), None);
-    put(&app, &path(&people[3].0), json!({"site_visit": "b"}), &app.organiser)
-        .problem(409, "registration-closed");
+    put(
+        &app,
+        &path(&people[3].0),
+        json!({"site_visit": "b"}),
+        &app.organiser,
+    )
+    .problem(409, "registration-closed");
     put(&app, &path("nobody"), json!({"site_visit": "b"}), &app.organiser).problem(404, "not-found");
-    put(&app, &path(&people[0].0), json!({"site_visit": "zzz"}), &app.organiser)
-        .problem(422, "validation-failed");
+    put(
+        &app,
+        &path(&people[0].0),
+        json!({"site_visit": "zzz"}),
+        &app.organiser,
+    )
+    .problem(422, "validation-failed");
     put(&app, &path(&people[0].0), json!({}), &app.organiser).problem(422, "validation-failed");
 
     let trail = audit(&app, "moves");
@@ -159,7 +242,11 @@ fn moves_respect_capacity_refill_and_are_audited_and_emailed(backend: Backend) {
 fn capacity_changes_promote_or_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend);
     app.create_event("cap", json!({}), &[("a", 2)]);
-    let people = register_all(&app, "cap", &[(0, &["a"]), (1, &["a"]), (2, &["a"]), (3, &["a"]), (4, &["a"])]);
+    let people = register_all(
+        &app,
+        "cap",
+        &[(0, &["a"]), (1, &["a"]), (2, &["a"]), (3, &["a"]), (4, &["a"])],
+    );
     let visit = "/api/v1/events/cap/site-visits/a";
     patch(&app, visit, json!({"capacity": 1}), &app.organiser).problem(409, "capacity-exceeded");
     let raised = patch(&app, visit, json!({"capacity": 4}), &app.organiser);
@@ -173,7 +260,11 @@ fn capacity_changes_promote_or_are_refused(backend: Backend) {
     let lowered = patch(&app, visit, json!({"capacity": 4}), &app.organiser);
     assert_eq!(lowered.status, 200);
     let trail = audit(&app, "cap");
-    assert_eq!(trail.len(), 1, "an unchanged capacity is not an action: {trail:?}");
+    assert_eq!(
+        trail.len(),
+        1,
+        "an unchanged capacity is not an action: {trail:?}"
+    );
     assert_eq!(trail[0]["action"], "capacity");
     assert_eq!(trail[0]["before"]["capacity"], 2);
     assert_eq!(trail[0]["after"]["capacity"], 4);
@@ -182,7 +273,11 @@ fn capacity_changes_promote_or_are_refused(backend: Backend) {
 fn a_frozen_roster_changes_only_by_hand(backend: Backend) {
     let app = TestApp::spawn(backend);
     app.create_event("frozen", json!({}), &[("a", 2), ("b", 5)]);
-    let people = register_all(&app, "frozen", &[(0, &["a"]), (1, &["a"]), (2, &["a"]), (3, &["b"])]);
+    let people = register_all(
+        &app,
+        "frozen",
+        &[(0, &["a"]), (1, &["a"]), (2, &["a"]), (3, &["b"])],
+    );
     let visit = "/api/v1/events/frozen/site-visits/a";
     let frozen = patch(&app, visit, json!({"frozen": true}), &app.organiser);
     assert_eq!(frozen.status, 200, "{}", frozen.body);
@@ -219,12 +314,32 @@ fn organiser_routes_check_roles_and_input(backend: Backend) {
     let event = "cmr-charleroi-2024";
     let roster_path = format!("/api/v1/events/{event}/site-visits/aperam-chatelet/roster");
     get(&app, &roster_path, None).problem(401, "unauthorized");
-    assert_eq!(get(&app, &roster_path, Some(&app.admin)).status, 200, "admins may do what organisers do");
-    get(&app, &format!("/api/v1/events/{event}/site-visits/nowhere/roster"), Some(&app.organiser))
-        .problem(404, "not-found");
-    get(&app, &format!("/api/v1/events/{event}/audit"), Some(&app.organiser)).problem(403, "forbidden");
+    assert_eq!(
+        get(&app, &roster_path, Some(&app.admin)).status,
+        200,
+        "admins may do what organisers do"
+    );
+    get(
+        &app,
+        &format!("/api/v1/events/{event}/site-visits/nowhere/roster"),
+        Some(&app.organiser),
+    )
+    .problem(404, "not-found");
+    get(
+        &app,
+        &format!("/api/v1/events/{event}/audit"),
+        Some(&app.organiser),
+    )
+    .problem(403, "forbidden");
     let list = format!("/api/v1/events/{event}/registrations");
-    for query in ["?status=lost", "?country=XX", "?limit=0", "?limit=100000", "?colour=red", "?site_visit=zzz"] {
+    for query in [
+        "?status=lost",
+        "?country=XX",
+        "?limit=0",
+        "?limit=100000",
+        "?colour=red",
+        "?site_visit=zzz",
+    ] {
         get(&app, &format!("{list}{query}"), Some(&app.organiser)).problem(422, "validation-failed");
     }
     get(&app, &list, None).problem(401, "unauthorized");
