@@ -58,6 +58,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/events/{event}/site-visits/{visit}/roster",
                     web::get().to(organiser::roster),
                 )
+                .route(
+                    "/events/{event}/allocation",
+                    web::post().to(organiser::run_allocation),
+                )
                 .route("/events/{event}/audit", web::get().to(organiser::audit_trail))
                 .route("/emails", web::get().to(admin::list_emails))
                 .route("/emails/{id}/retry", web::post().to(admin::retry_email))

@@ -6,10 +6,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::extract::{path_param, query_object, read_object, require_role};
 use super::problem::ApiError;
 use super::AppState;
+use crate::db::DbError;
 use crate::domain::access::Role;
 use crate::domain::country::CountryCode;
 use crate::domain::input::Fields;
-use crate::domain::organiser::{self, ListQuery, VisitUpdate};
+use crate::domain::organiser::{self, AllocationRequest, ListQuery, VisitUpdate};
 use crate::domain::{event::MAX_CAPACITY, now};
 
 const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
@@ -130,4 +131,47 @@ pub async fn audit_trail(req: HttpRequest, state: web::Data<AppState>) -> Result
         .read(move |conn| organiser::audit_trail(conn, &event, limit, offset))
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "entries": entries, "limit": limit, "offset": offset })))
+}
+
+/// `POST /api/v1/events/{event}/allocation` with `{dry_run, balance_countries, seed}`.
+/// `dry_run` defaults to true: the plan is shown, nothing is written. The plan is made
+/// from a snapshot outside the write transaction (it may take a second for a large
+/// event), then applied in one transaction.
+pub async fn run_allocation(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = require_role(&req, &state, Role::Organiser).await?;
+    let event = path_param(&req, "event");
+    let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
+    let dry_run = fields.flag("dry_run").unwrap_or(true);
+    let balance_countries = fields.flag("balance_countries").unwrap_or(false);
+    let seed = fields.optional_int("seed", 0, i64::MAX).map(|s| s as u64);
+    let request = fields.finish(|| {
+        Some(AllocationRequest {
+            dry_run,
+            balance_countries,
+            seed,
+        })
+    })?;
+    let input = state
+        .db
+        .read(move |conn| organiser::allocation_input(conn, &event))
+        .await?;
+    let report = if request.dry_run {
+        tokio::task::spawn_blocking(move || organiser::dry_run_allocation(&input, &request))
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))?
+    } else {
+        let planned = input.clone();
+        let plan = tokio::task::spawn_blocking(move || organiser::plan_allocation(&planned, &request))
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        state
+            .db
+            .write(move |conn| organiser::apply_allocation(conn, &actor.name, &input, &request, &plan, now()))
+            .await?
+    };
+    Ok(HttpResponse::Ok().json(report))
 }

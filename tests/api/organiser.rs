@@ -14,6 +14,9 @@ crate::on_both_backends!(
     capacity_changes_promote_or_are_refused,
     a_frozen_roster_changes_only_by_hand,
     organiser_routes_check_roles_and_input,
+    the_allocation_previews_then_applies_an_optimal_plan,
+    balancing_countries_evens_the_spread,
+    allocation_during_a_registration_rush_neither_overbooks_nor_drops,
 );
 
 fn get(app: &TestApp, path: &str, token: Option<&str>) -> Reply {
@@ -347,4 +350,210 @@ fn organiser_routes_check_roles_and_input(backend: Backend) {
     patch(&app, &visit, json!({}), &app.organiser).problem(422, "validation-failed");
     patch(&app, &visit, json!({"capacity": -3}), &app.organiser).problem(422, "validation-failed");
     patch(&app, &visit, json!({"frozen": "maybe"}), &app.organiser).problem(422, "validation-failed");
+}
+
+fn allocation(app: &TestApp, event: &str, body: Value) -> Value {
+    let reply = app.post_json(
+        &format!("/api/v1/events/{event}/allocation"),
+        &body,
+        Some(&app.organiser),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+fn person_in(n: usize, country: &str, preferences: &[&str]) -> Value {
+    let mut body = participant(n, preferences);
+    body["country"] = json!(country);
+    body
+}
+
+fn the_allocation_previews_then_applies_an_optimal_plan(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event(
+        "alloc",
+        json!({"assignment_mode": "preferences"}),
+        &[("x", 1), ("y", 1), ("z", 2)],
+    );
+    let people = register_all(
+        &app,
+        "alloc",
+        &[
+            (0, &["x", "y"]),
+            (1, &["x"]),
+            (2, &["z"]),
+            (3, &["z", "x"]),
+            (4, &["y"]),
+        ],
+    );
+    let pending = app.get(&people[0].1).json();
+    assert_eq!(
+        pending["site_visit"]["status"], "waitlisted",
+        "no seat before the allocation"
+    );
+    assert!(pending["site_visit"]["waitlist_position"].is_null());
+
+    let preview = allocation(&app, "alloc", json!({"dry_run": true}));
+    assert_eq!(preview["by_rank"], json!([4, 0]));
+    assert_eq!(preview["unplaced"], 1);
+    assert_eq!(preview["participants"], 5);
+    assert_eq!(
+        preview["plan"][0]["site_visit"], "x",
+        "registration order breaks the tie"
+    );
+    assert_eq!(preview["plan"][1]["site_visit"], Value::Null);
+    for visit in app.event("alloc")["site_visits"].as_array().unwrap() {
+        assert_eq!(visit["assigned"], 0, "a dry run writes nothing");
+    }
+    assert!(audit(&app, "alloc").is_empty());
+
+    let applied = allocation(&app, "alloc", json!({"dry_run": false}));
+    assert_eq!(applied["by_rank"], json!([4, 0]));
+    assert_eq!(applied["seats_changed"], 4);
+    let view = app.event("alloc");
+    let assigned: Vec<i64> = view["site_visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["assigned"].as_i64().unwrap())
+        .collect();
+    assert_eq!(assigned, [1, 1, 2]);
+    assert_eq!(app.get(&people[0].1).json()["site_visit"]["slug"], "x");
+    let left_out = app.get(&people[1].1).json();
+    assert_eq!(left_out["site_visit"]["status"], "waitlisted");
+    assert_eq!(
+        left_out["site_visit"]["waitlist_position"], 1,
+        "after the allocation, waitlists are live"
+    );
+    let trail = audit(&app, "alloc");
+    assert_eq!(trail[0]["action"], "allocation");
+    assert_eq!(trail[0]["after"]["by_rank"], json!([4, 0]));
+    // Everyone heard the result, placed or not.
+    let emails = call(
+        ureq::get(&app.url("/api/v1/emails")).set("Authorization", &format!("Bearer {}", app.admin)),
+        None,
+    )
+    .json();
+    let results = emails["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "seat_changed")
+        .count();
+    assert_eq!(results, 5);
+    // Latecomers are seated first come, first served; freed seats refill.
+    call(ureq::delete(&app.url(&people[0].1)), None);
+    assert_eq!(app.get(&people[1].1).json()["site_visit"]["status"], "assigned");
+}
+
+fn balancing_countries_evens_the_spread(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event(
+        "mix",
+        json!({"assignment_mode": "preferences"}),
+        &[("a", 10), ("b", 10), ("c", 10)],
+    );
+    // Twelve Belgians who all prefer `a`, six others spread out; room for everyone.
+    for n in 0..12 {
+        let prefs: &[&str] = if n % 2 == 0 {
+            &["a", "b", "c"]
+        } else {
+            &["a", "c", "b"]
+        };
+        assert_eq!(app.register("mix", &person_in(n, "BE", prefs)).status, 201);
+    }
+    for n in 12..18 {
+        assert_eq!(
+            app.register("mix", &person_in(n, "IT", &["b", "c", "a"])).status,
+            201
+        );
+    }
+    let plain = allocation(&app, "mix", json!({"dry_run": true}));
+    let balanced = allocation(&app, "mix", json!({"dry_run": true, "balance_countries": true}));
+    assert_eq!(
+        plain["by_rank"], balanced["by_rank"],
+        "balance never costs a better choice"
+    );
+    assert!(
+        balanced["country_spread"].as_u64() <= plain["country_spread"].as_u64(),
+        "{} vs {}",
+        balanced["country_spread"],
+        plain["country_spread"]
+    );
+    let lottery = allocation(&app, "mix", json!({"dry_run": true, "seed": 42}));
+    let again = allocation(&app, "mix", json!({"dry_run": true, "seed": 42}));
+    assert_eq!(
+        lottery["plan"], again["plan"],
+        "a seeded lottery draws the same every time"
+    );
+}
+
+fn allocation_during_a_registration_rush_neither_overbooks_nor_drops(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event(
+        "rush",
+        json!({"assignment_mode": "preferences"}),
+        &[("a", 15), ("b", 15), ("c", 15)],
+    );
+    let choices: [&[&str]; 3] = [&["a", "b"], &["b", "c"], &["c", "a"]];
+    for n in 0..45 {
+        assert_eq!(app.register("rush", &participant(n, choices[n % 3])).status, 201);
+    }
+    let url = app.url("/api/v1/events/rush/registrations");
+    let mut jobs: Vec<crate::helpers::Job<Reply>> = (45..90)
+        .map(|n| {
+            let url = url.clone();
+            Box::new(move |agent: &ureq::Agent| {
+                send(
+                    agent.post(&url),
+                    "application/json",
+                    &participant(n, choices[n % 3]).to_string(),
+                    None,
+                )
+            }) as crate::helpers::Job<Reply>
+        })
+        .collect();
+    let allocation_url = app.url("/api/v1/events/rush/allocation");
+    let token = app.organiser.clone();
+    jobs.insert(
+        10,
+        Box::new(move |agent: &ureq::Agent| {
+            send(
+                agent.post(&allocation_url),
+                "application/json",
+                &json!({"dry_run": false}).to_string(),
+                Some(&token),
+            )
+        }),
+    );
+    let replies = crate::helpers::concurrently(12, jobs);
+    for reply in &replies {
+        assert!(reply.status == 201 || reply.status == 200, "{}", reply.body);
+    }
+    let view = app.event("rush");
+    for visit in view["site_visits"].as_array().unwrap() {
+        assert!(visit["assigned"].as_i64().unwrap() <= 15, "{visit}");
+        let roster = roster(&app, "rush", visit["slug"].as_str().unwrap());
+        assert_eq!(
+            roster["assigned"].as_array().unwrap().len() as i64,
+            visit["assigned"].as_i64().unwrap()
+        );
+    }
+    let list = get(
+        &app,
+        "/api/v1/events/rush/registrations?limit=500",
+        Some(&app.organiser),
+    )
+    .json();
+    assert_eq!(
+        list["total"], 90,
+        "nobody registered during the allocation was lost"
+    );
+    let seated = list["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["site_visit"].is_null())
+        .count();
+    assert_eq!(seated, 45, "every seat is taken once someone waits for it");
 }
