@@ -66,11 +66,18 @@ impl Application {
         };
         let state = web::Data::new(AppState {
             db: db.clone(),
+            rules: Default::default(),
+            metrics: Default::default(),
             manage_key,
             public_url,
             max_body_bytes: settings.server.max_body_bytes,
         });
-        let mut server = HttpServer::new(move || App::new().app_data(state.clone()).configure(http::routes));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(http::observe::observe))
+                .configure(http::routes)
+        });
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }

@@ -180,11 +180,16 @@ pub fn register_participant(
         registrations::change_status(conn, &id, &[CONFIRMED], WAITLISTED, now)?;
         confirmed = false;
     }
-    if confirmed && seats_at_once(&event) {
-        seats::claim_best_seat(conn, &id, &ranked, now)?;
-    }
-    let registration = registrations::find(conn, &id)?.ok_or(DomainError::NotFound("registration"))?;
-    let view = registration_view(conn, &event, &visits, &registration)?;
+    let seat = if confirmed && seats_at_once(&event) {
+        seats::claim_best_seat(conn, &id, &ranked, now)?
+    } else {
+        None
+    };
+    let registration = RegistrationRow {
+        status: if confirmed { CONFIRMED } else { WAITLISTED }.to_owned(),
+        ..row.to_owned_row()
+    };
+    let view = view_of(conn, &event, &visits, &registration, &ranked, seat.as_deref())?;
     notify::queue_email(
         conn,
         &event,
@@ -336,8 +341,22 @@ pub fn registration_view(
     visits: &[SiteVisitRow],
     registration: &RegistrationRow,
 ) -> Result<RegistrationView, DomainError> {
-    let tz = event_timezone(event);
     let ranked = registrations::preferences(conn, &registration.id)?;
+    let seat = registrations::seat(conn, &registration.id)?;
+    view_of(conn, event, visits, registration, &ranked, seat.as_deref())
+}
+
+/// [`registration_view`] from a ranking and seat the caller already knows (saves the
+/// queries on the registration hot path).
+fn view_of(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    registration: &RegistrationRow,
+    ranked: &[String],
+    seat: Option<&str>,
+) -> Result<RegistrationView, DomainError> {
+    let tz = event_timezone(event);
     let slug_of = |id: &str| visits.iter().find(|v| v.id == id);
     let seat_view = |visit: &SiteVisitRow, status, waitlist_position| SeatView {
         slug: visit.slug.clone(),
@@ -356,9 +375,9 @@ pub fn registration_view(
             first_choice.map(|v| seat_view(v, SeatStatus::Waitlisted, None)),
             Some(registrations::event_waitlist_position(conn, registration)?),
         ),
-        _ => match registrations::seat(conn, &registration.id)? {
+        _ => match seat {
             Some(seat) => (
-                slug_of(&seat).map(|v| seat_view(v, SeatStatus::Assigned, None)),
+                slug_of(seat).map(|v| seat_view(v, SeatStatus::Assigned, None)),
                 None,
             ),
             // An organiser took them out of every visit: they wait for none.

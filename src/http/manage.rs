@@ -8,7 +8,7 @@ use super::problem::ApiError;
 use super::public::{preference_rules, RegistrationAnswer};
 use super::AppState;
 use crate::domain::booking;
-use crate::domain::registration::{parse_preference_change, PreferenceRules};
+use crate::domain::registration::parse_preference_change;
 use crate::domain::{now, DomainError};
 use crate::store::events;
 
@@ -43,15 +43,9 @@ pub async fn change(
             Ok::<_, DomainError>(events::find(conn, &registration.event_id)?.slug)
         })
         .await?;
-    let (visit_slugs, max_preferences) = preference_rules(&state, event_slug).await?;
+    let rules = preference_rules(&state, event_slug).await?;
     let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let preferences = parse_preference_change(
-        body,
-        &PreferenceRules {
-            visit_slugs: &visit_slugs,
-            max_preferences,
-        },
-    )?;
+    let preferences = parse_preference_change(body, &rules.as_preference_rules())?;
     let lookup = token.clone();
     let view = state
         .db

@@ -5,19 +5,76 @@ pub mod admin;
 pub mod extract;
 pub mod health;
 pub mod manage;
+pub mod observe;
 pub mod organiser;
 pub mod problem;
 pub mod public;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
 
 use crate::db::Database;
 use crate::domain::access::ManageKey;
+use crate::domain::registration::PreferenceRules;
 use problem::ApiError;
+
+/// What a ranking may contain for one event, as parsing needs it.
+#[derive(Debug)]
+pub struct EventRules {
+    pub visit_slugs: Vec<String>,
+    pub max_preferences: usize,
+}
+
+impl EventRules {
+    pub fn as_preference_rules(&self) -> PreferenceRules<'_> {
+        PreferenceRules {
+            visit_slugs: &self.visit_slugs,
+            max_preferences: self.max_preferences,
+        }
+    }
+}
+
+/// A small cache of [`EventRules`] by event slug, each entry kept for [`Self::TTL`].
+#[derive(Default)]
+pub struct RulesCache {
+    entries: Mutex<HashMap<String, (Instant, Arc<EventRules>)>>,
+}
+
+impl RulesCache {
+    const TTL: Duration = Duration::from_secs(2);
+
+    pub fn get(&self, slug: &str) -> Option<Arc<EventRules>> {
+        let entries = self.entries.lock().expect("rules cache lock");
+        entries
+            .get(slug)
+            .filter(|(at, _)| at.elapsed() < Self::TTL)
+            .map(|(_, rules)| rules.clone())
+    }
+
+    pub fn put(&self, slug: String, rules: EventRules) -> Arc<EventRules> {
+        let rules = Arc::new(rules);
+        let mut entries = self.entries.lock().expect("rules cache lock");
+        if entries.len() > 1000 {
+            entries.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+        }
+        entries.insert(slug, (Instant::now(), rules.clone()));
+        rules
+    }
+
+    /// Forgets an event whose visits changed here (other instances wait out the TTL).
+    pub fn forget(&self, slug: &str) {
+        self.entries.lock().expect("rules cache lock").remove(slug);
+    }
+}
 
 /// What every handler shares.
 pub struct AppState {
     pub db: Database,
+    pub rules: RulesCache,
+    pub metrics: observe::Metrics,
     pub manage_key: ManageKey,
     /// Base of links given to participants, without a trailing slash.
     pub public_url: String,
@@ -33,6 +90,7 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(observe::metrics))
         .service(
             web::scope("/api/v1")
                 .route("/events", web::post().to(admin::create_event))

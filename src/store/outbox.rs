@@ -181,10 +181,10 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OutboxRow>>
         .optional()
 }
 
-/// Emails not yet sent (pending or in flight): the outbox depth.
-pub fn count_unsent(conn: &mut DbConnection) -> QueryResult<i64> {
+/// How many emails are in each status (the outbox depth is pending + sending).
+pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
     outbox_emails::table
-        .filter(outbox_emails::status.eq_any([PENDING, SENDING]))
-        .count()
-        .get_result(conn)
+        .group_by(outbox_emails::status)
+        .select((outbox_emails::status, diesel::dsl::count_star()))
+        .load(conn)
 }

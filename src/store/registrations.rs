@@ -57,6 +57,31 @@ pub struct NewRegistrationRow<'a> {
     pub updated_at: NaiveDateTime,
 }
 
+impl NewRegistrationRow<'_> {
+    /// The row as it reads back right after the insert.
+    pub fn to_owned_row(&self) -> RegistrationRow {
+        RegistrationRow {
+            id: self.id.to_owned(),
+            event_id: self.event_id.to_owned(),
+            first_name: self.first_name.to_owned(),
+            last_name: self.last_name.to_owned(),
+            email: self.email.to_owned(),
+            email_normalized: self.email_normalized.to_owned(),
+            organisation: self.organisation.to_owned(),
+            country: self.country.to_owned(),
+            job_title: self.job_title.map(str::to_owned),
+            dietary: self.dietary.map(str::to_owned),
+            status: self.status.to_owned(),
+            manage_token_hash: self.manage_token_hash.to_owned(),
+            consent_at: self.consent_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            cancelled_at: None,
+            on_waitlist: true,
+        }
+    }
+}
+
 pub fn insert(conn: &mut DbConnection, row: &NewRegistrationRow<'_>) -> QueryResult<()> {
     diesel::insert_into(registrations::table)
         .values(row)

@@ -163,3 +163,18 @@ pub fn set_frozen(conn: &mut DbConnection, id: &str, frozen: bool, now: NaiveDat
         .execute(conn)?;
     Ok(())
 }
+
+/// (event slug, visit slug, capacity, assigned) of every visit, for metrics.
+pub fn all_with_event_slug(conn: &mut DbConnection) -> QueryResult<Vec<(String, String, i32, i32)>> {
+    use crate::db::schema::events;
+    site_visits::table
+        .inner_join(events::table)
+        .order((events::slug, site_visits::position, site_visits::slug))
+        .select((
+            events::slug,
+            site_visits::slug,
+            site_visits::capacity,
+            site_visits::assigned,
+        ))
+        .load(conn)
+}

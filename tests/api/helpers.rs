@@ -343,6 +343,7 @@ pub struct Reply {
     pub content_type: String,
     pub location: Option<String>,
     pub retry_after: Option<String>,
+    pub request_id: Option<String>,
     pub body: String,
 }
 
@@ -383,6 +384,7 @@ pub fn call(request: ureq::Request, body: Option<(&str, &str)>) -> Reply {
         content_type: response.header("content-type").unwrap_or_default().to_owned(),
         location: response.header("location").map(str::to_owned),
         retry_after: response.header("retry-after").map(str::to_owned),
+        request_id: response.header("x-request-id").map(str::to_owned),
         body: response.into_string().unwrap_or_default(),
     }
 }

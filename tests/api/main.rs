@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod email;
 mod foundation;
+mod operations;
 mod organiser;
 mod schema;
 mod seats;

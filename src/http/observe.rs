@@ -1,0 +1,184 @@
+//! Observability at the edge: a request id on every request and answer, one structured
+//! log line per request (route pattern, never the raw path: manage tokens live in
+//! paths), and Prometheus metrics at `/metrics`.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+use tracing::Instrument;
+
+use super::problem::ApiError;
+use super::AppState;
+use crate::domain::DomainError;
+use crate::store::{outbox, site_visits};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The service's metrics; request counters are fed by [`observe`], the rest is read from
+/// the database when scraped, so every instance reports the same shared numbers.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pub registrations: IntCounter,
+    seats: IntGaugeVec,
+    capacity: IntGaugeVec,
+    outbox: IntGaugeVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "rallypoint_http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "rallypoint_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let registrations = IntCounter::new(
+            "rallypoint_registrations_total",
+            "Registrations created by this instance",
+        )
+        .expect("valid metric");
+        let seats = IntGaugeVec::new(
+            Opts::new("rallypoint_site_visit_seats_taken", "Seats taken per site visit"),
+            &["event", "site_visit"],
+        )
+        .expect("valid metric");
+        let capacity = IntGaugeVec::new(
+            Opts::new("rallypoint_site_visit_capacity", "Capacity per site visit"),
+            &["event", "site_visit"],
+        )
+        .expect("valid metric");
+        let outbox = IntGaugeVec::new(
+            Opts::new("rallypoint_outbox_emails", "Emails in the outbox by status"),
+            &["status"],
+        )
+        .expect("valid metric");
+        let registry = Registry::new();
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(registrations.clone()),
+            Box::new(seats.clone()),
+            Box::new(capacity.clone()),
+            Box::new(outbox.clone()),
+        ] {
+            registry.register(collector).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            registrations,
+            seats,
+            capacity,
+            outbox,
+        }
+    }
+}
+
+/// Middleware: request id, log line, request metrics.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    let status = response.status();
+    let elapsed = started.elapsed();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if let Some(state) = state {
+        state
+            .metrics
+            .requests
+            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .inc();
+        state
+            .metrics
+            .latency
+            .with_label_values(&[route.as_str()])
+            .observe(elapsed.as_secs_f64());
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            ms = elapsed.as_secs_f64() * 1000.0,
+            "answered"
+        )
+    });
+    Ok(response)
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (visits, outbox_counts) = state
+        .db
+        .read(|conn| {
+            let visits = site_visits::all_with_event_slug(conn)?;
+            let counts = outbox::count_by_status(conn)?;
+            Ok::<_, DomainError>((visits, counts))
+        })
+        .await?;
+    let metrics = &state.metrics;
+    metrics.seats.reset();
+    metrics.capacity.reset();
+    for (event, visit, capacity, assigned) in visits {
+        metrics
+            .seats
+            .with_label_values(&[&event, &visit])
+            .set(i64::from(assigned));
+        metrics
+            .capacity
+            .with_label_values(&[&event, &visit])
+            .set(i64::from(capacity));
+    }
+    metrics.outbox.reset();
+    for status in [outbox::PENDING, outbox::SENDING, outbox::SENT, outbox::FAILED] {
+        let count = outbox_counts
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n);
+        metrics.outbox.with_label_values(&[status]).set(count);
+    }
+    let mut text = Vec::new();
+    if let Err(error) = prometheus::TextEncoder::new().encode(&metrics.registry.gather(), &mut text) {
+        tracing::error!(%error, "cannot encode the metrics");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
+}
