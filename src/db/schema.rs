@@ -132,6 +132,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (idempotency_key, scope) {
+        idempotency_key -> Text,
+        scope -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
 diesel::joinable!(audit_log -> events (event_id));
 diesel::joinable!(outbox_emails -> events (event_id));
@@ -152,4 +163,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_emails,
     service_keys,
     audit_log,
+    idempotency_keys,
 );

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod country;
 pub mod error;
 pub mod event;
+pub mod idempotency;
 pub mod input;
 pub mod notify;
 pub mod organiser;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::{self, Principal, Role};
+use crate::domain::idempotency::IdempotencyKey;
 
 enum BodyKind {
     Json,
@@ -116,6 +117,25 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
 /// [`Fields`]: crate::domain::input::Fields
 pub fn query_object(req: &HttpRequest) -> Map<String, Value> {
     form_to_object(req.query_string().as_bytes())
+}
+
+/// The request's `Idempotency-Key`, scoped to its method, path and caller, with a digest
+/// of its body; `None` without the header.
+pub fn idempotency_key(
+    req: &HttpRequest,
+    caller: &str,
+    body: &Map<String, Value>,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(header) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = header.to_str().unwrap_or("\u{0}");
+    let scope = format!("{} {} {caller}", req.method(), req.path());
+    Ok(Some(IdempotencyKey::new(
+        key,
+        scope,
+        &Value::Object(body.clone()),
+    )?))
 }
 
 /// A `{param}` of the path, which the router guarantees is present.

@@ -3,17 +3,32 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{path_param, query_object, read_object, require_role};
+use super::extract::{idempotency_key, path_param, query_object, read_object, require_role};
 use super::problem::ApiError;
 use super::AppState;
 use crate::db::DbError;
 use crate::domain::access::Role;
 use crate::domain::country::CountryCode;
+use crate::domain::idempotency::{self, Answer};
 use crate::domain::input::Fields;
 use crate::domain::organiser::{self, AllocationRequest, ListQuery, VisitUpdate};
 use crate::domain::{event::MAX_CAPACITY, now};
 
 const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
+
+fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+/// A write's answer: the fresh result, or the one kept for its `Idempotency-Key`.
+fn respond<T: serde::Serialize>(answer: Answer<T>) -> HttpResponse {
+    match answer {
+        Answer::Fresh(value) => HttpResponse::Ok().json(value),
+        Answer::Replayed { status, body } => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default()).json(body)
+        }
+    }
+}
 
 /// `limit` and `offset` of a paged list; unknown parameters are errors.
 fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
@@ -78,7 +93,9 @@ pub async fn move_participant(
 ) -> Result<HttpResponse, ApiError> {
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let (event, id) = (path_param(&req, "event"), path_param(&req, "id"));
-    let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
+    let body = read_object(&req, payload, state.max_body_bytes).await?;
+    let idempotency = idempotency_key(&req, &actor.token_id, &body)?;
+    let mut fields = Fields::new(body);
     if !fields.contains("site_visit") {
         fields.error(
             "site_visit",
@@ -87,13 +104,21 @@ pub async fn move_participant(
     }
     let target = fields.optional_text("site_visit", 64);
     fields.finish(|| Some(()))?;
-    let view = state
+    let answer = state
         .db
         .write(move |conn| {
-            organiser::move_participant(conn, &actor.name, &event, &id, target.as_deref(), now())
+            let now = now();
+            idempotency::run(
+                conn,
+                idempotency.as_ref(),
+                200,
+                now,
+                |conn| organiser::move_participant(conn, &actor.name, &event, &id, target.as_deref(), now),
+                to_json,
+            )
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(respond(answer))
 }
 
 /// `PATCH /api/v1/events/{event}/site-visits/{visit}` with `{capacity?, frozen?}`
@@ -104,7 +129,9 @@ pub async fn update_site_visit(
 ) -> Result<HttpResponse, ApiError> {
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let (event, visit) = (path_param(&req, "event"), path_param(&req, "visit"));
-    let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
+    let body = read_object(&req, payload, state.max_body_bytes).await?;
+    let idempotency = idempotency_key(&req, &actor.token_id, &body)?;
+    let mut fields = Fields::new(body);
     let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
     let frozen = fields.flag("frozen");
     if capacity.is_none() && frozen.is_none() && !fields.has_error("capacity") && !fields.has_error("frozen")
@@ -112,11 +139,21 @@ pub async fn update_site_visit(
         fields.error("capacity", "give a capacity, frozen, or both");
     }
     let update = fields.finish(|| Some(VisitUpdate { capacity, frozen }))?;
-    let view = state
+    let answer = state
         .db
-        .write(move |conn| organiser::update_site_visit(conn, &actor.name, &event, &visit, &update, now()))
+        .write(move |conn| {
+            let now = now();
+            idempotency::run(
+                conn,
+                idempotency.as_ref(),
+                200,
+                now,
+                |conn| organiser::update_site_visit(conn, &actor.name, &event, &visit, &update, now),
+                to_json,
+            )
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(respond(answer))
 }
 
 /// `GET /api/v1/events/{event}/audit?limit=&offset=` (admins), newest first.
@@ -144,7 +181,9 @@ pub async fn run_allocation(
 ) -> Result<HttpResponse, ApiError> {
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let event = path_param(&req, "event");
-    let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
+    let body = read_object(&req, payload, state.max_body_bytes).await?;
+    let idempotency = idempotency_key(&req, &actor.token_id, &body)?;
+    let mut fields = Fields::new(body);
     let dry_run = fields.flag("dry_run").unwrap_or(true);
     let balance_countries = fields.flag("balance_countries").unwrap_or(false);
     let seed = fields.optional_int("seed", 0, i64::MAX).map(|s| s as u64);
@@ -159,19 +198,29 @@ pub async fn run_allocation(
         .db
         .read(move |conn| organiser::allocation_input(conn, &event))
         .await?;
-    let report = if request.dry_run {
-        tokio::task::spawn_blocking(move || organiser::dry_run_allocation(&input, &request))
-            .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))?
-    } else {
-        let planned = input.clone();
-        let plan = tokio::task::spawn_blocking(move || organiser::plan_allocation(&planned, &request))
+    if request.dry_run {
+        let report = tokio::task::spawn_blocking(move || organiser::dry_run_allocation(&input, &request))
             .await
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        state
-            .db
-            .write(move |conn| organiser::apply_allocation(conn, &actor.name, &input, &request, &plan, now()))
-            .await?
-    };
-    Ok(HttpResponse::Ok().json(report))
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let planned = input.clone();
+    let plan = tokio::task::spawn_blocking(move || organiser::plan_allocation(&planned, &request))
+        .await
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    let answer = state
+        .db
+        .write(move |conn| {
+            let now = now();
+            idempotency::run(
+                conn,
+                idempotency.as_ref(),
+                200,
+                now,
+                |conn| organiser::apply_allocation(conn, &actor.name, &input, &request, &plan, now),
+                to_json,
+            )
+        })
+        .await?;
+    Ok(respond(answer))
 }

@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::extract::{path_param, read_object};
+use super::extract::{idempotency_key, path_param, read_object};
 use super::problem::ApiError;
 use super::{AppState, EventRules};
 use crate::domain::booking::{self, RegistrationView};
 use crate::domain::catalog;
+use crate::domain::idempotency::{self, Answer};
 use crate::domain::registration::NewRegistration;
 use crate::domain::{now, DomainError};
 use crate::store::site_visits;
@@ -63,21 +64,39 @@ pub async fn register(
     let slug = path_param(&req, "event");
     let rules = preference_rules(&state, slug.clone()).await?;
     let body = read_object(&req, payload, state.max_body_bytes).await?;
+    let idempotency = idempotency_key(&req, "public", &body)?;
     let input = NewRegistration::parse(body, &rules.as_preference_rules())?;
     let key = state.manage_key.clone();
-    let registered = state
+    let answer = state
         .db
-        .write(move |conn| booking::register_participant(conn, &key, &slug, &input, now()))
+        .write(move |conn| {
+            let now = now();
+            idempotency::run(
+                conn,
+                idempotency.as_ref(),
+                201,
+                now,
+                |conn| booking::register_participant(conn, &key, &slug, &input, now),
+                |registered| serde_json::to_value(&registered.view).unwrap_or_default(),
+            )
+        })
         .await?;
-    state.metrics.registrations.inc();
-    let answer = RegistrationAnswer {
-        manage_url: state.manage_url(&registered.manage_token),
-        view: registered.view,
+    let (status, mut body) = match answer {
+        Answer::Fresh(registered) => {
+            state.metrics.registrations.inc();
+            (201, serde_json::to_value(&registered.view).unwrap_or_default())
+        }
+        Answer::Replayed { status, body } => (status, body),
     };
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/manage/{}", registered.manage_token),
-        ))
-        .json(answer))
+    // The manage link is derived again rather than kept with the answer: no token is
+    // stored in clear.
+    let token = state
+        .manage_key
+        .token_for(body["id"].as_str().unwrap_or_default());
+    body["manage_url"] = serde_json::Value::String(state.manage_url(&token));
+    Ok(
+        HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED))
+            .insert_header((header::LOCATION, format!("/api/v1/manage/{token}")))
+            .json(body),
+    )
 }

@@ -1,10 +1,28 @@
 //! Issue 8 (part): request ids and Prometheus metrics.
 
-use crate::helpers::{call, participant, Backend, TestApp, DEMO_EVENT};
+use serde_json::json;
+
+use crate::helpers::{call, concurrently, participant, Backend, Job, Reply, TestApp, DEMO_EVENT};
+
+fn post_with_key(
+    agent: &ureq::Agent,
+    url: &str,
+    key: &str,
+    body: &serde_json::Value,
+    token: Option<&str>,
+) -> Reply {
+    let mut request = agent.post(url).set("Idempotency-Key", key);
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    call(request, Some(("application/json", &body.to_string())))
+}
 
 crate::on_both_backends!(
     metrics_count_requests_seats_and_the_outbox,
-    every_answer_carries_a_request_id
+    every_answer_carries_a_request_id,
+    a_retried_registration_with_its_key_writes_once,
+    organiser_writes_are_idempotent_too,
 );
 
 fn metrics_count_requests_seats_and_the_outbox(backend: Backend) {
@@ -71,4 +89,85 @@ fn every_answer_carries_a_request_id(backend: Backend) {
         None,
     );
     assert_ne!(unsafe_id.request_id.as_deref(), Some("bad id!"));
+}
+
+fn a_retried_registration_with_its_key_writes_once(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    let url = app.url(&format!("/api/v1/events/{DEMO_EVENT}/registrations"));
+    let body = participant(1, &["aperam-chatelet"]);
+    let agent = crate::helpers::agent();
+    let first = post_with_key(&agent, &url, "wifi-retry-1", &body, None);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = post_with_key(&agent, &url, "wifi-retry-1", &body, None);
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    assert_eq!(again.json()["manage_url"], first.json()["manage_url"]);
+    assert_eq!(again.location, first.location);
+    let mut other = body.clone();
+    other["first_name"] = json!("Someone else");
+    post_with_key(&agent, &url, "wifi-retry-1", &other, None).problem(422, "validation-failed");
+    post_with_key(&agent, &url, &"k".repeat(300), &other, None).problem(422, "validation-failed");
+    // Ten copies of one request racing: one registration, one answer for all.
+    let jobs: Vec<Job<Reply>> = (0..10)
+        .map(|_| {
+            let (url, body) = (url.clone(), participant(2, &["aperam-chatelet"]));
+            Box::new(move |agent: &ureq::Agent| post_with_key(agent, &url, "race-2", &body, None))
+                as Job<Reply>
+        })
+        .collect();
+    let replies = concurrently(10, jobs);
+    let ids: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        replies.iter().all(|r| r.status == 201),
+        "{:?}",
+        replies.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        app.event(DEMO_EVENT)["site_visits"][0]["assigned"],
+        2,
+        "two people, two seats"
+    );
+}
+
+fn organiser_writes_are_idempotent_too(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    let person = app
+        .register(DEMO_EVENT, &participant(1, &["aperam-chatelet"]))
+        .json();
+    let path = format!(
+        "/api/v1/events/{DEMO_EVENT}/registrations/{}/site-visit",
+        person["id"].as_str().unwrap()
+    );
+    let agent = crate::helpers::agent();
+    let request = |key: &str, visit: &str| {
+        call(
+            agent
+                .put(&app.url(&path))
+                .set("Authorization", &format!("Bearer {}", app.organiser))
+                .set("Idempotency-Key", key),
+            Some(("application/json", &json!({"site_visit": visit}).to_string())),
+        )
+    };
+    let first = request("move-1", "biopark-charleroi");
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = request("move-1", "biopark-charleroi");
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json(), first.json());
+    request("move-1", "aperam-chatelet").problem(422, "validation-failed");
+    let audit = call(
+        agent
+            .get(&app.url(&format!("/api/v1/events/{DEMO_EVENT}/audit")))
+            .set("Authorization", &format!("Bearer {}", app.admin)),
+        None,
+    )
+    .json();
+    assert_eq!(
+        audit["entries"].as_array().unwrap().len(),
+        1,
+        "the retry wrote nothing"
+    );
 }

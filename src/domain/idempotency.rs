@@ -1,0 +1,97 @@
+//! Idempotent writes: the first answer to a request carrying an `Idempotency-Key` is kept
+//! with the write itself (same transaction), so a retry with the same key and the same
+//! body gets that answer again and writes nothing; the same key with another body is
+//! refused. Keys live 24 hours.
+
+use chrono::NaiveDateTime;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::error::DomainError;
+use crate::db::{DbConnection, DbError};
+use crate::store::idempotency::{self, StoredAnswer};
+
+pub const LIFETIME_HOURS: i64 = 24;
+
+/// A request's key, the scope it is valid in, and a digest of what was asked.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub scope: String,
+    pub request_hash: String,
+}
+
+impl IdempotencyKey {
+    /// `scope` names the method, route and caller; `request` is the parsed body (a JSON
+    /// object's keys are sorted, so the digest does not depend on their order).
+    pub fn new(key: &str, scope: String, request: &Value) -> Result<Self, DomainError> {
+        let valid = !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(DomainError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            ));
+        }
+        let digest = Sha256::digest(format!("{scope}\n{request}").as_bytes());
+        Ok(Self {
+            key: key.to_owned(),
+            scope,
+            request_hash: hex::encode(digest),
+        })
+    }
+}
+
+/// What a write produced: fresh, or the answer kept from the first time.
+pub enum Answer<T> {
+    Fresh(T),
+    Replayed { status: u16, body: Value },
+}
+
+/// Runs `action` unless `key` was seen (then its kept answer is returned), and keeps
+/// `(status, render(result))` as the answer for later retries, in the same transaction.
+pub fn run<T>(
+    conn: &mut DbConnection,
+    key: Option<&IdempotencyKey>,
+    status: u16,
+    now: NaiveDateTime,
+    action: impl FnOnce(&mut DbConnection) -> Result<T, DomainError>,
+    render: impl FnOnce(&T) -> Value,
+) -> Result<Answer<T>, DomainError> {
+    let Some(key) = key else {
+        return action(conn).map(Answer::Fresh);
+    };
+    let expired_before = now - chrono::Duration::hours(LIFETIME_HOURS);
+    if let Some(kept) = idempotency::find(conn, &key.key, &key.scope, expired_before)? {
+        if kept.request_hash != key.request_hash {
+            return Err(DomainError::invalid(
+                "Idempotency-Key",
+                "was already used with a different request",
+            ));
+        }
+        return Ok(Answer::Replayed {
+            status: u16::try_from(kept.status).unwrap_or(200),
+            body: serde_json::from_str(&kept.response).unwrap_or(Value::Null),
+        });
+    }
+    // Claim the key before acting: a concurrent request with the same key waits on this
+    // row (PostgreSQL) and, once the first commits, fails here and is rerun to replay.
+    let mut answer = StoredAnswer {
+        idempotency_key: key.key.clone(),
+        scope: key.scope.clone(),
+        request_hash: key.request_hash.clone(),
+        status: i32::from(status),
+        response: String::new(),
+        created_at: now,
+    };
+    match idempotency::insert(conn, &answer, expired_before) {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+            return Err(DomainError::Storage(DbError::Conflict(info.message().to_owned())));
+        }
+        other => other?,
+    }
+    let result = action(conn)?;
+    answer.response = render(&result).to_string();
+    idempotency::set_response(conn, &answer)?;
+    Ok(Answer::Fresh(result))
+}

@@ -1,0 +1,63 @@
+//! Queries on `idempotency_keys`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::idempotency_keys;
+use crate::db::DbConnection;
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct StoredAnswer {
+    pub idempotency_key: String,
+    pub scope: String,
+    pub request_hash: String,
+    pub status: i32,
+    pub response: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// The answer kept for this key and scope, if it is newer than `since`.
+pub fn find(
+    conn: &mut DbConnection,
+    key: &str,
+    scope: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Option<StoredAnswer>> {
+    idempotency_keys::table
+        .find((key, scope))
+        .filter(idempotency_keys::created_at.gt(since))
+        .select(StoredAnswer::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Keeps an answer, replacing an expired one under the same key.
+pub fn insert(
+    conn: &mut DbConnection,
+    answer: &StoredAnswer,
+    expired_before: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(
+        idempotency_keys::table
+            .find((&answer.idempotency_key, &answer.scope))
+            .filter(idempotency_keys::created_at.le(expired_before)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(idempotency_keys::table)
+        .values(answer)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_response(conn: &mut DbConnection, answer: &StoredAnswer) -> QueryResult<()> {
+    diesel::update(idempotency_keys::table.find((&answer.idempotency_key, &answer.scope)))
+        .set(idempotency_keys::response.eq(&answer.response))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets answers older than `before`.
+pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.le(before))).execute(conn)
+}
