@@ -37,6 +37,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub mail: MailSettings,
     pub security: SecuritySettings,
+    pub limits: LimitSettings,
     pub events: EventSettings,
     pub log: LogSettings,
 }
@@ -72,6 +73,14 @@ pub struct MailSettings {
     pub max_attempts: u32,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub public_writes_per_minute: u32,
+    pub public_writes_burst: u32,
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -68,6 +68,11 @@ impl Application {
             db: db.clone(),
             rules: Default::default(),
             metrics: Default::default(),
+            limits: http::limits::PublicWriteLimit::new(
+                settings.limits.public_writes_per_minute,
+                settings.limits.public_writes_burst,
+                settings.limits.trust_forwarded_for,
+            ),
             manage_key,
             public_url,
             max_body_bytes: settings.server.max_body_bytes,
@@ -75,6 +80,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(http::limits::limit_public_writes))
                 .wrap(actix_web::middleware::from_fn(http::observe::observe))
                 .configure(http::routes)
         });

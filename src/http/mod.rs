@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod extract;
 pub mod health;
+pub mod limits;
 pub mod manage;
 pub mod observe;
 pub mod organiser;
@@ -75,6 +76,7 @@ pub struct AppState {
     pub db: Database,
     pub rules: RulesCache,
     pub metrics: observe::Metrics,
+    pub limits: limits::PublicWriteLimit,
     pub manage_key: ManageKey,
     /// Base of links given to participants, without a trailing slash.
     pub public_url: String,

@@ -26,6 +26,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
+    #[error("too many requests from this client; retry in {0} s")]
+    RateLimited(u64),
 }
 
 impl From<DbError> for ApiError {
@@ -88,6 +90,7 @@ impl ApiError {
             ),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
         }
     }
 
@@ -132,11 +135,14 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        match status {
-            StatusCode::SERVICE_UNAVAILABLE => {
+        match (status, self) {
+            (_, Self::RateLimited(seconds)) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            (StatusCode::SERVICE_UNAVAILABLE, _) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
-            StatusCode::UNAUTHORIZED => {
+            (StatusCode::UNAUTHORIZED, _) => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             _ => {}

@@ -332,7 +332,8 @@ fn a_killed_server_loses_no_email(backend: Backend) {
     std::fs::write(
         &config,
         format!(
-            "[mail]\nsmtp_url = \"{}\"\npoll_interval_ms = 20\nlease_seconds = 2\nretry_base_ms = 50\n",
+            "[mail]\nsmtp_url = \"{}\"\npoll_interval_ms = 20\nlease_seconds = 2\nretry_base_ms = 50\n\n\
+             [limits]\npublic_writes_per_minute = 0\n",
             smtp.url()
         ),
     )

@@ -23,6 +23,7 @@ crate::on_both_backends!(
     every_answer_carries_a_request_id,
     a_retried_registration_with_its_key_writes_once,
     organiser_writes_are_idempotent_too,
+    public_writes_are_rate_limited_per_client,
 );
 
 fn metrics_count_requests_seats_and_the_outbox(backend: Backend) {
@@ -169,5 +170,29 @@ fn organiser_writes_are_idempotent_too(backend: Backend) {
         audit["entries"].as_array().unwrap().len(),
         1,
         "the retry wrote nothing"
+    );
+}
+
+fn public_writes_are_rate_limited_per_client(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.limits.public_writes_per_minute = 60;
+        settings.limits.public_writes_burst = 3;
+    });
+    for n in 0..3 {
+        assert_eq!(app.register(DEMO_EVENT, &participant(n, &[])).status, 201);
+    }
+    let limited = app.register(DEMO_EVENT, &participant(3, &[]));
+    limited.problem(429, "rate-limited");
+    assert_eq!(limited.retry_after.as_deref(), Some("1"));
+    assert_eq!(
+        app.get(&format!("/api/v1/events/{DEMO_EVENT}")).status,
+        200,
+        "reads are not limited"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        app.register(DEMO_EVENT, &participant(3, &[])).status,
+        201,
+        "the bucket refills"
     );
 }
