@@ -3,13 +3,13 @@
 //! no email and send none twice (but the one in flight when a process is killed).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{concurrently, participant, send, settings_for, Backend, Job, Reply, TestApp, TestDb};
+use crate::helpers::{
+    concurrently, participant, send, settings_for, spawn_binary, Backend, Job, Reply, TestApp, TestDb,
+};
 use crate::smtp::{free_port, Received, SmtpServer};
 
 crate::on_both_backends!(
@@ -299,30 +299,6 @@ fn two_workers_deliver_every_email_exactly_once(backend: Backend) {
     }
     assert_eq!(smtp.received().len(), 500);
     assert_each_once(&received, 500);
-}
-
-/// `rallypoint serve` as a child process; returns it and its base URL.
-fn spawn_binary(db: &TestDb, config: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rallypoint"))
-        .env("RALLYPOINT_DATABASE_URL", &db.url)
-        .env("RALLYPOINT_BIND", "127.0.0.1:0")
-        .env("RALLYPOINT_CONFIG", config)
-        .env("RALLYPOINT_EVENTS_DIR", crate::helpers::events_dir())
-        .env("RALLYPOINT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the bound address")
-        .to_owned();
-    (child, url)
 }
 
 fn a_killed_server_loses_no_email(backend: Backend) {

@@ -1,8 +1,10 @@
 //! Test harness: a real server on port 0 over a fresh database (a SQLite file, or a new
 //! PostgreSQL database when RALLYPOINT_TEST_POSTGRES_URL is set), spoken to over HTTP.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
@@ -430,4 +432,28 @@ pub fn concurrently<T: Send + 'static>(threads: usize, jobs: Vec<Job<T>>) -> Vec
     assert_eq!(results.len(), total);
     results.sort_by_key(|(index, _)| *index);
     results.into_iter().map(|(_, value)| value).collect()
+}
+
+/// `rallypoint serve` as a child process; returns it and its base URL.
+pub fn spawn_binary(db: &TestDb, config: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rallypoint"))
+        .env("RALLYPOINT_DATABASE_URL", &db.url)
+        .env("RALLYPOINT_BIND", "127.0.0.1:0")
+        .env("RALLYPOINT_CONFIG", config)
+        .env("RALLYPOINT_EVENTS_DIR", events_dir())
+        .env("RALLYPOINT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the bound address")
+        .to_owned();
+    (child, url)
 }

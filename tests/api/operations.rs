@@ -2,7 +2,13 @@
 
 use serde_json::json;
 
-use crate::helpers::{call, concurrently, participant, Backend, Job, Reply, TestApp, DEMO_EVENT};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::helpers::{
+    call, concurrently, participant, spawn_binary, Backend, Job, Reply, TestApp, TestDb, DEMO_EVENT,
+};
 
 fn post_with_key(
     agent: &ureq::Agent,
@@ -24,6 +30,8 @@ crate::on_both_backends!(
     a_retried_registration_with_its_key_writes_once,
     organiser_writes_are_idempotent_too,
     public_writes_are_rate_limited_per_client,
+    a_kill_9_mid_burst_keeps_every_acknowledged_registration,
+    sigterm_under_load_cuts_no_request_off,
 );
 
 fn metrics_count_requests_seats_and_the_outbox(backend: Backend) {
@@ -195,4 +203,213 @@ fn public_writes_are_rate_limited_per_client(backend: Backend) {
         201,
         "the bucket refills"
     );
+}
+
+fn binary_config(db: &TestDb) -> std::path::PathBuf {
+    let config = db.dir.join("config.toml");
+    let outbox = db.dir.join("outbox");
+    std::fs::write(
+        &config,
+        format!(
+            "[mail]\noutbox_dir = \"{}\"\n\n[limits]\npublic_writes_per_minute = 0\n",
+            outbox.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// Registrations fired from `threads` threads until `stop`; the answers that came back.
+fn burst(
+    base: &str,
+    threads: usize,
+    count: usize,
+    stop: Arc<AtomicBool>,
+) -> Vec<(usize, Result<Reply, String>)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (base, next, stop) = (base.to_owned(), next.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(20)).build();
+                let mut answers = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    if n >= count || stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let body = participant(n, &["aperam-chatelet", "biopark-charleroi"]).to_string();
+                    let url = format!("{base}/api/v1/events/{DEMO_EVENT}/registrations");
+                    let answer = match agent
+                        .post(&url)
+                        .set("Content-Type", "application/json")
+                        .send_string(&body)
+                    {
+                        Ok(response) => Ok(Reply {
+                            status: response.status(),
+                            content_type: String::new(),
+                            location: response.header("location").map(str::to_owned),
+                            retry_after: None,
+                            request_id: None,
+                            body: response.into_string().unwrap_or_default(),
+                        }),
+                        Err(ureq::Error::Status(code, response)) => Ok(Reply {
+                            status: code,
+                            content_type: String::new(),
+                            location: None,
+                            retry_after: None,
+                            request_id: None,
+                            body: response.into_string().unwrap_or_default(),
+                        }),
+                        Err(other) => Err(other.to_string()),
+                    };
+                    answers.push((n, answer));
+                }
+                answers
+            })
+        })
+        .collect();
+    workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+}
+
+fn a_kill_9_mid_burst_keeps_every_acknowledged_registration(backend: Backend) {
+    let db = TestDb::new(backend);
+    let config = binary_config(&db);
+    let (mut child, base) = spawn_binary(&db, &config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let firing = {
+        let (base, stop) = (base.clone(), stop.clone());
+        std::thread::spawn(move || burst(&base, 16, 500, stop))
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap(); // SIGKILL, mid-burst
+    child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let answers = firing.join().unwrap();
+    let acknowledged: Vec<&Reply> = answers
+        .iter()
+        .filter_map(|(_, a)| a.as_ref().ok())
+        .filter(|r| r.status == 201)
+        .collect();
+    assert!(
+        !acknowledged.is_empty(),
+        "the burst was under way before the kill"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(_, a)| a.as_ref().map_or(true, |r| r.status == 201)),
+        "no error answers, only 201s and cut connections"
+    );
+
+    let (mut child, base) = spawn_binary(&db, &config);
+    let admin = token_via_cli(&db);
+    let emails = call(
+        ureq::get(&format!("{base}/api/v1/emails?limit=500"))
+            .set("Authorization", &format!("Bearer {admin}")),
+        None,
+    )
+    .json();
+    let emailed: std::collections::HashSet<&str> = emails["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["registration_id"].as_str())
+        .collect();
+    for reply in &acknowledged {
+        let stored = call(
+            ureq::get(&format!("{base}{}", reply.location.as_deref().unwrap())),
+            None,
+        );
+        assert_eq!(stored.status, 200, "an acknowledged registration is gone");
+        let stored = stored.json();
+        assert_eq!(stored["id"], reply.json()["id"]);
+        assert_eq!(
+            stored["site_visit"]["status"],
+            reply.json()["site_visit"]["status"],
+            "its seat survived"
+        );
+        assert!(
+            emailed.contains(stored["id"].as_str().unwrap()),
+            "its email survived"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn token_via_cli(db: &TestDb) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rallypoint"))
+        .args(["token", "create", "--role", "admin", "--name", "faults"])
+        .env("RALLYPOINT_DATABASE_URL", &db.url)
+        .env("RALLYPOINT_EVENTS_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn sigterm_under_load_cuts_no_request_off(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (mut child, base) = spawn_binary(&db, &binary_config(&db));
+    let stop = Arc::new(AtomicBool::new(false));
+    let firing = {
+        let (base, stop) = (base.clone(), stop.clone());
+        std::thread::spawn(move || burst(&base, 8, 400, stop))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let status = child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let answers = firing.join().unwrap();
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+    // A request either got its whole answer, or never reached a handler: connections
+    // still queued when the listener closed are dropped (refused, reset, or closed
+    // before any byte of an answer) — and then nothing was written for them.
+    let mut answered = std::collections::HashSet::new();
+    for (_, answer) in &answers {
+        match answer {
+            Ok(reply) => {
+                assert_eq!(reply.status, 201, "{}", reply.body);
+                answered.insert(reply.json()["email"].as_str().unwrap().to_owned());
+            }
+            Err(error) => assert!(
+                ["Connection refused", "onnection reset", "Unexpected EOF"]
+                    .iter()
+                    .any(|e| error.contains(e)),
+                "{error}"
+            ),
+        }
+    }
+    assert!(!answered.is_empty());
+    let (mut child, base) = spawn_binary(&db, &binary_config(&db));
+    let admin = token_via_cli(&db);
+    let stored = call(
+        ureq::get(&format!(
+            "{base}/api/v1/events/{DEMO_EVENT}/registrations?limit=500"
+        ))
+        .set("Authorization", &format!("Bearer {admin}")),
+        None,
+    )
+    .json();
+    let written: std::collections::HashSet<String> = stored["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        written, answered,
+        "exactly the answered registrations were written"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
