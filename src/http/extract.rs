@@ -146,7 +146,50 @@ pub fn path_param(req: &HttpRequest, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::form_to_object;
-    use serde_json::json;
+    use crate::domain::registration::{NewRegistration, PreferenceRules};
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn rules() -> Vec<String> {
+        vec!["aperam-chatelet".into(), "biopark-charleroi".into()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes, read as a form or as JSON, never panic the parser: they
+        /// become a registration or field errors.
+        #[test]
+        fn arbitrary_bodies_never_panic_the_registration_parser(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let slugs = rules();
+            let rules = PreferenceRules { visit_slugs: &slugs, max_preferences: 3 };
+            let _ = NewRegistration::parse(form_to_object(&bytes), &rules);
+            if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) {
+                let _ = NewRegistration::parse(map, &rules);
+            }
+        }
+
+        /// Structured but hostile JSON (wrong types, huge and odd strings) never panics.
+        #[test]
+        fn hostile_json_fields_never_panic(
+            values in proptest::collection::vec(
+                prop_oneof![
+                    any::<String>().prop_map(Value::String),
+                    any::<i64>().prop_map(|n| json!(n)),
+                    any::<bool>().prop_map(Value::Bool),
+                    Just(Value::Null),
+                    proptest::collection::vec(any::<String>(), 0..5).prop_map(|v| json!(v)),
+                ],
+                9,
+            )
+        ) {
+            let fields = ["first_name", "last_name", "email", "organisation", "country", "preferences",
+                          "consent", "job_title", "dietary"];
+            let map = fields.iter().zip(values).map(|(k, v)| (k.to_string(), v)).collect();
+            let slugs = rules();
+            let _ = NewRegistration::parse(map, &PreferenceRules { visit_slugs: &slugs, max_preferences: 3 });
+        }
+    }
 
     #[test]
     fn repeated_form_fields_keep_their_order() {
