@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::extract::{path_param, read_object};
+use super::extract::{accept_language, path_param, read_object};
 use super::problem::ApiError;
 use super::AppState;
 use crate::domain::booking::{self, RegistrationView};
@@ -62,7 +62,8 @@ pub async fn register(
             visit_slugs: &visit_slugs,
             max_preferences,
         },
-    )?;
+    )?
+    .in_language(accept_language(&req));
     let key = state.manage_key.clone();
     let registered = state
         .db

@@ -35,6 +35,8 @@ pub struct RegistrationRow {
     pub updated_at: NaiveDateTime,
     pub cancelled_at: Option<NaiveDateTime>,
     pub on_waitlist: bool,
+    /// `en` or `fr`: the language of the person's emails.
+    pub language: String,
 }
 
 #[derive(Insertable)]
@@ -55,6 +57,7 @@ pub struct NewRegistrationRow<'a> {
     pub consent_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub language: &'a str,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewRegistrationRow<'_>) -> QueryResult<()> {
