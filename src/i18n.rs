@@ -420,7 +420,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "This page is personal: do not share its address.",
         "Cette page est personnelle : n'en partagez pas l'adresse.",
     ),
-    ("status", "Status", "Statut"),
+    ("status", "Status:", "Statut :"),
+    ("summary_line", "{label}: {message}", "{label} : {message}"),
     ("status.confirmed", "Confirmed", "Confirmée"),
     (
         "status.waitlisted",

@@ -10,8 +10,8 @@ use crate::db::DbError;
 use crate::domain::access::Role;
 use crate::domain::country::CountryCode;
 use crate::domain::input::Fields;
-use crate::domain::organiser::{self, AllocationRequest, ListQuery, VisitUpdate};
-use crate::domain::{event::MAX_CAPACITY, now};
+use crate::domain::now;
+use crate::domain::organiser::{self, AllocationReport, AllocationRequest, ListQuery, VisitUpdate};
 
 const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
 
@@ -78,15 +78,7 @@ pub async fn move_participant(
 ) -> Result<HttpResponse, ApiError> {
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let (event, id) = (path_param(&req, "event"), path_param(&req, "id"));
-    let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
-    if !fields.contains("site_visit") {
-        fields.error(
-            "site_visit",
-            "is required: a site-visit slug, or null to remove the seat",
-        );
-    }
-    let target = fields.optional_text("site_visit", 64);
-    fields.finish(|| Some(()))?;
+    let target = organiser::parse_move_target(read_object(&req, payload, state.max_body_bytes).await?)?;
     let view = state
         .db
         .write(move |conn| {
@@ -104,14 +96,7 @@ pub async fn update_site_visit(
 ) -> Result<HttpResponse, ApiError> {
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let (event, visit) = (path_param(&req, "event"), path_param(&req, "visit"));
-    let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
-    let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
-    let frozen = fields.flag("frozen");
-    if capacity.is_none() && frozen.is_none() && !fields.has_error("capacity") && !fields.has_error("frozen")
-    {
-        fields.error("capacity", "give a capacity, frozen, or both");
-    }
-    let update = fields.finish(|| Some(VisitUpdate { capacity, frozen }))?;
+    let update = VisitUpdate::parse(read_object(&req, payload, state.max_body_bytes).await?)?;
     let view = state
         .db
         .write(move |conn| organiser::update_site_visit(conn, &actor.name, &event, &visit, &update, now()))
@@ -134,9 +119,7 @@ pub async fn audit_trail(req: HttpRequest, state: web::Data<AppState>) -> Result
 }
 
 /// `POST /api/v1/events/{event}/allocation` with `{dry_run, balance_countries, seed}`.
-/// `dry_run` defaults to true: the plan is shown, nothing is written. The plan is made
-/// from a snapshot outside the write transaction (it may take a second for a large
-/// event), then applied in one transaction.
+/// `dry_run` defaults to true: the plan is shown, nothing is written.
 pub async fn run_allocation(
     req: HttpRequest,
     payload: web::Payload,
@@ -144,34 +127,38 @@ pub async fn run_allocation(
 ) -> Result<HttpResponse, ApiError> {
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let event = path_param(&req, "event");
-    let mut fields = Fields::new(read_object(&req, payload, state.max_body_bytes).await?);
-    let dry_run = fields.flag("dry_run").unwrap_or(true);
-    let balance_countries = fields.flag("balance_countries").unwrap_or(false);
-    let seed = fields.optional_int("seed", 0, i64::MAX).map(|s| s as u64);
-    let request = fields.finish(|| {
-        Some(AllocationRequest {
-            dry_run,
-            balance_countries,
-            seed,
-        })
-    })?;
+    let request = AllocationRequest::parse(read_object(&req, payload, state.max_body_bytes).await?)?;
+    let report = allocate(&state, actor.name, event, request).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Runs the allocation for `actor` (the audit names them): a dry run only plans, a real
+/// run plans and applies. The plan is made from a snapshot outside the write
+/// transaction (it may take a second for a large event), then applied in one
+/// transaction. The organisers' board runs it the same way.
+pub async fn allocate(
+    state: &AppState,
+    actor: String,
+    event: String,
+    request: AllocationRequest,
+) -> Result<AllocationReport, ApiError> {
     let input = state
         .db
         .read(move |conn| organiser::allocation_input(conn, &event))
         .await?;
-    let report = if request.dry_run {
-        tokio::task::spawn_blocking(move || organiser::dry_run_allocation(&input, &request))
-            .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))?
-    } else {
-        let planned = input.clone();
-        let plan = tokio::task::spawn_blocking(move || organiser::plan_allocation(&planned, &request))
-            .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        state
-            .db
-            .write(move |conn| organiser::apply_allocation(conn, &actor.name, &input, &request, &plan, now()))
-            .await?
-    };
-    Ok(HttpResponse::Ok().json(report))
+    if request.dry_run {
+        return Ok(
+            tokio::task::spawn_blocking(move || organiser::dry_run_allocation(&input, &request))
+                .await
+                .map_err(|e| DbError::Unavailable(e.to_string()))?,
+        );
+    }
+    let planned = input.clone();
+    let plan = tokio::task::spawn_blocking(move || organiser::plan_allocation(&planned, &request))
+        .await
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    Ok(state
+        .db
+        .write(move |conn| organiser::apply_allocation(conn, &actor, &input, &request, &plan, now()))
+        .await?)
 }

@@ -514,3 +514,16 @@ pub fn confirmed_in_order(conn: &mut DbConnection, event_id: &str) -> QueryResul
         .select(RegistrationRow::as_select())
         .load(conn)
 }
+
+/// Active confirmed registrations of the event that hold no seat, in registration order.
+pub fn confirmed_without_seat(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(CONFIRMED))
+        .filter(not(exists(
+            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
+        )))
+        .order((registrations::created_at, registrations::id))
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
