@@ -7,6 +7,7 @@ mod cli;
 mod email;
 mod foundation;
 mod organiser;
+mod pages;
 mod schema;
 mod seats;
 mod smtp;
