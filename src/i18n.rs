@@ -430,6 +430,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("status.cancelled", "Cancelled", "Annulée"),
     ("your_details", "Your details", "Vos coordonnées"),
+    ("full_name", "Name", "Nom et prénom"),
     ("your_site_visit", "Your site visit", "Votre visite"),
     ("your_choices", "Your choices", "Vos choix"),
     ("registered_on", "Registered on", "Date d'inscription"),

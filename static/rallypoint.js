@@ -1,9 +1,9 @@
 // Progressive enhancement only: every page works without this file.
-// In a ranking (1st, 2nd, 3rd choice boxes), a visit chosen in one box is disabled in
-// the others, so nobody ranks the same visit twice; the server checks it anyway.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
+  // In a ranking (1st, 2nd, 3rd choice boxes), a visit chosen in one box is disabled
+  // in the others, so nobody ranks the same visit twice; the server checks it anyway.
   document.querySelectorAll("[data-ranking]").forEach(function (ranking) {
     var boxes = Array.prototype.slice.call(ranking.querySelectorAll("select"));
     function refresh() {
@@ -18,4 +18,21 @@ document.addEventListener("DOMContentLoaded", function () {
     boxes.forEach(function (box) { box.addEventListener("change", refresh); });
     refresh();
   });
+
+  // A form shown again with errors: focus the summary, and let its links put the
+  // cursor in the field they name (a plain link only scrolls there).
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+    summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var field = document.getElementById(link.getAttribute("href").slice(1));
+        if (field) {
+          event.preventDefault();
+          field.focus();
+          field.scrollIntoView({ block: "center" });
+        }
+      });
+    });
+  }
 });

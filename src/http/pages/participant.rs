@@ -189,10 +189,30 @@ struct PageErrors {
     summary: Vec<ErrorLine>,
 }
 
+/// The form's fields in the order they appear: the summary lists errors that way.
+const FORM_ORDER: [&str; 9] = [
+    "first_name",
+    "last_name",
+    "email",
+    "organisation",
+    "country",
+    "job_title",
+    "dietary",
+    "preferences",
+    "consent",
+];
+
 impl PageErrors {
     fn new(lang: Lang, errors: &FieldErrors) -> Self {
+        let mut fields: Vec<(&String, &Vec<String>)> = errors.iter().collect();
+        fields.sort_by_key(|(field, _)| {
+            FORM_ORDER
+                .iter()
+                .position(|f| f == field)
+                .unwrap_or(FORM_ORDER.len())
+        });
         let mut page = Self::default();
-        for (field, messages) in errors {
+        for (field, messages) in fields {
             for message in messages {
                 page.add(lang, field, lang.field_error(message));
             }
