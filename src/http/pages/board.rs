@@ -66,13 +66,14 @@ async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Option<Princip
     Ok(principal.filter(|p| p.role.includes(Role::Organiser)))
 }
 
-/// Where sign-in may send the browser afterwards: a board page, nothing else.
+/// Where sign-in may send the browser afterwards: a board page, nothing else (no other
+/// site, and nothing that could not be a `Location` header).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(path)
             if (path == BOARD_PATH || path.starts_with("/organiser/"))
                 && !path.contains("//")
-                && !path.contains('\\') =>
+                && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
         {
             path
         }
@@ -716,4 +717,27 @@ pub async fn allocation(
         report,
     };
     page.render(StatusCode::OK, "board_allocation.html.j2", context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_sends_the_browser_on_to_board_pages_only() {
+        assert_eq!(safe_next(Some("/organiser/events/x")), "/organiser/events/x");
+        assert_eq!(safe_next(Some("/organiser")), "/organiser");
+        assert_eq!(safe_next(None), "/organiser");
+        for elsewhere in [
+            "https://evil.example/organiser/",
+            "//evil.example",
+            "/organiser//evil.example",
+            "/organiser/\\evil.example",
+            "/organiser/x\r\nSet-Cookie: a=b",
+            "/events/x",
+            "/organiserx",
+        ] {
+            assert_eq!(safe_next(Some(elsewhere)), "/organiser", "{elsewhere:?}");
+        }
+    }
 }

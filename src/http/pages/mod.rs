@@ -3,9 +3,9 @@
 //! few lines of optional JavaScript. Like the JSON API, handlers here only read forms
 //! and render; every rule is the domain's, reached through the same functions.
 //!
-//! What all pages share lives here: the language (`?lang=` > cookie > `Accept-Language`
-//! > English), the CSRF check (double-submit cookie plus an origin check), security
-//! headers, error pages and the static files.
+//! What all pages share lives here: the language (the `?lang=` switch, then its cookie,
+//! then `Accept-Language`, then English), the CSRF check (double-submit cookie plus an
+//! origin check), security headers, error pages and the static files.
 
 pub mod board;
 pub mod participant;
