@@ -29,7 +29,7 @@ use super::AppState;
 use crate::domain::access::new_secret;
 use crate::i18n::Lang;
 
-const TEMPLATES_SOURCES: [(&str, &str); 11] = [
+const PAGE_TEMPLATES: [(&str, &str); 11] = [
     (
         "layout.html.j2",
         include_str!("../../../templates/pages/layout.html.j2"),
@@ -82,7 +82,7 @@ const SCRIPT: &str = include_str!("../../../static/rallypoint.js");
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
-    for (name, source) in TEMPLATES_SOURCES {
+    for (name, source) in PAGE_TEMPLATES {
         env.add_template(name, source)
             .expect("the page templates compile");
     }
@@ -453,9 +453,8 @@ mod tests {
     }
 
     #[test]
-    fn every_template_renders_its_texts_in_both_languages() {
-        // Unknown text keys fail the render; the page tests render every page, this
-        // checks that the translation function itself resolves plurals and values.
+    fn the_text_function_fills_values_and_picks_plurals_in_both_languages() {
+        // The page tests render every page; this checks the function they all use.
         for lang in Lang::ALL {
             let env = &*TEMPLATES;
             let out = env
