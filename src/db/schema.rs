@@ -62,6 +62,7 @@ diesel::table! {
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
         on_waitlist -> Bool,
+        language -> Text,
     }
 }
 

@@ -1,7 +1,9 @@
-//! Secrets that grant access: API tokens (admin, organiser) and manage links.
-//! Only a SHA-256 of each is stored. API tokens are 256 random bits; manage tokens are
-//! an HMAC of the registration id under a key the database or the settings hold, so that
-//! emails sent later can carry the link. Either way guessing is hopeless.
+//! Secrets that grant access: API tokens (admin, organiser), manage links and the
+//! organiser board's sign-in sessions. Only a SHA-256 of each token is stored. API
+//! tokens are 256 random bits; manage tokens are an HMAC of the registration id under a
+//! key the database or the settings hold, so that emails sent later can carry the link;
+//! a board session is the token's id and an expiry, signed under the same key. Either
+//! way guessing is hopeless.
 
 use chrono::NaiveDateTime;
 use diesel::Connection;
@@ -32,12 +34,44 @@ impl ManageKey {
 
     /// The manage token of a registration: 256 bits no one can compute without the key.
     pub fn token_for(&self, registration_id: &str) -> String {
+        hex::encode(
+            self.mac(MANAGE_LINK_LABEL, registration_id)
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// An HMAC of `data` under the key, for one purpose: the label keeps a signature made
+    /// for one use from being valid for another.
+    fn mac(&self, label: &[u8], data: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-        mac.update(b"rallypoint manage link\0");
-        mac.update(registration_id.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        mac.update(label);
+        mac.update(data.as_bytes());
+        mac
+    }
+
+    /// The cookie value of a board session: `{token id}.{expiry, Unix seconds}.{HMAC}`.
+    /// The token's secret is never in it; stealing the cookie gives at most its
+    /// remaining hours, and revoking the token ends every session made with it.
+    pub fn sign_session(&self, token_id: &str, expires_at: i64) -> String {
+        let payload = format!("{token_id}.{expires_at}");
+        let signature = hex::encode(self.mac(SESSION_LABEL, &payload).finalize().into_bytes());
+        format!("{payload}.{signature}")
+    }
+
+    /// The token id of a session cookie made by [`ManageKey::sign_session`], if its
+    /// signature holds (compared in constant time) and it has not expired at `now`.
+    pub fn verify_session(&self, value: &str, now: i64) -> Option<String> {
+        let (payload, signature) = value.rsplit_once('.')?;
+        let (token_id, expires_at) = payload.split_once('.')?;
+        let signature = hex::decode(signature).ok()?;
+        self.mac(SESSION_LABEL, payload).verify_slice(&signature).ok()?;
+        (expires_at.parse::<i64>().ok()? > now).then(|| token_id.to_owned())
     }
 }
+
+const MANAGE_LINK_LABEL: &[u8] = b"rallypoint manage link\0";
+const SESSION_LABEL: &[u8] = b"rallypoint board session\0";
 
 const MANAGE_KEY: &str = "manage_link";
 
@@ -70,6 +104,21 @@ pub struct Principal {
     pub token_id: String,
     pub name: String,
     pub role: Role,
+}
+
+/// The principal of a live (not revoked) token, by its id: a board session names the
+/// token it was made with, and is worth no more than that token is now.
+pub fn principal_by_token_id(
+    conn: &mut DbConnection,
+    token_id: &str,
+) -> Result<Option<Principal>, DomainError> {
+    Ok(tokens::find_active(conn, token_id)?.and_then(|row| {
+        Some(Principal {
+            role: Role::parse(&row.role)?,
+            token_id: row.id,
+            name: row.name,
+        })
+    }))
 }
 
 /// Creates an API token and returns its secret (the only time it is seen).
@@ -171,6 +220,23 @@ mod tests {
         assert_ne!(ManageKey::new("other").token_for("a"), key.token_for("a"));
         assert!(is_well_formed_manage_token(&key.token_for("a")));
         assert!(!is_well_formed_manage_token("../etc"));
+    }
+
+    #[test]
+    fn sessions_hold_until_they_expire_and_cannot_be_altered() {
+        let key = ManageKey::new("k");
+        let cookie = key.sign_session("token-1", 1_000);
+        assert_eq!(key.verify_session(&cookie, 999).as_deref(), Some("token-1"));
+        assert_eq!(key.verify_session(&cookie, 1_000), None, "expired");
+        assert_eq!(ManageKey::new("other").verify_session(&cookie, 0), None);
+        let longer = cookie.replace(".1000.", ".9999.");
+        assert_eq!(key.verify_session(&longer, 0), None, "the expiry is signed");
+        let other_token = cookie.replace("token-1", "token-2");
+        assert_eq!(key.verify_session(&other_token, 0), None);
+        assert_eq!(key.verify_session("garbage", 0), None);
+        // A manage-link signature is not a session signature.
+        let forged = format!("a.5000.{}", key.token_for("a.5000"));
+        assert_eq!(key.verify_session(&forged, 0), None);
     }
 
     #[test]

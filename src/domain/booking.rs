@@ -57,6 +57,8 @@ pub struct RegistrationView {
     pub site_visit: Option<SeatView>,
     pub registered_at: DateTime<FixedOffset>,
     pub cancelled_at: Option<DateTime<FixedOffset>>,
+    /// `en` or `fr`: the language of the person's emails.
+    pub language: String,
 }
 
 /// A new registration and the secret of its manage link (stored only hashed).
@@ -165,6 +167,7 @@ pub fn register_participant(
         consent_at: now,
         created_at: now,
         updated_at: now,
+        language: input.language.code(),
     };
     match registrations::insert(conn, &row) {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
@@ -415,5 +418,6 @@ fn view_of(
         site_visit,
         registered_at: local_time(tz, registration.created_at),
         cancelled_at: registration.cancelled_at.map(|t| local_time(tz, t)),
+        language: registration.language.clone(),
     })
 }

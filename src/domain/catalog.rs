@@ -46,7 +46,34 @@ pub struct EventView {
     pub registration_open: bool,
     pub max_preferences: i32,
     pub capacity: Option<i32>,
+    /// Places left under the event-wide capacity, when there is one; at 0 newcomers
+    /// join the event's waiting list.
+    pub places_left: Option<i32>,
     pub site_visits: Vec<SiteVisitView>,
+}
+
+/// An event in a list (the organisers' start page).
+#[derive(Clone, Debug, Serialize)]
+pub struct EventSummary {
+    pub slug: String,
+    pub name: String,
+    pub venue: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+/// Every event, the latest first.
+pub fn list_events(conn: &mut DbConnection) -> Result<Vec<EventSummary>, DomainError> {
+    Ok(events::list(conn)?
+        .into_iter()
+        .map(|event| EventSummary {
+            slug: event.slug,
+            name: event.name,
+            venue: event.venue,
+            starts_on: event.starts_on,
+            ends_on: event.ends_on,
+        })
+        .collect())
 }
 
 /// The event with its visits and their counts, read in one transaction so the numbers
@@ -93,6 +120,7 @@ pub fn event_view(conn: &mut DbConnection, slug: &str, now: NaiveDateTime) -> Re
         ends_on: event.ends_on,
         assignment_mode: event.assignment_mode,
         max_preferences: event.max_preferences,
+        places_left: event.capacity.map(|capacity| (capacity - event.confirmed).max(0)),
         capacity: event.capacity,
         site_visits,
     })

@@ -1,6 +1,7 @@
 //! ISO 3166-1 alpha-2 country codes, checked against the `celes` crate's table.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 /// An upper-case ISO 3166-1 alpha-2 code that names a real country (invariant 7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,6 +44,36 @@ pub fn country_name(code: &str) -> &'static str {
         .unwrap_or("Unknown country")
 }
 
+/// A country to choose from: its code and display name.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct CountryChoice {
+    pub code: &'static str,
+    pub name: &'static str,
+}
+
+static ALL_COUNTRIES: LazyLock<Vec<CountryChoice>> = LazyLock::new(|| {
+    let mut all: Vec<CountryChoice> = celes::Country::get_countries()
+        .iter()
+        .map(|country| CountryChoice {
+            code: country.alpha2,
+            name: country.long_name,
+        })
+        .collect();
+    all.sort_by_cached_key(|country| sort_key(country.name));
+    all
+});
+
+/// Every country of the table, sorted by display name as people look for it: the
+/// table's names sometimes begin with "The" ("The Netherlands"), which is skipped.
+pub fn all_countries() -> &'static [CountryChoice] {
+    &ALL_COUNTRIES
+}
+
+fn sort_key(name: &str) -> String {
+    let lower = name.to_lowercase();
+    lower.strip_prefix("the ").map(str::to_owned).unwrap_or(lower)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +83,17 @@ mod tests {
         assert_eq!(CountryCode::parse("be").unwrap().as_str(), "BE");
         assert_eq!(CountryCode::parse(" It ").unwrap().as_str(), "IT");
         assert_eq!(CountryCode::parse("PT").unwrap().name(), "Portugal");
+    }
+
+    #[test]
+    fn the_country_list_is_complete_and_sorted_by_name() {
+        let all = all_countries();
+        assert!(all.len() >= 249, "{}", all.len());
+        assert!(all.iter().all(|c| CountryCode::parse(c.code).is_ok()));
+        let position = |code| all.iter().position(|c| c.code == code).unwrap();
+        assert!(position("BE") < position("FR"));
+        assert!(position("NL") < position("PT"), "The Netherlands sorts under N");
+        assert!(position("AF") == 0);
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn queue_email(
         kind,
         reason,
         registration_id: view.id.clone(),
-        language: "en".into(),
+        language: view.language.clone(),
         event: EventInfo {
             slug: event.slug.clone(),
             name: event.name.clone(),

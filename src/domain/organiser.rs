@@ -6,14 +6,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::allocation::{allocate, Options, Participant, Plan, Visit};
 use super::audit::{self, AuditEntry};
 use super::booking::{self, event_timezone, find_event, local_time, seats_at_once, RegistrationView};
-use super::catalog::{self, SiteVisitView};
+use super::catalog::{self, EventView, SiteVisitView};
 use super::country::country_name;
 use super::error::DomainError;
+use super::event::MAX_CAPACITY;
+use super::input::Fields;
 use super::notify::{self, Notice};
 use super::seats;
 use crate::db::DbConnection;
@@ -44,6 +46,21 @@ fn find_registration(
     registrations::find(conn, id)?
         .filter(|r| r.event_id == event.id)
         .ok_or(DomainError::NotFound("registration"))
+}
+
+/// The target of a move, from `{site_visit: slug | null}`. The key must be present
+/// (null, or a blank form value, removes the seat), so that a misspelt key never takes
+/// a seat away.
+pub fn parse_move_target(body: Map<String, Value>) -> Result<Option<String>, DomainError> {
+    let mut fields = Fields::new(body);
+    if !fields.contains("site_visit") {
+        fields.error(
+            "site_visit",
+            "is required: a site-visit slug, or null to remove the seat",
+        );
+    }
+    let target = fields.optional_text("site_visit", 64);
+    fields.finish(|| Some(target))
 }
 
 /// Moves a registration into `target` (a visit slug) or out of every visit (`None`).
@@ -129,6 +146,23 @@ pub fn move_participant(
 pub struct VisitUpdate {
     pub capacity: Option<i32>,
     pub frozen: Option<bool>,
+}
+
+impl VisitUpdate {
+    /// `{capacity?, frozen?}`: at least one of them.
+    pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
+        let mut fields = Fields::new(body);
+        let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
+        let frozen = fields.flag("frozen");
+        if capacity.is_none()
+            && frozen.is_none()
+            && !fields.has_error("capacity")
+            && !fields.has_error("frozen")
+        {
+            fields.error("capacity", "give a capacity, frozen, or both");
+        }
+        fields.finish(|| Some(Self { capacity, frozen }))
+    }
 }
 
 /// Changes a visit's capacity (never below the seats taken; a raise refills at once)
@@ -318,6 +352,33 @@ pub fn roster(
     })
 }
 
+/// Everything the organisers' board shows: the event with its counts, every visit's
+/// roster and waitlist, and the confirmed people who hold no seat.
+#[derive(Clone, Debug, Serialize)]
+pub struct Board {
+    pub event: EventView,
+    pub rosters: Vec<Roster>,
+    pub without_seat: Vec<PersonEntry>,
+}
+
+pub fn board(conn: &mut DbConnection, event_slug: &str, now: NaiveDateTime) -> Result<Board, DomainError> {
+    let view = catalog::event_view(conn, event_slug, now)?;
+    let rosters = view
+        .site_visits
+        .iter()
+        .map(|visit| roster(conn, event_slug, &visit.slug, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let event = find_event(conn, event_slug)?;
+    let visits = site_visits::list(conn, &event.id)?;
+    let rows = registrations::confirmed_without_seat(conn, &event.id)?;
+    let without_seat = entries(conn, &event, &visits, rows, None)?;
+    Ok(Board {
+        event: view,
+        rosters,
+        without_seat,
+    })
+}
+
 /// The list filters as given (slugs, codes), resolved against the event.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
@@ -389,6 +450,24 @@ pub struct AllocationRequest {
     pub dry_run: bool,
     pub balance_countries: bool,
     pub seed: Option<u64>,
+}
+
+impl AllocationRequest {
+    /// `{dry_run, balance_countries, seed}`; `dry_run` defaults to true (show the plan,
+    /// write nothing), so that applying is always asked for in so many words.
+    pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
+        let mut fields = Fields::new(body);
+        let dry_run = fields.flag("dry_run").unwrap_or(true);
+        let balance_countries = fields.flag("balance_countries").unwrap_or(false);
+        let seed = fields.optional_int("seed", 0, i64::MAX).map(|s| s as u64);
+        fields.finish(|| {
+            Some(Self {
+                dry_run,
+                balance_countries,
+                seed,
+            })
+        })
+    }
 }
 
 /// The people the allocation may place, and the seats it may use.
@@ -502,7 +581,8 @@ pub fn plan_allocation(input: &AllocationInput, request: &AllocationRequest) -> 
     )
 }
 
-fn report(input: &AllocationInput, request: &AllocationRequest, plan: &Plan) -> AllocationReport {
+/// The plan and its statistics, as the organiser sees them (a dry run writes nothing).
+pub fn report_for(input: &AllocationInput, request: &AllocationRequest, plan: &Plan) -> AllocationReport {
     let visit_slug = |index: usize| input.visits[index].slug.clone();
     let planned: Vec<PlannedSeat> = input
         .people
@@ -549,11 +629,6 @@ fn report(input: &AllocationInput, request: &AllocationRequest, plan: &Plan) -> 
     }
 }
 
-/// The plan and its statistics, without writing anything.
-pub fn dry_run_allocation(input: &AllocationInput, request: &AllocationRequest) -> AllocationReport {
-    report(input, request, &plan_allocation(input, request))
-}
-
 /// Applies a plan made from a snapshot, in one transaction. Registrations keep arriving
 /// meanwhile: every seat is still taken by the conditional claim (never overbooking),
 /// people who cancelled or were moved by hand meanwhile are left alone, newcomers keep
@@ -574,7 +649,7 @@ pub fn apply_allocation(
         .filter(|v| v.frozen)
         .map(|v| v.id.as_str())
         .collect();
-    let mut report = report(input, request, plan);
+    let mut report = report_for(input, request, plan);
     let mut outcome: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     // First every changing seat is given back, so that swaps between visits can happen.
     let mut wanted = Vec::new();

@@ -6,6 +6,7 @@ use validator::ValidateEmail;
 use super::country::CountryCode;
 use super::error::DomainError;
 use super::input::Fields;
+use crate::i18n::Lang;
 
 pub const NAME_MAX: usize = 100;
 pub const ORGANISATION_MAX: usize = 200;
@@ -90,6 +91,8 @@ pub struct NewRegistration {
     pub job_title: Option<String>,
     pub dietary: Option<String>,
     pub preferences: Preferences,
+    /// The language of the page or request it came from: the person's emails use it.
+    pub language: Lang,
 }
 
 impl NewRegistration {
@@ -139,8 +142,14 @@ impl NewRegistration {
                 job_title,
                 dietary,
                 preferences: preferences?,
+                language: Lang::default(),
             })
         })
+    }
+
+    /// The same registration, made in `language`.
+    pub fn in_language(self, language: Lang) -> Self {
+        Self { language, ..self }
     }
 }
 

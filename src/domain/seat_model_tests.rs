@@ -241,6 +241,7 @@ fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
                 job_title: None,
                 dietary: None,
                 preferences: preferences(fixture, &ranked),
+                language: crate::i18n::Lang::En,
             };
             let registered = fixture
                 .db

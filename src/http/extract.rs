@@ -9,6 +9,7 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::{self, Principal, Role};
 use crate::domain::idempotency::IdempotencyKey;
+use crate::i18n::Lang;
 
 enum BodyKind {
     Json,
@@ -110,6 +111,15 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
     } else {
         Err(ApiError::Forbidden(role.as_str()))
     }
+}
+
+/// The language the client prefers among ours (`Accept-Language`), English otherwise.
+pub fn accept_language(req: &HttpRequest) -> Lang {
+    req.headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language)
+        .unwrap_or_default()
 }
 
 /// The query string as an object (repeated keys become lists), for [`Fields`].

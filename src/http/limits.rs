@@ -22,7 +22,6 @@ const LIMITED: &[(Method, &str)] = &[
     (Method::PATCH, "/api/v1/manage/{token}"),
     (Method::DELETE, "/api/v1/manage/{token}"),
     (Method::POST, "/events/{event}/register"),
-    (Method::POST, "/manage/{token}"),
     (Method::POST, "/manage/{token}/preferences"),
     (Method::POST, "/manage/{token}/cancel"),
 ];

@@ -1,5 +1,5 @@
-//! The edge: routes, request reading, problem documents. Handlers parse, call one
-//! domain function inside one unit of work, and render; they decide no rule.
+//! The edge: routes, request reading, problem documents and HTML pages. Handlers parse,
+//! call one domain function inside one unit of work, and render; they decide no rule.
 
 pub mod admin;
 pub mod extract;
@@ -8,6 +8,7 @@ pub mod limits;
 pub mod manage;
 pub mod observe;
 pub mod organiser;
+pub mod pages;
 pub mod problem;
 pub mod public;
 
@@ -90,9 +91,40 @@ impl AppState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use pages::{board, participant};
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(observe::metrics))
+        .route("/static/{file}", web::get().to(pages::static_file))
+        .route("/events/{event}", web::get().to(participant::event_page))
+        .route("/events/{event}/register", web::post().to(participant::register))
+        .route("/manage/{token}", web::get().to(participant::manage_page))
+        .route(
+            "/manage/{token}/preferences",
+            web::post().to(participant::change_choices),
+        )
+        .route(
+            "/manage/{token}/cancel",
+            web::get().to(participant::confirm_cancel),
+        )
+        .route("/manage/{token}/cancel", web::post().to(participant::cancel))
+        .route("/organiser", web::get().to(board::events_page))
+        .route("/organiser/sign-in", web::get().to(board::sign_in_page))
+        .route("/organiser/sign-in", web::post().to(board::sign_in))
+        .route("/organiser/sign-out", web::post().to(board::sign_out))
+        .route("/organiser/events/{event}", web::get().to(board::board_page))
+        .route(
+            "/organiser/events/{event}/move",
+            web::post().to(board::move_person),
+        )
+        .route(
+            "/organiser/events/{event}/site-visits/{visit}",
+            web::post().to(board::update_visit),
+        )
+        .route(
+            "/organiser/events/{event}/allocation",
+            web::post().to(board::allocation),
+        )
         .service(
             web::scope("/api/v1")
                 .route("/events", web::post().to(admin::create_event))

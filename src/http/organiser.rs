@@ -8,11 +8,14 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::db::DbError;
 use crate::domain::access::Role;
+use crate::domain::allocation::Plan;
 use crate::domain::country::CountryCode;
-use crate::domain::idempotency::{self, Answer};
+use crate::domain::idempotency::{self, Answer, IdempotencyKey};
 use crate::domain::input::Fields;
-use crate::domain::organiser::{self, AllocationRequest, ListQuery, VisitUpdate};
-use crate::domain::{event::MAX_CAPACITY, now};
+use crate::domain::now;
+use crate::domain::organiser::{
+    self, AllocationInput, AllocationReport, AllocationRequest, ListQuery, VisitUpdate,
+};
 
 const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
 
@@ -94,23 +97,15 @@ pub async fn move_participant(
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let (event, id) = (path_param(&req, "event"), path_param(&req, "id"));
     let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let idempotency = idempotency_key(&req, &actor.token_id, &body)?;
-    let mut fields = Fields::new(body);
-    if !fields.contains("site_visit") {
-        fields.error(
-            "site_visit",
-            "is required: a site-visit slug, or null to remove the seat",
-        );
-    }
-    let target = fields.optional_text("site_visit", 64);
-    fields.finish(|| Some(()))?;
+    let key = idempotency_key(&req, &actor.token_id, &body)?;
+    let target = organiser::parse_move_target(body)?;
     let answer = state
         .db
         .write(move |conn| {
             let now = now();
             idempotency::run(
                 conn,
-                idempotency.as_ref(),
+                key.as_ref(),
                 200,
                 now,
                 |conn| organiser::move_participant(conn, &actor.name, &event, &id, target.as_deref(), now),
@@ -130,22 +125,15 @@ pub async fn update_site_visit(
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let (event, visit) = (path_param(&req, "event"), path_param(&req, "visit"));
     let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let idempotency = idempotency_key(&req, &actor.token_id, &body)?;
-    let mut fields = Fields::new(body);
-    let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
-    let frozen = fields.flag("frozen");
-    if capacity.is_none() && frozen.is_none() && !fields.has_error("capacity") && !fields.has_error("frozen")
-    {
-        fields.error("capacity", "give a capacity, frozen, or both");
-    }
-    let update = fields.finish(|| Some(VisitUpdate { capacity, frozen }))?;
+    let key = idempotency_key(&req, &actor.token_id, &body)?;
+    let update = VisitUpdate::parse(body)?;
     let answer = state
         .db
         .write(move |conn| {
             let now = now();
             idempotency::run(
                 conn,
-                idempotency.as_ref(),
+                key.as_ref(),
                 200,
                 now,
                 |conn| organiser::update_site_visit(conn, &actor.name, &event, &visit, &update, now),
@@ -171,9 +159,7 @@ pub async fn audit_trail(req: HttpRequest, state: web::Data<AppState>) -> Result
 }
 
 /// `POST /api/v1/events/{event}/allocation` with `{dry_run, balance_countries, seed}`.
-/// `dry_run` defaults to true: the plan is shown, nothing is written. The plan is made
-/// from a snapshot outside the write transaction (it may take a second for a large
-/// event), then applied in one transaction.
+/// `dry_run` defaults to true: the plan is shown, nothing is written.
 pub async fn run_allocation(
     req: HttpRequest,
     payload: web::Payload,
@@ -182,45 +168,72 @@ pub async fn run_allocation(
     let actor = require_role(&req, &state, Role::Organiser).await?;
     let event = path_param(&req, "event");
     let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let idempotency = idempotency_key(&req, &actor.token_id, &body)?;
-    let mut fields = Fields::new(body);
-    let dry_run = fields.flag("dry_run").unwrap_or(true);
-    let balance_countries = fields.flag("balance_countries").unwrap_or(false);
-    let seed = fields.optional_int("seed", 0, i64::MAX).map(|s| s as u64);
-    let request = fields.finish(|| {
-        Some(AllocationRequest {
-            dry_run,
-            balance_countries,
-            seed,
-        })
-    })?;
+    let key = idempotency_key(&req, &actor.token_id, &body)?;
+    let request = AllocationRequest::parse(body)?;
+    if request.dry_run {
+        return Ok(HttpResponse::Ok().json(allocate(&state, actor.name, event, request).await?));
+    }
+    Ok(respond(apply(&state, actor.name, event, request, key).await?))
+}
+
+/// The allocation's input read from a snapshot and its plan, made outside any write
+/// transaction (planning may take a second for a large event).
+async fn plan(
+    state: &AppState,
+    event: String,
+    request: AllocationRequest,
+) -> Result<(AllocationInput, Plan), ApiError> {
     let input = state
         .db
         .read(move |conn| organiser::allocation_input(conn, &event))
         .await?;
-    if request.dry_run {
-        let report = tokio::task::spawn_blocking(move || organiser::dry_run_allocation(&input, &request))
-            .await
-            .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        return Ok(HttpResponse::Ok().json(report));
-    }
     let planned = input.clone();
     let plan = tokio::task::spawn_blocking(move || organiser::plan_allocation(&planned, &request))
         .await
         .map_err(|e| DbError::Unavailable(e.to_string()))?;
-    let answer = state
+    Ok((input, plan))
+}
+
+/// Applies a fresh plan in one transaction (kept under `key` for retries).
+async fn apply(
+    state: &AppState,
+    actor: String,
+    event: String,
+    request: AllocationRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<Answer<AllocationReport>, ApiError> {
+    let (input, plan) = plan(state, event, request).await?;
+    Ok(state
         .db
         .write(move |conn| {
             let now = now();
             idempotency::run(
                 conn,
-                idempotency.as_ref(),
+                key.as_ref(),
                 200,
                 now,
-                |conn| organiser::apply_allocation(conn, &actor.name, &input, &request, &plan, now),
+                |conn| organiser::apply_allocation(conn, &actor, &input, &request, &plan, now),
                 to_json,
             )
         })
-        .await?;
-    Ok(respond(answer))
+        .await?)
+}
+
+/// Runs the allocation for `actor` (the audit names them): a dry run only plans, a real
+/// run plans and applies in one transaction. The organisers' board runs it this way.
+pub async fn allocate(
+    state: &AppState,
+    actor: String,
+    event: String,
+    request: AllocationRequest,
+) -> Result<AllocationReport, ApiError> {
+    if request.dry_run {
+        let (input, plan) = plan(state, event, request).await?;
+        return Ok(organiser::report_for(&input, &request, &plan));
+    }
+    match apply(state, actor, event, request, None).await? {
+        Answer::Fresh(report) => Ok(report),
+        // Without a key nothing is kept, so nothing can be replayed.
+        Answer::Replayed { .. } => Err(DbError::Unavailable("unexpected replay".into()).into()),
+    }
 }

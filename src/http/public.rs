@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::extract::{idempotency_key, path_param, read_object};
+use super::extract::{accept_language, idempotency_key, path_param, read_object};
 use super::problem::ApiError;
 use super::{AppState, EventRules};
 use crate::domain::booking::{self, RegistrationView};
@@ -65,7 +65,8 @@ pub async fn register(
     let rules = preference_rules(&state, slug.clone()).await?;
     let body = read_object(&req, payload, state.max_body_bytes).await?;
     let idempotency = idempotency_key(&req, "public", &body)?;
-    let input = NewRegistration::parse(body, &rules.as_preference_rules())?;
+    let input =
+        NewRegistration::parse(body, &rules.as_preference_rules())?.in_language(accept_language(&req));
     let key = state.manage_key.clone();
     let answer = state
         .db

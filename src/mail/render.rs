@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::content::{CalendarUpdate, EmailData, SeatInfo};
 use crate::domain::access::ManageKey;
+use crate::i18n::Lang;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot render email: {0}")]
@@ -50,6 +51,18 @@ impl Renderer {
             ),
             ("body.txt.j2", include_str!("../../templates/email/body.txt.j2")),
             ("body.html.j2", include_str!("../../templates/email/body.html.j2")),
+            (
+                "fr/subject.txt.j2",
+                include_str!("../../templates/email/fr/subject.txt.j2"),
+            ),
+            (
+                "fr/body.txt.j2",
+                include_str!("../../templates/email/fr/body.txt.j2"),
+            ),
+            (
+                "fr/body.html.j2",
+                include_str!("../../templates/email/fr/body.html.j2"),
+            ),
         ] {
             templates
                 .add_template(name, source)
@@ -75,15 +88,22 @@ impl Renderer {
     /// retry of the same row carries the same id and receivers can drop duplicates.
     pub fn render(&self, row_id: &str, data: &EmailData) -> Result<Message, RenderError> {
         let fail = |e: &dyn std::fmt::Display| RenderError(e.to_string());
+        // Rows queued before languages existed, or with a language since dropped, are
+        // written in English.
+        let lang = Lang::parse(&data.language).unwrap_or_default();
         let mut context = Context {
             data,
             manage_url: self.manage_url(&data.registration_id),
-            when: data.seat.as_ref().and_then(when),
+            when: data.seat.as_ref().and_then(|seat| when(seat, lang)),
             subject: String::new(),
         };
         let render = |name: &str, context: &Context<'_>| {
+            let name = match lang {
+                Lang::En => name.to_owned(),
+                other => format!("{}/{name}", other.code()),
+            };
             self.templates
-                .get_template(name)
+                .get_template(&name)
                 .and_then(|t| t.render(context))
                 .map_err(|e| fail(&e))
         };
@@ -105,7 +125,7 @@ impl Renderer {
             }
         }
         let alternative = MultiPart::alternative_plain_html(text, html);
-        let body = match self.calendar(data, &context.manage_url)? {
+        let body = match self.calendar(data, lang, &context.manage_url)? {
             Some((ics, method)) => {
                 let content_type =
                     ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
@@ -124,6 +144,7 @@ impl Renderer {
     fn calendar(
         &self,
         data: &EmailData,
+        lang: Lang,
         manage_url: &str,
     ) -> Result<Option<(String, &'static str)>, RenderError> {
         let (visit, sequence, method, status) = match &data.calendar {
@@ -139,11 +160,15 @@ impl Renderer {
         let (Some(starts), Some(ends)) = (utc(&visit.starts_at), utc(&visit.ends_at)) else {
             return Err(RenderError(format!("bad visit times in {}", visit.slug)));
         };
+        let (meeting_point, manage) = match lang {
+            Lang::En => ("Meeting point:", "Manage your registration:"),
+            Lang::Fr => ("Point de rendez-vous :", "Gérer votre inscription :"),
+        };
         let mut description = format!("{} — {}", visit.name, data.event.name);
         if !visit.meeting_point.is_empty() {
-            description.push_str(&format!("\nMeeting point: {}", visit.meeting_point));
+            description.push_str(&format!("\n{meeting_point} {}", visit.meeting_point));
         }
-        description.push_str(&format!("\nManage your registration: {manage_url}"));
+        description.push_str(&format!("\n{manage} {manage_url}"));
         let organiser = if data.event.contact_email.is_empty() {
             self.from.email.to_string()
         } else {
@@ -177,15 +202,13 @@ fn utc(text: &str) -> Option<DateTime<Utc>> {
     parse_local(text).map(|t| t.with_timezone(&Utc))
 }
 
-/// "Thursday 5 December 2024, 13:30–17:30" in the event's time zone.
-fn when(seat: &SeatInfo) -> Option<String> {
+/// "Thursday 5 December 2024, 13:30–17:30 (UTC+01:00)" in the event's time zone.
+fn when(seat: &SeatInfo, lang: Lang) -> Option<String> {
     let starts = parse_local(&seat.starts_at)?;
     let ends = parse_local(&seat.ends_at)?;
     Some(format!(
-        "{}, {}–{} (UTC{})",
-        starts.format("%A %-d %B %Y"),
-        starts.format("%H:%M"),
-        ends.format("%H:%M"),
+        "{} (UTC{})",
+        lang.time_range(starts, ends),
         starts.format("%:z")
     ))
 }

@@ -76,6 +76,14 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<E
         .optional()
 }
 
+/// Every event, the latest first.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<EventRow>> {
+    events::table
+        .order((events::starts_on.desc(), events::slug))
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<EventRow> {
     events::table.find(id).select(EventRow::as_select()).first(conn)
 }

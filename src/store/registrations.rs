@@ -35,6 +35,8 @@ pub struct RegistrationRow {
     pub updated_at: NaiveDateTime,
     pub cancelled_at: Option<NaiveDateTime>,
     pub on_waitlist: bool,
+    /// `en` or `fr`: the language of the person's emails.
+    pub language: String,
 }
 
 #[derive(Insertable)]
@@ -55,6 +57,7 @@ pub struct NewRegistrationRow<'a> {
     pub consent_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub language: &'a str,
 }
 
 impl NewRegistrationRow<'_> {
@@ -78,6 +81,7 @@ impl NewRegistrationRow<'_> {
             updated_at: self.updated_at,
             cancelled_at: None,
             on_waitlist: true,
+            language: self.language.to_owned(),
         }
     }
 }
@@ -532,6 +536,19 @@ pub fn confirmed_in_order(conn: &mut DbConnection, event_id: &str) -> QueryResul
     registrations::table
         .filter(registrations::event_id.eq(event_id))
         .filter(registrations::status.eq(CONFIRMED))
+        .order((registrations::created_at, registrations::id))
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
+
+/// Active confirmed registrations of the event that hold no seat, in registration order.
+pub fn confirmed_without_seat(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(CONFIRMED))
+        .filter(not(exists(
+            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
+        )))
         .order((registrations::created_at, registrations::id))
         .select(RegistrationRow::as_select())
         .load(conn)

@@ -46,3 +46,13 @@ pub fn find_active_by_hash(conn: &mut DbConnection, token_hash: &str) -> QueryRe
         .first(conn)
         .optional()
 }
+
+/// The live token with this id.
+pub fn find_active(conn: &mut DbConnection, id: &str) -> QueryResult<Option<TokenRow>> {
+    api_tokens::table
+        .find(id)
+        .filter(api_tokens::revoked_at.is_null())
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()
+}

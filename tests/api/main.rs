@@ -3,11 +3,13 @@
 
 mod helpers;
 
+mod browser;
 mod cli;
 mod email;
 mod foundation;
 mod operations;
 mod organiser;
+mod pages;
 mod schema;
 mod seats;
 mod smtp;

@@ -1,0 +1,610 @@
+//! The participant's pages: the event with its registration form, the confirmation,
+//! and the manage page behind the private link (change the ranking; cancel, after a
+//! confirmation step). They call the same domain functions as `public` and `manage`.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use super::{OrPage, PageError, PageRequest};
+use crate::domain::booking::{self, RegistrationView, SeatStatus, SeatView};
+use crate::domain::catalog::{self, EventView};
+use crate::domain::country::{all_countries, CountryChoice};
+use crate::domain::registration::{parse_preference_change, NewRegistration};
+use crate::domain::{now, DomainError, FieldErrors};
+use crate::http::extract::{path_param, query_object, read_object};
+use crate::http::public::preference_rules;
+use crate::http::AppState;
+use crate::i18n::Lang;
+
+/// The event as its page shows it, with dates written in the page's language.
+#[derive(Serialize)]
+struct EventContext {
+    slug: String,
+    name: String,
+    description: String,
+    venue: String,
+    contact_email: String,
+    dates: String,
+    open: bool,
+    /// "Registration opens on …" when it has not yet.
+    opens: Option<String>,
+    /// When an open registration closes.
+    closes: Option<String>,
+    /// When a closed registration closed.
+    closed: Option<String>,
+    /// The event-wide capacity is reached: newcomers join its waiting list.
+    full: bool,
+    intro_key: &'static str,
+    max_choices: i32,
+}
+
+impl EventContext {
+    fn new(view: &EventView, lang: Lang) -> Self {
+        let now = now();
+        let upcoming = view.registration_opens_at.filter(|opens| opens.naive_utc() > now);
+        let (opens, closed) = match (view.registration_open, upcoming) {
+            (true, _) => (None, None),
+            (false, Some(opens)) => (Some(lang.moment(opens)), None),
+            (false, None) => (None, view.registration_closes_at.map(|t| lang.moment(t))),
+        };
+        Self {
+            slug: view.slug.clone(),
+            name: view.name.clone(),
+            description: view.description.clone(),
+            venue: view.venue.clone(),
+            contact_email: view.contact_email.clone(),
+            dates: lang.date_range(view.starts_on, view.ends_on),
+            open: view.registration_open,
+            opens,
+            closes: view
+                .registration_closes_at
+                .filter(|_| view.registration_open)
+                .map(|t| lang.moment(t)),
+            closed,
+            full: view.places_left == Some(0),
+            intro_key: if view.assignment_mode == "preferences" {
+                "site_visits_intro.preferences"
+            } else {
+                "site_visits_intro.first_come"
+            },
+            max_choices: view.max_preferences.min(view.site_visits.len() as i32),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct VisitContext {
+    slug: String,
+    name: String,
+    description: String,
+    location: String,
+    meeting_point: String,
+    when: String,
+    seats_left: i32,
+    full: bool,
+}
+
+fn visits(view: &EventView, lang: Lang) -> Vec<VisitContext> {
+    view.site_visits
+        .iter()
+        .map(|visit| VisitContext {
+            slug: visit.slug.clone(),
+            name: visit.name.clone(),
+            description: visit.description.clone(),
+            location: visit.location.clone(),
+            meeting_point: visit.meeting_point.clone(),
+            when: lang.time_range(visit.starts_at, visit.ends_at),
+            seats_left: visit.seats_left,
+            full: visit.seats_left == 0,
+        })
+        .collect()
+}
+
+/// What the person typed, kept to show the form again.
+#[derive(Default, Serialize)]
+struct FormValues {
+    first_name: String,
+    last_name: String,
+    email: String,
+    organisation: String,
+    country: String,
+    job_title: String,
+    dietary: String,
+    /// One entry per choice box, blanks included, so each stays where it was.
+    preferences: Vec<String>,
+    consent: bool,
+}
+
+fn text_of(form: &Map<String, Json>, field: &str) -> String {
+    form.get(field)
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn preferences_of(form: &Map<String, Json>) -> Vec<String> {
+    match form.get("preferences") {
+        Some(Json::String(one)) => vec![one.clone()],
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl FormValues {
+    fn from_form(form: &Map<String, Json>) -> Self {
+        Self {
+            first_name: text_of(form, "first_name"),
+            last_name: text_of(form, "last_name"),
+            email: text_of(form, "email"),
+            organisation: text_of(form, "organisation"),
+            country: text_of(form, "country"),
+            job_title: text_of(form, "job_title"),
+            dietary: text_of(form, "dietary"),
+            preferences: preferences_of(form),
+            consent: matches!(
+                text_of(form, "consent").to_ascii_lowercase().as_str(),
+                "on" | "true" | "1" | "yes"
+            ),
+        }
+    }
+}
+
+/// One ranked choice box.
+#[derive(Serialize)]
+struct Choice {
+    id: String,
+    label: String,
+    selected: String,
+}
+
+fn choices(lang: Lang, count: i32, selected: &[String]) -> Vec<Choice> {
+    (1..=count.max(0) as usize)
+        .map(|rank| Choice {
+            id: format!("choice-{rank}"),
+            label: lang.choice_label(rank),
+            selected: selected.get(rank - 1).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// An entry of the error summary at the top of a form, linking to its field.
+#[derive(Serialize)]
+struct ErrorLine {
+    target: String,
+    label: String,
+    message: String,
+}
+
+/// Field errors as the page shows them: sentences in the page's language, each once.
+#[derive(Default, Serialize)]
+struct PageErrors {
+    fields: BTreeMap<String, Vec<String>>,
+    summary: Vec<ErrorLine>,
+}
+
+/// The form's fields in the order they appear: the summary lists errors that way.
+const FORM_ORDER: [&str; 9] = [
+    "first_name",
+    "last_name",
+    "email",
+    "organisation",
+    "country",
+    "job_title",
+    "dietary",
+    "preferences",
+    "consent",
+];
+
+impl PageErrors {
+    fn new(lang: Lang, errors: &FieldErrors) -> Self {
+        let mut fields: Vec<(&String, &Vec<String>)> = errors.iter().collect();
+        fields.sort_by_key(|(field, _)| {
+            FORM_ORDER
+                .iter()
+                .position(|f| f == field)
+                .unwrap_or(FORM_ORDER.len())
+        });
+        let mut page = Self::default();
+        for (field, messages) in fields {
+            for message in messages {
+                page.add(lang, field, lang.field_error(message));
+            }
+        }
+        page
+    }
+
+    fn add(&mut self, lang: Lang, field: &str, message: String) {
+        let messages = self.fields.entry(field.to_owned()).or_default();
+        if messages.contains(&message) {
+            return;
+        }
+        messages.push(message.clone());
+        let (target, label_key) = match field {
+            "preferences" => ("choice-1", "choices_legend"),
+            "consent" => ("consent", "privacy"),
+            other => (other, other),
+        };
+        self.summary.push(ErrorLine {
+            target: target.to_owned(),
+            label: lang.text(label_key).unwrap_or(field).to_owned(),
+            message,
+        });
+    }
+}
+
+#[derive(Serialize)]
+struct EventPage {
+    event: EventContext,
+    visits: Vec<VisitContext>,
+    values: FormValues,
+    errors: PageErrors,
+    choices: Vec<Choice>,
+    countries: &'static [CountryChoice],
+    switch_path: String,
+}
+
+impl EventPage {
+    fn new(view: &EventView, lang: Lang, values: FormValues, errors: PageErrors) -> Self {
+        let event = EventContext::new(view, lang);
+        Self {
+            choices: choices(lang, event.max_choices, &values.preferences),
+            switch_path: format!("/events/{}", view.slug),
+            visits: visits(view, lang),
+            event,
+            values,
+            errors,
+            countries: all_countries(),
+        }
+    }
+}
+
+async fn load_event(state: &AppState, page: &PageRequest, slug: String) -> Result<EventView, PageError> {
+    state
+        .db
+        .read(move |conn| catalog::event_view(conn, &slug, now()))
+        .await
+        .or_page(page)
+}
+
+/// `GET /events/{event}`: the event, its site visits with seats left, and the form —
+/// or, outside the registration window, when it opens or closed.
+pub async fn event_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let view = load_event(&state, &page, path_param(&req, "event")).await?;
+    let context = EventPage::new(&view, page.lang, FormValues::default(), PageErrors::default());
+    page.render(StatusCode::OK, "event.html.j2", context)
+}
+
+/// `POST /events/{event}/register`: the form, parsed exactly as the API's body is. On
+/// success the confirmation; otherwise the form again with every message by its field
+/// and every value kept.
+pub async fn register(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let slug = path_param(&req, "event");
+    let mut form = read_object(&req, payload, state.max_body_bytes)
+        .await
+        .or_page(&page)?;
+    page.verify_csrf(&req, &state, &mut form)?;
+    let values = FormValues::from_form(&form);
+    let event = load_event(&state, &page, slug.clone()).await?;
+    let rules = preference_rules(&state, slug.clone()).await.or_page(&page)?;
+    let outcome = match NewRegistration::parse(form, &rules.as_preference_rules()) {
+        Ok(input) => {
+            let input = input.in_language(page.lang);
+            let key = state.manage_key.clone();
+            let slug = slug.clone();
+            state
+                .db
+                .write(move |conn| booking::register_participant(conn, &key, &slug, &input, now()))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    let lang = page.lang;
+    let (status, errors) = match outcome {
+        Ok(registered) => {
+            let context = RegisteredPage::new(
+                lang,
+                &event.name,
+                &registered.view,
+                state.manage_url(&registered.manage_token),
+            );
+            return page.render(StatusCode::OK, "registered.html.j2", context);
+        }
+        Err(DomainError::Validation(errors)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, PageErrors::new(lang, &errors))
+        }
+        Err(DomainError::DuplicateRegistration) => {
+            let mut errors = PageErrors::default();
+            let message = lang.text("error.duplicate").unwrap_or_default().to_owned();
+            errors.add(lang, "email", message);
+            (StatusCode::CONFLICT, errors)
+        }
+        // The page shown again says when registration opens or closed.
+        Err(DomainError::RegistrationClosed(_)) => (StatusCode::CONFLICT, PageErrors::default()),
+        Err(other) => return Err(other).or_page(&page),
+    };
+    // Read again: the window or the seats left may have changed meanwhile.
+    let view = load_event(&state, &page, slug).await?;
+    page.render(
+        status,
+        "event.html.j2",
+        EventPage::new(&view, lang, values, errors),
+    )
+}
+
+/// A seat or a place on a waiting list, as the pages show it.
+#[derive(Serialize)]
+struct SeatContext {
+    name: String,
+    assigned: bool,
+    waitlist_position: Option<i64>,
+    when: String,
+    location: String,
+    meeting_point: String,
+}
+
+impl SeatContext {
+    fn new(seat: &SeatView, lang: Lang) -> Self {
+        Self {
+            name: seat.name.clone(),
+            assigned: seat.status == SeatStatus::Assigned,
+            waitlist_position: seat.waitlist_position,
+            when: lang.time_range(seat.starts_at, seat.ends_at),
+            location: seat.location.clone(),
+            meeting_point: seat.meeting_point.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RegisteredPage {
+    event_name: String,
+    email: String,
+    event_waitlisted: bool,
+    event_waitlist_position: Option<i64>,
+    seat: Option<SeatContext>,
+    manage_url: String,
+}
+
+impl RegisteredPage {
+    fn new(lang: Lang, event_name: &str, view: &RegistrationView, manage_url: String) -> Self {
+        Self {
+            event_name: event_name.to_owned(),
+            email: view.email.clone(),
+            event_waitlisted: view.status == "waitlisted",
+            event_waitlist_position: view.waitlist_position,
+            seat: view.site_visit.as_ref().map(|seat| SeatContext::new(seat, lang)),
+            manage_url,
+        }
+    }
+}
+
+/// The registration as the manage page shows it.
+#[derive(Serialize)]
+struct RegistrationContext {
+    first_name: String,
+    last_name: String,
+    email: String,
+    organisation: String,
+    country_name: String,
+    job_title: Option<String>,
+    dietary: Option<String>,
+    status_key: String,
+    cancelled: bool,
+    event_waitlist_position: Option<i64>,
+    registered_on: String,
+    /// Names of the ranked visits, best first.
+    ranked: Vec<String>,
+}
+
+impl RegistrationContext {
+    fn new(view: &RegistrationView, event: &EventView, lang: Lang) -> Self {
+        let name_of = |slug: &String| {
+            event
+                .site_visits
+                .iter()
+                .find(|v| &v.slug == slug)
+                .map_or_else(|| slug.clone(), |v| v.name.clone())
+        };
+        Self {
+            first_name: view.first_name.clone(),
+            last_name: view.last_name.clone(),
+            email: view.email.clone(),
+            organisation: view.organisation.clone(),
+            country_name: view.country_name.clone(),
+            job_title: view.job_title.clone(),
+            dietary: view.dietary.clone(),
+            status_key: format!("status.{}", view.status),
+            cancelled: view.status == "cancelled",
+            event_waitlist_position: view.waitlist_position.filter(|_| view.status == "waitlisted"),
+            registered_on: lang.date(view.registered_at.date_naive()),
+            ranked: view.preferences.iter().map(name_of).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ManagePage {
+    manage_path: String,
+    switch_path: String,
+    flash_key: Option<String>,
+    event: EventContext,
+    registration: RegistrationContext,
+    seat: Option<SeatContext>,
+    visits: Vec<VisitContext>,
+    choices: Vec<Choice>,
+    errors: PageErrors,
+    can_change: bool,
+}
+
+impl ManagePage {
+    fn new(
+        lang: Lang,
+        token: &str,
+        view: &RegistrationView,
+        event: &EventView,
+        selected: &[String],
+        errors: PageErrors,
+    ) -> Self {
+        let manage_path = format!("/manage/{token}");
+        let event_context = EventContext::new(event, lang);
+        let registration = RegistrationContext::new(view, event, lang);
+        Self {
+            switch_path: manage_path.clone(),
+            manage_path,
+            flash_key: None,
+            can_change: event_context.open && !registration.cancelled,
+            choices: choices(lang, event_context.max_choices, selected),
+            seat: view.site_visit.as_ref().map(|seat| SeatContext::new(seat, lang)),
+            visits: visits(event, lang),
+            event: event_context,
+            registration,
+            errors,
+        }
+    }
+}
+
+/// The registration behind a manage token and its event, read together; an unknown
+/// token is the plain not-found page.
+async fn load_registration(
+    state: &AppState,
+    page: &PageRequest,
+    token: String,
+) -> Result<(RegistrationView, EventView), PageError> {
+    state
+        .db
+        .read(move |conn| {
+            let view = booking::view_by_manage_token(conn, &token)?;
+            let event = catalog::event_view(conn, &view.event, now())?;
+            Ok::<_, DomainError>((view, event))
+        })
+        .await
+        .or_page(page)
+}
+
+/// `GET /manage/{token}`: the registration, its seat or waiting-list place, and the
+/// controls to change the ranking or cancel. `?done=changed|cancelled` shows what the
+/// last action did (after its redirect).
+pub async fn manage_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let token = path_param(&req, "token");
+    let (view, event) = load_registration(&state, &page, token.clone()).await?;
+    let mut context = ManagePage::new(
+        page.lang,
+        &token,
+        &view,
+        &event,
+        &view.preferences,
+        PageErrors::default(),
+    );
+    context.flash_key = query_object(&req)
+        .get("done")
+        .and_then(Json::as_str)
+        .filter(|done| ["changed", "cancelled"].contains(done))
+        .map(|done| format!("flash.{done}"));
+    page.render(StatusCode::OK, "manage.html.j2", context)
+}
+
+/// `POST /manage/{token}/preferences`: a new ranking, read as the API's `PATCH` reads it.
+pub async fn change_choices(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let token = path_param(&req, "token");
+    let mut form = read_object(&req, payload, state.max_body_bytes)
+        .await
+        .or_page(&page)?;
+    page.verify_csrf(&req, &state, &mut form)?;
+    let selected = preferences_of(&form);
+    let (view, _) = load_registration(&state, &page, token.clone()).await?;
+    let rules = preference_rules(&state, view.event.clone())
+        .await
+        .or_page(&page)?;
+    let outcome = match parse_preference_change(form, &rules.as_preference_rules()) {
+        Ok(preferences) => {
+            let lookup = token.clone();
+            state
+                .db
+                .write(move |conn| {
+                    let registration = booking::find_by_manage_token(conn, &lookup)?;
+                    booking::change_preferences(conn, &registration, &preferences, now())
+                })
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    let (status, errors) = match outcome {
+        Ok(()) => return Ok(page.redirect(&format!("/manage/{token}?done=changed"))),
+        Err(DomainError::Validation(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            PageErrors::new(page.lang, &errors),
+        ),
+        // Closed meanwhile, or cancelled: the page shown again says which.
+        Err(DomainError::RegistrationClosed(_)) => (StatusCode::CONFLICT, PageErrors::default()),
+        Err(other) => return Err(other).or_page(&page),
+    };
+    let (view, event) = load_registration(&state, &page, token.clone()).await?;
+    let context = ManagePage::new(page.lang, &token, &view, &event, &selected, errors);
+    page.render(status, "manage.html.j2", context)
+}
+
+#[derive(Serialize)]
+struct CancelPage {
+    manage_path: String,
+    event_name: String,
+}
+
+/// `GET /manage/{token}/cancel`: the confirmation step before cancelling.
+pub async fn confirm_cancel(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let token = path_param(&req, "token");
+    let (view, event) = load_registration(&state, &page, token.clone()).await?;
+    let manage_path = format!("/manage/{token}");
+    if view.status == "cancelled" {
+        return Ok(page.redirect(&manage_path));
+    }
+    let context = CancelPage {
+        manage_path,
+        event_name: event.name,
+    };
+    page.render(StatusCode::OK, "cancel.html.j2", context)
+}
+
+/// `POST /manage/{token}/cancel`: cancels (a second time changes nothing), then shows
+/// the manage page.
+pub async fn cancel(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let token = path_param(&req, "token");
+    let mut form = read_object(&req, payload, state.max_body_bytes)
+        .await
+        .or_page(&page)?;
+    page.verify_csrf(&req, &state, &mut form)?;
+    let lookup = token.clone();
+    state
+        .db
+        .write(move |conn| {
+            let registration = booking::find_by_manage_token(conn, &lookup)?;
+            booking::cancel_registration(conn, &registration, now())
+        })
+        .await
+        .or_page(&page)?;
+    Ok(page.redirect(&format!("/manage/{token}?done=cancelled")))
+}
