@@ -6,7 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::extract::{idempotency_key, path_param, query_object, read_object, require_role};
 use super::problem::ApiError;
 use super::AppState;
-use crate::db::DbError;
+use chrono::NaiveDateTime;
+
+use crate::db::{DbConnection, DbError};
 use crate::domain::access::Role;
 use crate::domain::allocation::Plan;
 use crate::domain::country::CountryCode;
@@ -16,11 +18,31 @@ use crate::domain::now;
 use crate::domain::organiser::{
     self, AllocationInput, AllocationReport, AllocationRequest, ListQuery, VisitUpdate,
 };
+use crate::domain::DomainError;
 
 const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
 
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_default()
+}
+
+/// Runs `action` as one write, kept under `key` so that a retry replays its answer.
+async fn idempotent_write<T, F>(
+    state: &AppState,
+    key: Option<IdempotencyKey>,
+    action: F,
+) -> Result<Answer<T>, ApiError>
+where
+    F: Fn(&mut DbConnection, NaiveDateTime) -> Result<T, DomainError> + Send + 'static,
+    T: serde::Serialize + Send + 'static,
+{
+    Ok(state
+        .db
+        .write(move |conn| {
+            let now = now();
+            idempotency::run(conn, key.as_ref(), 200, now, |conn| action(conn, now), to_json)
+        })
+        .await?)
 }
 
 /// A write's answer: the fresh result, or the one kept for its `Idempotency-Key`.
@@ -99,20 +121,10 @@ pub async fn move_participant(
     let body = read_object(&req, payload, state.max_body_bytes).await?;
     let key = idempotency_key(&req, &actor.token_id, &body)?;
     let target = organiser::parse_move_target(body)?;
-    let answer = state
-        .db
-        .write(move |conn| {
-            let now = now();
-            idempotency::run(
-                conn,
-                key.as_ref(),
-                200,
-                now,
-                |conn| organiser::move_participant(conn, &actor.name, &event, &id, target.as_deref(), now),
-                to_json,
-            )
-        })
-        .await?;
+    let answer = idempotent_write(&state, key, move |conn, now| {
+        organiser::move_participant(conn, &actor.name, &event, &id, target.as_deref(), now)
+    })
+    .await?;
     Ok(respond(answer))
 }
 
@@ -127,20 +139,10 @@ pub async fn update_site_visit(
     let body = read_object(&req, payload, state.max_body_bytes).await?;
     let key = idempotency_key(&req, &actor.token_id, &body)?;
     let update = VisitUpdate::parse(body)?;
-    let answer = state
-        .db
-        .write(move |conn| {
-            let now = now();
-            idempotency::run(
-                conn,
-                key.as_ref(),
-                200,
-                now,
-                |conn| organiser::update_site_visit(conn, &actor.name, &event, &visit, &update, now),
-                to_json,
-            )
-        })
-        .await?;
+    let answer = idempotent_write(&state, key, move |conn, now| {
+        organiser::update_site_visit(conn, &actor.name, &event, &visit, &update, now)
+    })
+    .await?;
     Ok(respond(answer))
 }
 
@@ -203,20 +205,10 @@ async fn apply(
     key: Option<IdempotencyKey>,
 ) -> Result<Answer<AllocationReport>, ApiError> {
     let (input, plan) = plan(state, event, request).await?;
-    Ok(state
-        .db
-        .write(move |conn| {
-            let now = now();
-            idempotency::run(
-                conn,
-                key.as_ref(),
-                200,
-                now,
-                |conn| organiser::apply_allocation(conn, &actor, &input, &request, &plan, now),
-                to_json,
-            )
-        })
-        .await?)
+    idempotent_write(state, key, move |conn, now| {
+        organiser::apply_allocation(conn, &actor, &input, &request, &plan, now)
+    })
+    .await
 }
 
 /// Runs the allocation for `actor` (the audit names them): a dry run only plans, a real
