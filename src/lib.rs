@@ -7,8 +7,10 @@
 pub mod cli;
 pub mod db;
 pub mod domain;
+pub mod export;
 pub mod http;
 pub mod mail;
+pub mod retention;
 pub mod settings;
 pub mod startup;
 pub mod store;

@@ -62,6 +62,7 @@ diesel::table! {
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
         on_waitlist -> Bool,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -152,4 +153,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_emails,
     service_keys,
     audit_log,
+);
+
+// Counts by country and visit group seats by the holder's country.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    registrations::country,
+    seat_assignments::site_visit_id
 );

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod exports;
 pub mod outbox;
 pub mod registrations;
 pub mod service_keys;

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod email;
+mod exports;
 mod foundation;
 mod organiser;
 mod schema;
