@@ -153,6 +153,8 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("the export could not be written: {0}")]
+    Export(String),
 }
 
 pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
@@ -302,13 +304,13 @@ fn export_counts(
     let bytes = match format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&export::json::counts(&counts))
-                .map_err(|e| CliError::Usage(e.to_string()))?;
+                .map_err(|e| CliError::Export(e.to_string()))?;
             text.push('\n');
             text.into_bytes()
         }
         Format::Csv => export::csv::table(&export::counts_table(&counts)),
         Format::Xlsx => xlsx::table(&export::counts_table(&counts), "Counts")
-            .map_err(|e| CliError::Usage(e.to_string()))?,
+            .map_err(|e| CliError::Export(e.to_string()))?,
     };
     let mut out = open_output(output, format)?;
     out.write_all(&bytes)?;
@@ -354,7 +356,7 @@ fn export_attendees(
     let mut out = open_output(output, format)?;
     let bar = progress(total, output);
     let mut workbook = match format {
-        Format::Xlsx => Some(xlsx::AttendeeWorkbook::new().map_err(|e| CliError::Usage(e.to_string()))?),
+        Format::Xlsx => Some(xlsx::AttendeeWorkbook::new().map_err(|e| CliError::Export(e.to_string()))?),
         _ => {
             out.write_all(&export::csv::attendee_header())?;
             None
@@ -368,7 +370,7 @@ fn export_attendees(
         match workbook.as_mut() {
             Some(workbook) => workbook
                 .append(&page)
-                .map_err(|e| CliError::Usage(e.to_string()))?,
+                .map_err(|e| CliError::Export(e.to_string()))?,
             None => out.write_all(&export::csv::attendee_lines(&page))?,
         }
         bar.inc(page.len() as u64);
@@ -376,7 +378,7 @@ fn export_attendees(
     if let Some(workbook) = workbook {
         workbook
             .finish(&mut out)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .map_err(|e| CliError::Export(e.to_string()))?;
     }
     out.flush()?;
     bar.finish_and_clear();

@@ -8,7 +8,7 @@ pub mod xlsx;
 
 use std::borrow::Cow;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, SecondsFormat};
 
 use crate::domain::booking::SeatStatus;
 use crate::domain::exports::{Attendee, CountryCounts, Counts, CountsBy, VisitCounts};
@@ -208,7 +208,11 @@ pub fn attendee_cells(attendee: &Attendee) -> Vec<Cell> {
         attendee.site_visit.clone().into(),
         seat_status.into(),
         attendee.waitlist_position.into(),
-        attendee.registered_at.to_rfc3339().into(),
+        // To the second: sub-second digits only clutter a spreadsheet.
+        attendee
+            .registered_at
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+            .into(),
     ]
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::extract::{path_param, query_object, require_role};
 use super::problem::ApiError;
 use super::AppState;
-use crate::db::{Database, DbError};
+use crate::db::Database;
 use crate::domain::access::Role;
 use crate::domain::exports::{self, AttendeeCursor, CountsBy};
 use crate::domain::input::Fields;
@@ -66,7 +66,7 @@ pub async fn counts(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     let file_name = export::counts_file_name(counts.event(), by, now().date(), format);
     let table = export::counts_table(&counts);
     let body = match format {
-        Format::Xlsx => xlsx::table(&table, "Counts").map_err(|e| internal(e.to_string()))?,
+        Format::Xlsx => xlsx::table(&table, "Counts").map_err(|e| ApiError::Internal(e.to_string()))?,
         _ => export::csv::table(&table),
     };
     Ok(download(format, &file_name).body(body))
@@ -102,10 +102,6 @@ pub async fn attendees(req: HttpRequest, state: web::Data<AppState>) -> Result<H
         Format::Xlsx => stream_xlsx(response, db, cursor),
         _ => stream_csv(response, db, cursor),
     })
-}
-
-fn internal(message: String) -> ApiError {
-    ApiError::from(DbError::Unavailable(message))
 }
 
 /// One page per poll, read in its own transaction; the body is pulled by the client,
