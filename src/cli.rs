@@ -1,11 +1,18 @@
-//! The command line: `serve` (the default), `migrate`, `event import`, `token create`.
+//! The command line: `serve` (the default), `migrate`, `worker`, `event import`,
+//! `token create`, `export counts|attendees`, `erase`.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::db::Database;
 use crate::domain::access::{self, Role};
-use crate::domain::{now, DomainError};
+use crate::domain::exports::{self, AttendeeCursor, CountsBy};
+use crate::domain::{erasure, now, DomainError};
+use crate::export::{self, xlsx, Format};
 use crate::settings::Settings;
 use crate::startup::{self, Application, StartupError};
 
@@ -26,7 +33,7 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Deliver queued emails only (no HTTP), until SIGINT or SIGTERM.
+    /// Deliver queued emails (and run retention) only, no HTTP, until SIGINT or SIGTERM.
     Worker,
     /// Event files.
     Event {
@@ -38,6 +45,67 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Counts and attendee lists, to stdout or a file.
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+    /// Erase a person's personal data in every event (cancelling active registrations).
+    Erase {
+        /// The person's email address, any letter case.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// Attendee counts by country or by site visit (with a TOTAL row).
+    Counts {
+        #[arg(long)]
+        event: String,
+        #[arg(long, value_enum, default_value = "country")]
+        by: ByArg,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: FormatArg,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Every active registration with its site visit, in registration order.
+    Attendees {
+        #[arg(long)]
+        event: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: FormatArg,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ByArg {
+    Country,
+    #[value(name = "site_visit", alias = "site-visit")]
+    SiteVisit,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Json,
+    Xlsx,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Xlsx => Format::Xlsx,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +151,10 @@ pub enum CliError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+    #[error("the export could not be written: {0}")]
+    Export(String),
 }
 
 pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
@@ -114,6 +186,39 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Export { what } => {
+            let db = startup::connect_and_migrate(&settings)?;
+            match what {
+                ExportWhat::Counts {
+                    event,
+                    by,
+                    format,
+                    output,
+                } => export_counts(&db, &event, by, format.into(), output.as_deref()),
+                ExportWhat::Attendees {
+                    event,
+                    format,
+                    output,
+                } => export_attendees(&db, &event, format.into(), output.as_deref()),
+            }
+        }
+        Command::Erase { email } => {
+            let db = startup::connect_and_migrate(&settings)?;
+            let erased =
+                db.write_blocking(move |conn| erasure::erase_by_email(conn, "cli", &email, now()))?;
+            if erased.is_empty() {
+                println!("no registration has that email");
+            }
+            for erasure in erased {
+                println!(
+                    "erased registration {} of {}{}",
+                    erasure.id,
+                    erasure.event,
+                    if erasure.was_active { " (cancelled)" } else { "" }
+                );
+            }
+            Ok(())
+        }
         Command::Token {
             action: TokenAction::Create { role, name },
         } => {
@@ -137,13 +242,17 @@ fn run_worker(settings: Settings) -> Result<(), CliError> {
         "" => format!("http://{}", settings.server.bind),
         url => url.to_owned(),
     };
+    let retention = crate::retention::spawn(db.clone(), settings.retention.anonymise_after_days);
     let worker = crate::mail::delivery_worker(&settings, db, &public_url, key)
         .map_err(StartupError::Mail)?
         .spawn();
     println!("delivering emails; stop with Ctrl-C or SIGTERM");
     actix_web::rt::System::new().block_on(shutdown_signal())?;
-    // Finishes the email in flight before returning.
+    // Finishes the email in flight (and the retention batch) before returning.
     worker.stop();
+    if let Some(retention) = retention {
+        retention.stop();
+    }
     Ok(())
 }
 
@@ -165,4 +274,113 @@ fn serve(settings: Settings) -> Result<(), CliError> {
         app.run_until_stopped().await?;
         Ok(())
     })
+}
+
+/// Where an export goes: the file named, or stdout. A workbook is binary: it is not
+/// written to a terminal.
+fn open_output(output: Option<&Path>, format: Format) -> Result<Box<dyn Write + Send>, CliError> {
+    match output {
+        Some(path) => Ok(Box::new(BufWriter::new(File::create(path)?))),
+        None if format == Format::Xlsx && io::stdout().is_terminal() => Err(CliError::Usage(
+            "an XLSX workbook is binary: give --output FILE or redirect stdout".into(),
+        )),
+        None => Ok(Box::new(BufWriter::new(io::stdout()))),
+    }
+}
+
+fn export_counts(
+    db: &Database,
+    event: &str,
+    by: ByArg,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<(), CliError> {
+    let by = match by {
+        ByArg::Country => CountsBy::Country,
+        ByArg::SiteVisit => CountsBy::SiteVisit,
+    };
+    let event = event.to_owned();
+    let counts = db.read_blocking(|conn| exports::counts(conn, &event, by, now()))?;
+    let bytes = match format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&export::json::counts(&counts))
+                .map_err(|e| CliError::Export(e.to_string()))?;
+            text.push('\n');
+            text.into_bytes()
+        }
+        Format::Csv => export::csv::table(&export::counts_table(&counts)),
+        Format::Xlsx => xlsx::table(&export::counts_table(&counts), "Counts")
+            .map_err(|e| CliError::Export(e.to_string()))?,
+    };
+    let mut out = open_output(output, format)?;
+    out.write_all(&bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A progress bar on stderr, shown when a person watches the terminal and the data
+/// itself is not going to that terminal.
+fn progress(total: i64, output: Option<&Path>) -> ProgressBar {
+    let watched = io::stderr().is_terminal() && (output.is_some() || !io::stdout().is_terminal());
+    if !watched {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total.max(0) as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} attendees, {eta} left") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn export_attendees(
+    db: &Database,
+    event: &str,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<(), CliError> {
+    if format == Format::Json {
+        return Err(CliError::Usage(
+            "the attendee list is exported as csv or xlsx".into(),
+        ));
+    }
+    let (mut cursor, total) = db.read_blocking(|conn| {
+        let cursor = AttendeeCursor::open(conn, event)?;
+        let total = cursor.total(conn)?;
+        Ok::<_, DomainError>((cursor, total))
+    })?;
+    if format == Format::Xlsx && total >= xlsx::MAX_ROWS {
+        return Err(CliError::Usage(format!(
+            "{total} attendees do not fit in one XLSX sheet; use --format csv"
+        )));
+    }
+    let mut out = open_output(output, format)?;
+    let bar = progress(total, output);
+    let mut workbook = match format {
+        Format::Xlsx => Some(xlsx::AttendeeWorkbook::new().map_err(|e| CliError::Export(e.to_string()))?),
+        _ => {
+            out.write_all(&export::csv::attendee_header())?;
+            None
+        }
+    };
+    loop {
+        let page = db.read_blocking(|conn| cursor.next_page(conn))?;
+        if page.is_empty() {
+            break;
+        }
+        match workbook.as_mut() {
+            Some(workbook) => workbook
+                .append(&page)
+                .map_err(|e| CliError::Export(e.to_string()))?,
+            None => out.write_all(&export::csv::attendee_lines(&page))?,
+        }
+        bar.inc(page.len() as u64);
+    }
+    if let Some(workbook) = workbook {
+        workbook
+            .finish(&mut out)
+            .map_err(|e| CliError::Export(e.to_string()))?;
+    }
+    out.flush()?;
+    bar.finish_and_clear();
+    Ok(())
 }

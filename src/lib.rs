@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod db;
 pub mod domain;
+pub mod export;
 pub mod http;
 pub mod i18n;
 pub mod mail;
+pub mod retention;
 pub mod settings;
 pub mod startup;
 pub mod store;

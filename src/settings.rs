@@ -40,6 +40,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub events: EventSettings,
     pub log: LogSettings,
+    pub retention: RetentionSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -93,6 +94,14 @@ pub struct SecuritySettings {
 #[serde(deny_unknown_fields)]
 pub struct EventSettings {
     pub dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Anonymise the registrations of events that ended more than this many days ago;
+    /// 0 turns retention off.
+    pub anonymise_after_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -14,6 +14,7 @@ use crate::domain::event::EventFile;
 use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
 use crate::mail::{self, worker::WorkerHandle};
+use crate::retention::{self, RetentionHandle};
 use crate::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,7 @@ pub struct Application {
     server: Server,
     db: Database,
     worker: Option<WorkerHandle>,
+    retention: Option<RetentionHandle>,
 }
 
 impl Application {
@@ -64,6 +66,7 @@ impl Application {
         } else {
             None
         };
+        let retention = retention::spawn(db.clone(), settings.retention.anonymise_after_days);
         let state = web::Data::new(AppState {
             db: db.clone(),
             rules: Default::default(),
@@ -99,6 +102,7 @@ impl Application {
             server,
             db,
             worker,
+            retention,
         })
     }
 
@@ -115,12 +119,20 @@ impl Application {
     }
 
     /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then lets the
-    /// mail worker finish the email in flight.
+    /// mail worker finish the email in flight and the retention worker its batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
-        if let Some(worker) = self.worker {
-            tokio::task::spawn_blocking(move || worker.stop()).await.ok();
-        }
+        let (worker, retention) = (self.worker, self.retention);
+        tokio::task::spawn_blocking(move || {
+            if let Some(worker) = worker {
+                worker.stop();
+            }
+            if let Some(retention) = retention {
+                retention.stop();
+            }
+        })
+        .await
+        .ok();
         outcome
     }
 }

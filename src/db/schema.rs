@@ -63,6 +63,7 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         on_waitlist -> Bool,
         language -> Text,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -165,4 +166,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_keys,
     audit_log,
     idempotency_keys,
+);
+
+// Counts by country and visit group seats by the holder's country.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    registrations::country,
+    seat_assignments::site_visit_id
 );

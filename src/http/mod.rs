@@ -2,6 +2,8 @@
 //! call one domain function inside one unit of work, and render; they decide no rule.
 
 pub mod admin;
+pub mod erasure;
+pub mod exports;
 pub mod extract;
 pub mod health;
 pub mod limits;
@@ -135,6 +137,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(organiser::list_registrations),
                 )
                 .route(
+                    "/events/{event}/registrations/{id}",
+                    web::delete().to(erasure::delete_registration),
+                )
+                .route(
                     "/events/{event}/registrations/{id}/site-visit",
                     web::put().to(organiser::move_participant),
                 )
@@ -155,6 +161,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::post().to(organiser::run_allocation),
                 )
                 .route("/events/{event}/audit", web::get().to(organiser::audit_trail))
+                .route("/events/{event}/exports/counts", web::get().to(exports::counts))
+                .route(
+                    "/events/{event}/exports/attendees",
+                    web::get().to(exports::attendees),
+                )
                 .route("/emails", web::get().to(admin::list_emails))
                 .route("/emails/{id}/retry", web::post().to(admin::retry_email))
                 .route("/manage/{token}", web::get().to(manage::show))

@@ -28,6 +28,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("too many requests from this client; retry in {0} s")]
     RateLimited(u64),
+    /// A failure of ours outside storage (e.g. a workbook that cannot be written): logged,
+    /// never shown.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<DbError> for ApiError {
@@ -76,7 +80,9 @@ impl ApiError {
                 "service-unavailable",
                 "Service unavailable",
             ),
-            Self::Domain(D::Storage(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            Self::Domain(D::Storage(_)) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            }
             Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -104,7 +110,9 @@ impl ApiError {
                 "the database is busy or unreachable; retry shortly".into()
             }
             // Never leak internals (SQL, paths, causes) to the client.
-            Self::Domain(DomainError::Storage(_)) => "something went wrong on our side".into(),
+            Self::Domain(DomainError::Storage(_)) | Self::Internal(_) => {
+                "something went wrong on our side".into()
+            }
             other => other.to_string(),
         }
     }

@@ -147,3 +147,11 @@ pub fn mark_allocated(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> 
         .execute(conn)?;
     Ok(())
 }
+
+/// Ids of the events that ended before `day`.
+pub fn ended_before(conn: &mut DbConnection, day: NaiveDate) -> QueryResult<Vec<String>> {
+    events::table
+        .filter(events::ends_on.lt(day))
+        .select(events::id)
+        .load(conn)
+}

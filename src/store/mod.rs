@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod exports;
 pub mod idempotency;
 pub mod outbox;
 pub mod registrations;

@@ -188,3 +188,28 @@ pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)
         .select((outbox_emails::status, diesel::dsl::count_star()))
         .load(conn)
 }
+
+/// Removes a person from the outbox: emails not yet sent are deleted (none will go out;
+/// one a worker is sending at this very moment may still arrive), and the sent ones
+/// keep only their bookkeeping (kind, status, times), addressed to `erased_address`.
+pub fn forget_registration(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    erased_address: &str,
+) -> QueryResult<()> {
+    let of_person = outbox_emails::registration_id.eq(registration_id);
+    diesel::delete(
+        outbox_emails::table
+            .filter(of_person)
+            .filter(outbox_emails::status.ne(SENT)),
+    )
+    .execute(conn)?;
+    diesel::update(outbox_emails::table.filter(of_person))
+        .set((
+            outbox_emails::recipient.eq(erased_address),
+            outbox_emails::payload.eq("{}"),
+            outbox_emails::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod helpers;
 mod browser;
 mod cli;
 mod email;
+mod exports;
 mod foundation;
 mod operations;
 mod organiser;

@@ -1,0 +1,190 @@
+//! Taking registrations away at the staff's hand: cancelling one (organisers), erasing a
+//! person's data at their request (admins), and anonymising the registrations of events
+//! long over (retention).
+//!
+//! What "counts stay right" means: erasing an active registration cancels it first,
+//! exactly like the person cancelling (the seat is freed and refilled, the event's
+//! numbers of active people drop by one); the erasure itself then changes no number,
+//! because the row stays with its country, status and seat and only the personal data
+//! goes. Erasing a registration already cancelled changes no count at all. Retention
+//! does not cancel: an ended event's report keeps its numbers.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use serde::Serialize;
+use serde_json::json;
+
+use super::audit::{self, AuditEntry};
+use super::booking::{self, event_timezone, find_event, local_time, RegistrationView};
+use super::error::DomainError;
+use crate::db::DbConnection;
+use crate::store::events::{self, EventRow};
+use crate::store::registrations::{self, RegistrationRow, CANCELLED};
+use crate::store::{outbox, site_visits};
+
+/// An erased registration, as the admin who asked for it sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Erasure {
+    pub id: String,
+    pub event: String,
+    pub status: String,
+    /// False when it had already been cancelled (no number changed).
+    pub was_active: bool,
+    pub erased_at: DateTime<FixedOffset>,
+}
+
+fn find_in_event(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    id: &str,
+) -> Result<RegistrationRow, DomainError> {
+    registrations::find(conn, id)?
+        .filter(|r| r.event_id == event.id)
+        .ok_or(DomainError::NotFound("registration"))
+}
+
+/// Cancels a registration for the person (same rules and emails as their own
+/// cancellation), audited. Cancelling twice changes nothing.
+pub fn cancel_by_staff(
+    conn: &mut DbConnection,
+    actor: &str,
+    event_slug: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<RegistrationView, DomainError> {
+    let event = find_event(conn, event_slug)?;
+    let registration = find_in_event(conn, &event, id)?;
+    booking::cancel_registration(conn, &registration, now)?;
+    if registration.status != CANCELLED {
+        let entry = AuditEntry {
+            event_id: Some(&event.id),
+            actor,
+            action: "cancel",
+            subject: Some(id),
+            before: Some(json!({ "status": registration.status })),
+            after: Some(json!({ "status": CANCELLED })),
+        };
+        audit::record(conn, entry, now)?;
+    }
+    let visits = site_visits::list(conn, &event.id)?;
+    let registration = find_in_event(conn, &event, id)?;
+    booking::registration_view(conn, &event, &visits, &registration)
+}
+
+/// Erases one registration of the event: cancelled if active, then its personal data
+/// and emails are gone. Erasing again answers the same and changes nothing.
+pub fn erase_registration(
+    conn: &mut DbConnection,
+    actor: &str,
+    event_slug: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<Erasure, DomainError> {
+    let event = find_event(conn, event_slug)?;
+    let registration = find_in_event(conn, &event, id)?;
+    erase(conn, actor, &event, registration, now)
+}
+
+/// Erases every registration with this email (any letter case) in every event.
+pub fn erase_by_email(
+    conn: &mut DbConnection,
+    actor: &str,
+    email: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<Erasure>, DomainError> {
+    let mut erased = Vec::new();
+    for registration in registrations::find_by_email(conn, &email.trim().to_lowercase())? {
+        let event = events::find(conn, &registration.event_id)?;
+        erased.push(erase(conn, actor, &event, registration, now)?);
+    }
+    Ok(erased)
+}
+
+fn erase(
+    conn: &mut DbConnection,
+    actor: &str,
+    event: &EventRow,
+    registration: RegistrationRow,
+    now: NaiveDateTime,
+) -> Result<Erasure, DomainError> {
+    let tz = event_timezone(event);
+    if let Some(erased_at) = registration.erased_at {
+        return Ok(Erasure {
+            id: registration.id,
+            event: event.slug.clone(),
+            status: registration.status,
+            was_active: false,
+            erased_at: local_time(tz, erased_at),
+        });
+    }
+    let was_active = registration.status != CANCELLED;
+    // Frees and refills the seat like any cancellation; the cancellation email it
+    // queues for the person is removed again by `forget` below, in this transaction.
+    booking::cancel_registration(conn, &registration, now)?;
+    forget(conn, &registration.id, now)?;
+    // The id only: the audit trail must not keep what was erased.
+    let entry = AuditEntry {
+        event_id: Some(&event.id),
+        actor,
+        action: "erase",
+        subject: Some(&registration.id),
+        before: None,
+        after: None,
+    };
+    audit::record(conn, entry, now)?;
+    // As stored (PostgreSQL keeps microseconds), so that asking again answers the same.
+    let erased_at = registrations::find(conn, &registration.id)?
+        .and_then(|r| r.erased_at)
+        .unwrap_or(now);
+    Ok(Erasure {
+        id: registration.id,
+        event: event.slug.clone(),
+        status: CANCELLED.into(),
+        was_active,
+        erased_at: local_time(tz, erased_at),
+    })
+}
+
+/// Personal data out of the registration and of the outbox; false when it was gone.
+fn forget(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, DomainError> {
+    let anonymised = registrations::anonymise(conn, id, now)?;
+    outbox::forget_registration(conn, id, &registrations::erased_email(id))?;
+    Ok(anonymised)
+}
+
+/// Retention: anonymises up to `limit` registrations of events whose last day is more
+/// than `after_days` days before `now` (UTC), keeping their status and seats. Returns
+/// how many it anonymised; the caller repeats until that is zero, so that each
+/// transaction stays short.
+pub fn anonymise_ended_events(
+    conn: &mut DbConnection,
+    after_days: u32,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, DomainError> {
+    let cutoff = now.date() - chrono::Days::new(u64::from(after_days));
+    let ended = events::ended_before(conn, cutoff)?;
+    if ended.is_empty() {
+        return Ok(0);
+    }
+    let mut anonymised = Vec::new();
+    for registration in registrations::not_erased(conn, &ended, limit)? {
+        if forget(conn, &registration.id, now)? {
+            anonymised.push(registration.event_id);
+        }
+    }
+    for event_id in &ended {
+        let count = anonymised.iter().filter(|id| *id == event_id).count();
+        if count > 0 {
+            let entry = AuditEntry {
+                event_id: Some(event_id),
+                actor: "retention",
+                action: "anonymise",
+                subject: None,
+                before: None,
+                after: Some(json!({ "registrations": count, "after_days": after_days })),
+            };
+            audit::record(conn, entry, now)?;
+        }
+    }
+    Ok(anonymised.len())
+}

@@ -1,0 +1,387 @@
+//! What the admin exports report: attendee counts by country and by site visit, and the
+//! attendee list. The numbers are defined here once (see the README for the wording):
+//!
+//! - `registered`: active registrations (confirmed, or on the event waitlist);
+//! - `assigned`: those holding a seat;
+//! - `waitlisted` by country: active registrations without a seat that ranked at least
+//!   one visit and still wait for one;
+//! - `waitlisted` by visit: the event view's number (`catalog::event_view`), so that the
+//!   export and the public page never disagree.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use chrono_tz::Tz;
+
+use super::booking::{event_timezone, find_event, local_time, seats_at_once, SeatStatus};
+use super::catalog;
+use super::country::country_name;
+use super::error::DomainError;
+use crate::db::DbConnection;
+use crate::store::events::EventRow;
+use crate::store::exports;
+use crate::store::registrations::{self, CONFIRMED, WAITLISTED};
+use crate::store::site_visits::{self, SiteVisitRow};
+
+/// The label of the row that adds up every other.
+pub const TOTAL: &str = "TOTAL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountsBy {
+    Country,
+    SiteVisit,
+}
+
+impl CountsBy {
+    pub const CHOICES: [&'static str; 2] = ["country", "site_visit"];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "country" => Some(Self::Country),
+            "site_visit" => Some(Self::SiteVisit),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Country => "country",
+            Self::SiteVisit => "site_visit",
+        }
+    }
+}
+
+/// One line of the by-country table; `per_visit` follows [`CountryCounts::visits`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CountryLine {
+    /// ISO code, or [`TOTAL`].
+    pub country: String,
+    /// Empty on the total line.
+    pub country_name: String,
+    pub registered: i64,
+    pub assigned: i64,
+    pub waitlisted: i64,
+    /// Seats this country's people hold in each visit.
+    pub per_visit: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountryCounts {
+    pub event: String,
+    /// Visit slugs in display order: the extra columns.
+    pub visits: Vec<String>,
+    /// Countries with at least one active registration, by code.
+    pub lines: Vec<CountryLine>,
+    pub total: CountryLine,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VisitLine {
+    /// Slug, or [`TOTAL`].
+    pub site_visit: String,
+    pub name: String,
+    pub capacity: i64,
+    pub assigned: i64,
+    pub waitlisted: i64,
+    pub seats_left: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitCounts {
+    pub event: String,
+    pub lines: Vec<VisitLine>,
+    pub total: VisitLine,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Counts {
+    ByCountry(CountryCounts),
+    BySiteVisit(VisitCounts),
+}
+
+impl Counts {
+    pub fn event(&self) -> &str {
+        match self {
+            Self::ByCountry(counts) => &counts.event,
+            Self::BySiteVisit(counts) => &counts.event,
+        }
+    }
+
+    pub fn by(&self) -> CountsBy {
+        match self {
+            Self::ByCountry(_) => CountsBy::Country,
+            Self::BySiteVisit(_) => CountsBy::SiteVisit,
+        }
+    }
+}
+
+/// The counts of an event, read in one transaction (one snapshot).
+pub fn counts(
+    conn: &mut DbConnection,
+    event_slug: &str,
+    by: CountsBy,
+    now: NaiveDateTime,
+) -> Result<Counts, DomainError> {
+    Ok(match by {
+        CountsBy::Country => Counts::ByCountry(counts_by_country(conn, event_slug)?),
+        CountsBy::SiteVisit => Counts::BySiteVisit(counts_by_site_visit(conn, event_slug, now)?),
+    })
+}
+
+pub fn counts_by_country(conn: &mut DbConnection, event_slug: &str) -> Result<CountryCounts, DomainError> {
+    let event = find_event(conn, event_slug)?;
+    let visits = site_visits::list(conn, &event.id)?;
+    let column: HashMap<&str, usize> = visits
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.id.as_str(), i))
+        .collect();
+    let mut lines: BTreeMap<String, CountryLine> = BTreeMap::new();
+    let width = visits.len();
+    for (code, n) in exports::registered_by_country(conn, &event.id)? {
+        country_line(&mut lines, &code, width).registered = n;
+    }
+    for (code, visit, n) in exports::seats_by_country(conn, &event.id)? {
+        let line = country_line(&mut lines, &code, width);
+        line.assigned += n;
+        if let Some(&i) = column.get(visit.as_str()) {
+            line.per_visit[i] = n;
+        }
+    }
+    for (code, n) in exports::waiting_by_country(conn, &event.id)? {
+        country_line(&mut lines, &code, width).waitlisted = n;
+    }
+    let lines: Vec<CountryLine> = lines.into_values().collect();
+    let mut total = CountryLine {
+        country: TOTAL.into(),
+        per_visit: vec![0; visits.len()],
+        ..CountryLine::default()
+    };
+    for line in &lines {
+        total.registered += line.registered;
+        total.assigned += line.assigned;
+        total.waitlisted += line.waitlisted;
+        for (sum, n) in total.per_visit.iter_mut().zip(&line.per_visit) {
+            *sum += n;
+        }
+    }
+    Ok(CountryCounts {
+        event: event.slug,
+        visits: visits.into_iter().map(|v| v.slug).collect(),
+        lines,
+        total,
+    })
+}
+
+fn country_line<'a>(
+    lines: &'a mut BTreeMap<String, CountryLine>,
+    code: &str,
+    width: usize,
+) -> &'a mut CountryLine {
+    lines.entry(code.to_owned()).or_insert_with(|| CountryLine {
+        country: code.to_owned(),
+        country_name: country_name(code).to_owned(),
+        per_visit: vec![0; width],
+        ..CountryLine::default()
+    })
+}
+
+/// The visits' numbers exactly as the event view shows them. The total's `waitlisted`
+/// adds up the column: someone waiting for two visits counts in both.
+pub fn counts_by_site_visit(
+    conn: &mut DbConnection,
+    event_slug: &str,
+    now: NaiveDateTime,
+) -> Result<VisitCounts, DomainError> {
+    let view = catalog::event_view(conn, event_slug, now)?;
+    let lines: Vec<VisitLine> = view
+        .site_visits
+        .into_iter()
+        .map(|v| VisitLine {
+            site_visit: v.slug,
+            name: v.name,
+            capacity: v.capacity.into(),
+            assigned: v.assigned.into(),
+            waitlisted: v.waitlisted,
+            seats_left: v.seats_left.into(),
+        })
+        .collect();
+    let mut total = VisitLine {
+        site_visit: TOTAL.into(),
+        ..VisitLine::default()
+    };
+    for line in &lines {
+        total.capacity += line.capacity;
+        total.assigned += line.assigned;
+        total.waitlisted += line.waitlisted;
+        total.seats_left += line.seats_left;
+    }
+    Ok(VisitCounts {
+        event: view.slug,
+        lines,
+        total,
+    })
+}
+
+/// One line of the attendee list: what the person's own view would show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attendee {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub organisation: String,
+    pub country: String,
+    pub country_name: String,
+    /// `confirmed`, or `waitlisted` for the event-wide waitlist.
+    pub status: String,
+    pub event_waitlist_position: Option<i64>,
+    /// The visit whose seat they hold, or the first choice they wait for.
+    pub site_visit: Option<String>,
+    pub seat_status: Option<SeatStatus>,
+    /// Place on that visit's waitlist (when seats are given as people register).
+    pub waitlist_position: Option<i64>,
+    pub registered_at: DateTime<FixedOffset>,
+}
+
+/// Registrations per page of the attendee list: small enough to keep memory flat, large
+/// enough that the per-page queries cost little.
+pub const PAGE_SIZE: i64 = 1_000;
+
+/// Reads the attendee list a page at a time, each page in its own short transaction.
+///
+/// Waitlist positions are not looked up per person (that would be a count per row):
+/// the list runs in registration order, which is the waitlists' order, so the cursor
+/// counts, per visit, the people without a seat it has passed who ranked that visit —
+/// exactly what `registrations::waitlist_position` counts — and likewise the event
+/// waitlist. A registration that changes while a long export runs shows the state its
+/// page was read in.
+pub struct AttendeeCursor {
+    event: EventRow,
+    visits: Vec<SiteVisitRow>,
+    tz: Tz,
+    positions_apply: bool,
+    after: Option<(NaiveDateTime, String)>,
+    finished: bool,
+    /// Per visit id: people passed without a seat who ranked it (confirmed ones).
+    waiting_ahead: HashMap<String, i64>,
+    event_waitlist_ahead: i64,
+    page_size: i64,
+}
+
+impl AttendeeCursor {
+    pub fn open(conn: &mut DbConnection, event_slug: &str) -> Result<Self, DomainError> {
+        let event = find_event(conn, event_slug)?;
+        let visits = site_visits::list(conn, &event.id)?;
+        Ok(Self {
+            tz: event_timezone(&event),
+            positions_apply: seats_at_once(&event),
+            event,
+            visits,
+            after: None,
+            finished: false,
+            waiting_ahead: HashMap::new(),
+            event_waitlist_ahead: 0,
+            page_size: PAGE_SIZE,
+        })
+    }
+
+    pub fn event_slug(&self) -> &str {
+        &self.event.slug
+    }
+
+    /// How many lines the whole list has (for a progress bar).
+    pub fn total(&self, conn: &mut DbConnection) -> Result<i64, DomainError> {
+        Ok(exports::count_active(conn, &self.event.id)?)
+    }
+
+    /// The next page; empty once the list is done.
+    pub fn next_page(&mut self, conn: &mut DbConnection) -> Result<Vec<Attendee>, DomainError> {
+        if self.finished {
+            return Ok(Vec::new());
+        }
+        let after = self.after.as_ref().map(|(t, id)| (*t, id.as_str()));
+        let rows = exports::active_page(conn, &self.event.id, after, self.page_size)?;
+        self.finished = (rows.len() as i64) < self.page_size;
+        let Some(last) = rows.last() else {
+            return Ok(Vec::new());
+        };
+        self.after = Some((last.created_at, last.id.clone()));
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let seats: HashMap<String, String> = registrations::seats_of(conn, &ids)?.into_iter().collect();
+        let mut ranked: HashMap<String, Vec<String>> = HashMap::new();
+        // Ordered by registration, then rank: each list is best first.
+        for (id, _, visit) in registrations::preferences_of(conn, &ids)? {
+            ranked.entry(id).or_default().push(visit);
+        }
+        let none = Vec::new();
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let seat = seats.get(&row.id).map(String::as_str);
+                let ranked = ranked.get(&row.id).unwrap_or(&none);
+                self.attendee(row, seat, ranked)
+            })
+            .collect())
+    }
+
+    fn slug_of(&self, visit_id: &str) -> Option<String> {
+        self.visits
+            .iter()
+            .find(|v| v.id == visit_id)
+            .map(|v| v.slug.clone())
+    }
+
+    /// One person's line, as `booking::registration_view` would show them; then the
+    /// person is counted as ahead of everyone after them.
+    fn attendee(
+        &mut self,
+        row: registrations::RegistrationRow,
+        seat: Option<&str>,
+        ranked: &[String],
+    ) -> Attendee {
+        let first_choice = ranked.first().map(String::as_str);
+        let mut event_waitlist_position = None;
+        let (site_visit, seat_status, waitlist_position) = match (row.status.as_str(), seat) {
+            (WAITLISTED, _) => {
+                self.event_waitlist_ahead += 1;
+                event_waitlist_position = Some(self.event_waitlist_ahead);
+                let visit = first_choice.and_then(|v| self.slug_of(v));
+                let status = visit.as_ref().map(|_| SeatStatus::Waitlisted);
+                (visit, status, None)
+            }
+            (_, Some(visit)) => (self.slug_of(visit), Some(SeatStatus::Assigned), None),
+            (CONFIRMED, None) => {
+                let position = first_choice
+                    .filter(|_| self.positions_apply)
+                    .map(|v| self.waiting_ahead.get(v).copied().unwrap_or(0) + 1);
+                for visit in ranked {
+                    *self.waiting_ahead.entry(visit.clone()).or_default() += 1;
+                }
+                match first_choice {
+                    // An organiser took them out of every visit: they wait for none.
+                    Some(visit) if row.on_waitlist => {
+                        (self.slug_of(visit), Some(SeatStatus::Waitlisted), position)
+                    }
+                    _ => (None, None, None),
+                }
+            }
+            _ => (None, None, None),
+        };
+        Attendee {
+            country_name: country_name(&row.country).to_owned(),
+            registered_at: local_time(self.tz, row.created_at),
+            id: row.id,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            email: row.email,
+            organisation: row.organisation,
+            country: row.country,
+            status: row.status,
+            event_waitlist_position,
+            site_visit,
+            seat_status,
+            waitlist_position,
+        }
+    }
+}

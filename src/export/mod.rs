@@ -1,0 +1,260 @@
+//! Turning counts and attendee lists into the files admins open: CSV, XLSX and JSON.
+//! Pure formatting: no database, no HTTP. Both spreadsheet formats go through
+//! [`neutralise`], so a name like `=HYPERLINK(…)` is shown, never run.
+
+pub mod csv;
+pub mod json;
+pub mod xlsx;
+
+use std::borrow::Cow;
+
+use chrono::{NaiveDate, SecondsFormat};
+
+use crate::domain::booking::SeatStatus;
+use crate::domain::exports::{Attendee, CountryCounts, Counts, CountsBy, VisitCounts};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Xlsx,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "csv" => Some(Self::Csv),
+            "json" => Some(Self::Json),
+            "xlsx" => Some(Self::Xlsx),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Json => "json",
+            Self::Xlsx => "xlsx",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Json => "application/json",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+}
+
+/// OWASP's advice against CSV/formula injection: a text cell that starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return gets a leading `'`, which spreadsheets show as
+/// text and never evaluate. Numbers are written as numbers and are never touched.
+pub fn neutralise(text: &str) -> Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
+        _ => Cow::Borrowed(text),
+    }
+}
+
+/// A cell of an exported table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Number(i64),
+    Empty,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(n: i64) -> Self {
+        Self::Number(n)
+    }
+}
+
+impl From<Option<i64>> for Cell {
+    fn from(n: Option<i64>) -> Self {
+        n.map_or(Self::Empty, Self::Number)
+    }
+}
+
+impl From<Option<String>> for Cell {
+    fn from(text: Option<String>) -> Self {
+        text.map_or(Self::Empty, Self::Text)
+    }
+}
+
+/// A header and rows; `key_columns` stay in view when a spreadsheet scrolls sideways.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    pub key_columns: u16,
+}
+
+/// The counts as a table, `TOTAL` last. The fixed columns are those of DESIGN.md; by
+/// country, one column per visit (its slug) follows: that country's seats there.
+pub fn counts_table(counts: &Counts) -> Table {
+    match counts {
+        Counts::ByCountry(counts) => country_table(counts),
+        Counts::BySiteVisit(counts) => visit_table(counts),
+    }
+}
+
+fn country_table(counts: &CountryCounts) -> Table {
+    let mut columns: Vec<String> = ["country", "country_name", "registered", "assigned", "waitlisted"]
+        .map(String::from)
+        .into();
+    columns.extend(counts.visits.iter().cloned());
+    let rows = counts
+        .lines
+        .iter()
+        .chain([&counts.total])
+        .map(|line| {
+            let mut row: Vec<Cell> = vec![
+                line.country.as_str().into(),
+                line.country_name.as_str().into(),
+                line.registered.into(),
+                line.assigned.into(),
+                line.waitlisted.into(),
+            ];
+            row.extend(line.per_visit.iter().map(|n| Cell::Number(*n)));
+            row
+        })
+        .collect();
+    Table {
+        columns,
+        rows,
+        key_columns: 2,
+    }
+}
+
+fn visit_table(counts: &VisitCounts) -> Table {
+    let columns = [
+        "site_visit",
+        "name",
+        "capacity",
+        "assigned",
+        "waitlisted",
+        "seats_left",
+    ]
+    .map(String::from)
+    .into();
+    let rows = counts
+        .lines
+        .iter()
+        .chain([&counts.total])
+        .map(|line| {
+            vec![
+                line.site_visit.as_str().into(),
+                line.name.as_str().into(),
+                line.capacity.into(),
+                line.assigned.into(),
+                line.waitlisted.into(),
+                line.seats_left.into(),
+            ]
+        })
+        .collect();
+    Table {
+        columns,
+        rows,
+        key_columns: 1,
+    }
+}
+
+/// The attendee list's columns, in order.
+pub const ATTENDEE_COLUMNS: [&str; 13] = [
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "organisation",
+    "country",
+    "country_name",
+    "status",
+    "event_waitlist_position",
+    "site_visit",
+    "seat_status",
+    "waitlist_position",
+    "registered_at",
+];
+
+pub fn attendee_cells(attendee: &Attendee) -> Vec<Cell> {
+    let seat_status = attendee.seat_status.map(|status| match status {
+        SeatStatus::Assigned => "assigned".to_owned(),
+        SeatStatus::Waitlisted => "waitlisted".to_owned(),
+    });
+    vec![
+        attendee.id.as_str().into(),
+        attendee.first_name.as_str().into(),
+        attendee.last_name.as_str().into(),
+        attendee.email.as_str().into(),
+        attendee.organisation.as_str().into(),
+        attendee.country.as_str().into(),
+        attendee.country_name.as_str().into(),
+        attendee.status.as_str().into(),
+        attendee.event_waitlist_position.into(),
+        attendee.site_visit.clone().into(),
+        seat_status.into(),
+        attendee.waitlist_position.into(),
+        // To the second: sub-second digits only clutter a spreadsheet.
+        attendee
+            .registered_at
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+            .into(),
+    ]
+}
+
+/// `{event}-counts-by-country-2024-11-04.csv`, `{event}-attendees-2024-11-04.xlsx`: the
+/// event and the day of the export, so that successive downloads do not collide.
+/// Event slugs are lower-case letters, digits and dashes, safe in a header as they are.
+pub fn file_name(event: &str, what: &str, day: NaiveDate, format: Format) -> String {
+    format!("{event}-{what}-{day}.{}", format.extension())
+}
+
+pub fn counts_file_name(event: &str, by: CountsBy, day: NaiveDate, format: Format) -> String {
+    let what = match by {
+        CountsBy::Country => "counts-by-country",
+        CountsBy::SiteVisit => "counts-by-site-visit",
+    };
+    file_name(event, what, day, format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_triggers_are_neutralised_and_nothing_else() {
+        for risky in ["=1+1", "+33 1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralise(risky), format!("'{risky}"));
+        }
+        for safe in ["Łobocka", "a=b", "", " =1", "'quoted", "O'Brien"] {
+            assert_eq!(neutralise(safe), safe);
+        }
+    }
+
+    #[test]
+    fn file_names_carry_event_kind_and_day() {
+        let day = NaiveDate::from_ymd_opt(2024, 11, 4).unwrap();
+        assert_eq!(
+            counts_file_name("cmr", CountsBy::SiteVisit, day, Format::Xlsx),
+            "cmr-counts-by-site-visit-2024-11-04.xlsx"
+        );
+        assert_eq!(
+            file_name("cmr", "attendees", day, Format::Csv),
+            "cmr-attendees-2024-11-04.csv"
+        );
+    }
+}

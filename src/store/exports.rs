@@ -1,0 +1,92 @@
+//! Queries behind the admin exports: counts as GROUP BY queries (never a row per person
+//! in memory) and the attendee list a page at a time, in registration order.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{count_star, exists, not};
+use diesel::prelude::*;
+
+use super::registrations::{RegistrationRow, CANCELLED};
+use crate::db::schema::{registration_preferences, registrations, seat_assignments};
+use crate::db::DbConnection;
+
+/// Active (not cancelled) registrations per country.
+pub fn registered_by_country(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.ne(CANCELLED))
+        .group_by(registrations::country)
+        .select((registrations::country, count_star()))
+        .load(conn)
+}
+
+/// Seats held per (country, visit id). Only active confirmed registrations hold seats.
+pub fn seats_by_country(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<(String, String, i64)>> {
+    seat_assignments::table
+        .inner_join(registrations::table)
+        .filter(registrations::event_id.eq(event_id))
+        .group_by((registrations::country, seat_assignments::site_visit_id))
+        .select((
+            registrations::country,
+            seat_assignments::site_visit_id,
+            count_star(),
+        ))
+        .load(conn)
+}
+
+/// Per country, active registrations without a seat that ranked at least one visit and
+/// still wait for one (an organiser who took someone out of every visit ends that).
+pub fn waiting_by_country(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.ne(CANCELLED))
+        .filter(registrations::on_waitlist.eq(true))
+        .filter(not(exists(
+            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
+        )))
+        .filter(exists(registration_preferences::table.filter(
+            registration_preferences::registration_id.eq(registrations::id),
+        )))
+        .group_by(registrations::country)
+        .select((registrations::country, count_star()))
+        .load(conn)
+}
+
+/// Active registrations of the event.
+pub fn count_active(conn: &mut DbConnection, event_id: &str) -> QueryResult<i64> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.ne(CANCELLED))
+        .select(count_star())
+        .first(conn)
+}
+
+/// Up to `limit` active registrations after `after` (a registration's `(created_at, id)`)
+/// in registration order: keyset pagination, so that every page costs the same however
+/// deep into the list it is.
+pub fn active_page(
+    conn: &mut DbConnection,
+    event_id: &str,
+    after: Option<(NaiveDateTime, &str)>,
+    limit: i64,
+) -> QueryResult<Vec<RegistrationRow>> {
+    let mut query = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.ne(CANCELLED))
+        .into_boxed();
+    if let Some((created_at, id)) = after {
+        // `created_at >= t` bounds the index range; the OR only skips the rows of the
+        // same instant already read.
+        query = query.filter(
+            registrations::created_at.ge(created_at).and(
+                registrations::created_at
+                    .gt(created_at)
+                    .or(registrations::id.gt(id.to_owned())),
+            ),
+        );
+    }
+    query
+        .order((registrations::created_at, registrations::id))
+        .limit(limit)
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
