@@ -5,6 +5,7 @@
 //! migrations). `i18n` (the two languages of participants' pages and emails) is a leaf
 //! that the edge, the domain and the mail renderer all use.
 
+pub mod background;
 pub mod cli;
 pub mod db;
 pub mod domain;

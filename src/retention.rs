@@ -3,10 +3,9 @@
 //! in short transactions (so the SQLite writer is never held for long).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::background::BackgroundThread;
 use crate::db::Database;
 use crate::domain::{erasure, now, DomainError};
 
@@ -14,56 +13,21 @@ const PERIOD: Duration = Duration::from_secs(3600);
 /// Registrations anonymised per transaction.
 const BATCH: i64 = 500;
 
-/// A running retention worker; dropping or stopping it ends the thread.
-pub struct RetentionHandle {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl RetentionHandle {
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RetentionHandle {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
 /// Starts the worker, or nothing when retention is off (`after_days == 0`).
-pub fn spawn(db: Database, after_days: u32) -> Option<RetentionHandle> {
+pub fn spawn(db: Database, after_days: u32) -> Option<BackgroundThread> {
     if after_days == 0 {
         return None;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("retention".into())
-        .spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                match anonymise_due(&db, after_days, &flag) {
-                    Ok(0) => {}
-                    Ok(count) => tracing::info!(count, after_days, "retention anonymised registrations"),
-                    Err(error) => tracing::warn!(%error, "retention run failed; will try again"),
-                }
-                std::thread::park_timeout(PERIOD);
+    Some(BackgroundThread::spawn("retention", move |stop| {
+        while !stop.load(Ordering::SeqCst) {
+            match anonymise_due(&db, after_days, stop) {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, after_days, "retention anonymised registrations"),
+                Err(error) => tracing::warn!(%error, "retention run failed; will try again"),
             }
-        })
-        .expect("spawn the retention thread");
-    Some(RetentionHandle {
-        stop,
-        thread: Some(thread),
-    })
+            std::thread::park_timeout(PERIOD);
+        }
+    }))
 }
 
 /// Anonymises everything due, a batch per transaction; returns how many.

@@ -7,14 +7,15 @@ use std::path::Path;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 
+use crate::background::BackgroundThread;
 use crate::db::{Database, DbError};
 use crate::domain::access::{self, ManageKey};
 use crate::domain::catalog::{self, ImportOutcome};
 use crate::domain::event::EventFile;
 use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
-use crate::mail::{self, worker::WorkerHandle};
-use crate::retention::{self, RetentionHandle};
+use crate::mail;
+use crate::retention;
 use crate::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +36,8 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     db: Database,
-    worker: Option<WorkerHandle>,
-    retention: Option<RetentionHandle>,
+    worker: Option<BackgroundThread>,
+    retention: Option<BackgroundThread>,
 }
 
 impl Application {

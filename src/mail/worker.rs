@@ -7,8 +7,6 @@
 //! runs out and another worker sends it again, with the same Message-ID).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -17,6 +15,7 @@ use rand::Rng;
 use super::content::EmailData;
 use super::render::Renderer;
 use super::transport::{SendFailure, Transport};
+use crate::background::BackgroundThread;
 use crate::db::{Database, DbError};
 use crate::domain::now;
 use crate::store::outbox::{self, OutboxRow, FAILED, PENDING, SENT};
@@ -39,32 +38,6 @@ pub struct DeliveryWorker {
     id: String,
 }
 
-/// A running worker; [`WorkerHandle::stop`] lets the email in flight finish.
-pub struct WorkerHandle {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl WorkerHandle {
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for WorkerHandle {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
 enum Outcome {
     Sent,
     Retry(NaiveDateTime, String),
@@ -82,17 +55,9 @@ impl DeliveryWorker {
         }
     }
 
-    pub fn spawn(self) -> WorkerHandle {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("mail-delivery".into())
-            .spawn(move || self.run(&flag))
-            .expect("spawn the mail delivery thread");
-        WorkerHandle {
-            stop,
-            thread: Some(thread),
-        }
+    /// Starts delivering on its own thread; stopping it lets the email in flight finish.
+    pub fn spawn(self) -> BackgroundThread {
+        BackgroundThread::spawn("mail-delivery", move |stop| self.run(stop))
     }
 
     fn run(&self, stop: &AtomicBool) {
