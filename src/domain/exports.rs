@@ -122,6 +122,7 @@ pub fn counts(
     by: CountsBy,
     now: NaiveDateTime,
 ) -> Result<Counts, DomainError> {
+    exports::plan_for_actual_event(conn)?;
     Ok(match by {
         CountsBy::Country => Counts::ByCountry(counts_by_country(conn, event_slug)?),
         CountsBy::SiteVisit => Counts::BySiteVisit(counts_by_site_visit(conn, event_slug, now)?),

@@ -2,12 +2,25 @@
 //! in memory) and the attendee list a page at a time, in registration order.
 
 use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
 use diesel::dsl::{count_star, exists, not};
 use diesel::prelude::*;
 
 use super::registrations::{RegistrationRow, CANCELLED};
 use crate::db::schema::{registration_preferences, registrations, seat_assignments};
 use crate::db::DbConnection;
+
+/// Makes PostgreSQL plan every statement of the current transaction for its actual
+/// parameters. Prepared statements are cached, and after a few runs PostgreSQL may keep
+/// a generic plan shaped by the average event: with one huge event in the tables, a
+/// small event's counts then hash-join whole tables (measured: 0.86 s instead of a few
+/// milliseconds for 2,000 people next to a million). Nothing to do on SQLite.
+pub fn plan_for_actual_event(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(pg) => pg.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan"),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
 
 /// Active (not cancelled) registrations per country.
 pub fn registered_by_country(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<(String, i64)>> {
