@@ -32,16 +32,6 @@ pub struct Erasure {
     pub erased_at: DateTime<FixedOffset>,
 }
 
-fn find_in_event(
-    conn: &mut DbConnection,
-    event: &EventRow,
-    id: &str,
-) -> Result<RegistrationRow, DomainError> {
-    registrations::find(conn, id)?
-        .filter(|r| r.event_id == event.id)
-        .ok_or(DomainError::NotFound("registration"))
-}
-
 /// Cancels a registration for the person (same rules and emails as their own
 /// cancellation), audited. Cancelling twice changes nothing.
 pub fn cancel_by_staff(
@@ -52,7 +42,7 @@ pub fn cancel_by_staff(
     now: NaiveDateTime,
 ) -> Result<RegistrationView, DomainError> {
     let event = find_event(conn, event_slug)?;
-    let registration = find_in_event(conn, &event, id)?;
+    let registration = super::organiser::find_registration(conn, &event, id)?;
     booking::cancel_registration(conn, &registration, now)?;
     if registration.status != CANCELLED {
         let entry = AuditEntry {
@@ -66,7 +56,7 @@ pub fn cancel_by_staff(
         audit::record(conn, entry, now)?;
     }
     let visits = site_visits::list(conn, &event.id)?;
-    let registration = find_in_event(conn, &event, id)?;
+    let registration = super::organiser::find_registration(conn, &event, id)?;
     booking::registration_view(conn, &event, &visits, &registration)
 }
 
@@ -80,7 +70,7 @@ pub fn erase_registration(
     now: NaiveDateTime,
 ) -> Result<Erasure, DomainError> {
     let event = find_event(conn, event_slug)?;
-    let registration = find_in_event(conn, &event, id)?;
+    let registration = super::organiser::find_registration(conn, &event, id)?;
     erase(conn, actor, &event, registration, now)
 }
 

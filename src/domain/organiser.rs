@@ -38,7 +38,7 @@ fn slug_of(visits: &[SiteVisitRow], id: Option<&str>) -> Option<String> {
 }
 
 /// The registration of this event with this id.
-fn find_registration(
+pub fn find_registration(
     conn: &mut DbConnection,
     event: &EventRow,
     id: &str,
