@@ -12,6 +12,7 @@
 pub mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,6 +147,10 @@ impl From<DieselError> for DbError {
                     || message.contains("database table is locked")
                     || message.contains("terminating connection")
                     || message.contains("server closed the connection")
+                    || message.contains("no connection to the server")
+                    || message.contains("could not send data to server")
+                    || message.contains("could not receive data from server")
+                    || message.contains("the database system is")
                 {
                     Self::Unavailable(message.to_owned())
                 } else {
@@ -217,13 +222,46 @@ pub fn establish(
     }
 }
 
+/// How long a request waits for a connection while the database is known to be
+/// unreachable: long enough for a connection freed by a finishing request, short enough
+/// that clients get their 503 at once rather than after `lock_wait`.
+const UNREACHABLE_CHECKOUT: Duration = Duration::from_millis(250);
+
+/// Whether the last attempt to open a connection failed. The pool keeps retrying in the
+/// background (with backoff up to half of `lock_wait`), so the first success clears it
+/// and the service recovers by itself when the database comes back.
+#[derive(Debug, Default)]
+struct Reachability {
+    unreachable: AtomicBool,
+}
+
+impl Reachability {
+    fn record(&self, outcome: Result<(), &ConnectionError>) {
+        let was_unreachable = self.unreachable.swap(outcome.is_err(), Ordering::Relaxed);
+        match outcome {
+            Err(error) if !was_unreachable => tracing::error!(%error, "database unreachable"),
+            Ok(()) if was_unreachable => tracing::info!("database reachable again"),
+            _ => {}
+        }
+    }
+
+    fn checkout_wait(&self, wait: Duration) -> Duration {
+        if self.unreachable.load(Ordering::Relaxed) {
+            wait.min(UNREACHABLE_CHECKOUT)
+        } else {
+            wait
+        }
+    }
+}
+
 /// r2d2 manager that picks the backend from the URL (diesel's own would try SQLite with
-/// any string) and applies the connection settings.
+/// any string), applies the connection settings and tracks whether the database answers.
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
     options: DbOptions,
     read_only: bool,
+    reachability: Arc<Reachability>,
 }
 
 impl ManageConnection for Manager {
@@ -231,7 +269,9 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        establish(&self.url, &self.options, self.read_only).map_err(r2d2::Error::ConnectionError)
+        let connection = establish(&self.url, &self.options, self.read_only);
+        self.reachability.record(connection.as_ref().map(|_| ()));
+        connection.map_err(r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
@@ -297,6 +337,7 @@ struct Inner {
     options: DbOptions,
     pool: Pool,
     writer: Option<mpsc::SyncSender<Box<dyn WriteJob>>>,
+    reachability: Arc<Reachability>,
 }
 
 /// Handle to the database: cheap to clone, shared by handlers, workers and the CLI.
@@ -322,15 +363,19 @@ impl Database {
         // Connect once up front so that a bad URL fails start-up with its real reason.
         let first = establish(url, &options, false)
             .map_err(|e| DbError::Unavailable(format!("cannot connect to {}: {e}", url.redacted())))?;
+        let reachability = Arc::new(Reachability::default());
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(options.lock_wait)
+            // `Reachability` logs an outage once, not every retry.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
             // Connections open in the background; `first` above proved the URL works.
             .build_unchecked(Manager {
                 url: url.clone(),
                 options: options.clone(),
                 read_only: !url.is_postgres(),
+                reachability: reachability.clone(),
             });
         let writer = match url {
             DatabaseUrl::Sqlite(_) => Some(spawn_sqlite_writer(first, options.max_batch)),
@@ -342,6 +387,7 @@ impl Database {
                 options,
                 pool,
                 writer,
+                reachability,
             }),
         })
     }
@@ -442,7 +488,7 @@ impl Database {
     fn checkout(&self, timeout: Duration) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         self.inner
             .pool
-            .get_timeout(timeout)
+            .get_timeout(self.inner.reachability.checkout_wait(timeout))
             .map_err(|e| DbError::Unavailable(format!("no database connection: {e}")))
     }
 

@@ -10,6 +10,7 @@ mod exports;
 mod foundation;
 mod operations;
 mod organiser;
+mod outage;
 mod pages;
 mod schema;
 mod seats;
