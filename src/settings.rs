@@ -50,6 +50,9 @@ pub struct ServerSettings {
     pub public_url: String,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's head (408 after), and to close a
+    /// connection after its answer.
+    pub client_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -195,6 +198,11 @@ impl Settings {
         }
         if self.database.pool_size == 0 {
             return Err(SettingsError("database.pool_size must be at least 1".into()));
+        }
+        if self.server.client_timeout_ms == 0 {
+            return Err(SettingsError(
+                "server.client_timeout_ms must be at least 1".into(),
+            ));
         }
         if self.server.max_body_bytes < 1024 {
             return Err(SettingsError(
