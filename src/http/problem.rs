@@ -75,7 +75,8 @@ impl ApiError {
             Self::Domain(D::CapacityExceeded(_)) => {
                 (StatusCode::CONFLICT, "capacity-exceeded", "Capacity exceeded")
             }
-            Self::Domain(D::Storage(DbError::Unavailable(_))) => (
+            // A conflict that outlived its retries is contention too: the client retries.
+            Self::Domain(D::Storage(DbError::Unavailable(_) | DbError::Conflict(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service-unavailable",
                 "Service unavailable",
@@ -106,7 +107,7 @@ impl ApiError {
                 let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
                 format!("check these fields: {}", fields.join(", "))
             }
-            Self::Domain(DomainError::Storage(DbError::Unavailable(_))) => {
+            Self::Domain(DomainError::Storage(DbError::Unavailable(_) | DbError::Conflict(_))) => {
                 "the database is busy or unreachable; retry shortly".into()
             }
             // Never leak internals (SQL, paths, causes) to the client.

@@ -419,7 +419,7 @@ fn sigterm_under_load_cuts_no_request_off(backend: Backend) {
 #[test]
 fn a_client_too_slow_to_send_its_request_is_cut_off() {
     use std::io::{Read, Write};
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.server.client_timeout_ms = 300);
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.server.client_timeout_ms = 1_000);
     let mut stream = std::net::TcpStream::connect(app.server.address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let started = std::time::Instant::now();
