@@ -84,6 +84,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Maintained by database triggers (migration `2024-11-07-000000_counts`); read only.
+    registration_counts (event_id, country, site_visit_id) {
+        event_id -> Text,
+        country -> Text,
+        /// '' for the country's own row.
+        site_visit_id -> Text,
+        registered -> BigInt,
+        assigned -> BigInt,
+        waitlisted -> BigInt,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Text,
         name -> Text,
@@ -161,6 +174,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registrations,
     registration_preferences,
     seat_assignments,
+    registration_counts,
     api_tokens,
     outbox_emails,
     service_keys,

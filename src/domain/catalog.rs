@@ -12,7 +12,7 @@ use super::notify;
 use super::seats::{self, SeatChange};
 use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
-use crate::store::{registrations, site_visits};
+use crate::store::{counts, registrations, site_visits};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SiteVisitView {
@@ -77,19 +77,44 @@ pub fn list_events(conn: &mut DbConnection) -> Result<Vec<EventSummary>, DomainE
 }
 
 /// The event with its visits and their counts, read in one transaction so the numbers
-/// agree with each other.
+/// agree with each other. The waiting numbers come from the maintained counters.
 pub fn event_view(conn: &mut DbConnection, slug: &str, now: NaiveDateTime) -> Result<EventView, DomainError> {
     let event = find_event(conn, slug)?;
+    let waiting = counts::waiting_by_visit(conn, &event.id)?;
+    view_with_waiting(conn, event, &waiting, now)
+}
+
+/// [`event_view`] with the waiting numbers aggregated from the registrations' rows, as
+/// before the counters existed: the oracle the counters are tested against.
+pub fn event_view_from_rows(
+    conn: &mut DbConnection,
+    slug: &str,
+    now: NaiveDateTime,
+) -> Result<EventView, DomainError> {
+    let event = find_event(conn, slug)?;
+    let waiting: Vec<(String, i64)> = registrations::waiting_counts(conn, &event.id)?
+        .into_iter()
+        .map(|(visit, unseated, upgrading)| (visit, unseated + upgrading))
+        .collect();
+    view_with_waiting(conn, event, &waiting, now)
+}
+
+/// The view, given the people waiting per visit id.
+fn view_with_waiting(
+    conn: &mut DbConnection,
+    event: EventRow,
+    waiting: &[(String, i64)],
+    now: NaiveDateTime,
+) -> Result<EventView, DomainError> {
     let tz = event_timezone(&event);
     let visits = site_visits::list(conn, &event.id)?;
-    let waiting = registrations::waiting_counts(conn, &event.id)?;
     let site_visits = visits
         .into_iter()
         .map(|visit| {
             let waitlisted = waiting
                 .iter()
-                .find(|(id, _, _)| *id == visit.id)
-                .map_or(0, |(_, unseated, upgrading)| unseated + upgrading);
+                .find(|(id, _)| *id == visit.id)
+                .map_or(0, |(_, n)| *n);
             SiteVisitView {
                 seats_left: (visit.capacity - visit.assigned).max(0),
                 waitlisted,

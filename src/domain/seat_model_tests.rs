@@ -1,13 +1,15 @@
 //! Property test of the seat rules: random sequences of register / cancel / change /
 //! capacity raise run through the real domain functions on a real SQLite database, and
-//! after every step the seats must equal those of a simple model of the rules, and the
-//! invariants must hold.
+//! after every step the seats must equal those of a simple model of the rules, the
+//! invariants must hold, and the maintained counters (by country and by visit) must
+//! equal the model's numbers.
 
 use proptest::prelude::*;
 
 use super::booking::{self, cancel_registration, change_preferences, register_participant};
 use super::catalog::{add_site_visit, create_event};
 use super::event::{NewEvent, NewSiteVisit};
+use super::exports::{self, Counts, CountsBy};
 use super::registration::{Email, NewRegistration, Preferences};
 use super::{seats, DomainError};
 use crate::db::{Database, DatabaseUrl, DbOptions};
@@ -319,6 +321,80 @@ fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Resul
         prop_assert!(row.assigned <= row.capacity, "over capacity at step {}", step);
         prop_assert_eq!(row.assigned, holders, "counter vs rows at step {}", step);
         prop_assert_eq!(row.capacity, model.capacity[v]);
+    }
+    check_counts(fixture, model, step)
+}
+
+/// The maintained counters against the model (everyone registers from BE).
+fn check_counts(fixture: &Fixture, model: &Model, step: usize) -> Result<(), TestCaseError> {
+    let (by_country, by_visit) = fixture
+        .db
+        .read_blocking(|conn| {
+            let now = super::now();
+            Ok::<_, DomainError>((
+                exports::counts(conn, "model", CountsBy::Country, now)?,
+                exports::counts(conn, "model", CountsBy::SiteVisit, now)?,
+            ))
+        })
+        .unwrap();
+    let (Counts::ByCountry(by_country), Counts::BySiteVisit(by_visit)) = (by_country, by_visit) else {
+        unreachable!()
+    };
+    let active: Vec<&Person> = model.people.iter().filter(|p| p.active).collect();
+    let per_visit: Vec<i64> = (0..VISITS).map(|v| i64::from(model.taken(v))).collect();
+    let waiting = active
+        .iter()
+        .filter(|p| p.seat.is_none() && !p.ranked.is_empty())
+        .count() as i64;
+    let lines: Vec<(String, i64, i64, i64, Vec<i64>)> = by_country
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.country.clone(),
+                l.registered,
+                l.assigned,
+                l.waitlisted,
+                l.per_visit.clone(),
+            )
+        })
+        .collect();
+    let expected = if active.is_empty() {
+        Vec::new()
+    } else {
+        vec![(
+            "BE".to_owned(),
+            active.len() as i64,
+            per_visit.iter().sum(),
+            waiting,
+            per_visit.clone(),
+        )]
+    };
+    prop_assert_eq!(lines, expected, "counts by country at step {}", step);
+    for (v, line) in by_visit.lines.iter().enumerate() {
+        // Waiting for v: no seat and ranked v, or a seat ranked below v.
+        let wanting = active
+            .iter()
+            .filter(|p| match (Model::rank(p, v), p.seat) {
+                (Some(_), None) => true,
+                (Some(wanted), Some(held)) => Model::rank(p, held).is_some_and(|h| wanted < h),
+                (None, _) => false,
+            })
+            .count() as i64;
+        prop_assert_eq!(
+            line.waitlisted,
+            wanting,
+            "waiting for visit {} at step {}",
+            v,
+            step
+        );
+        prop_assert_eq!(
+            line.assigned,
+            per_visit[v],
+            "seats of visit {} at step {}",
+            v,
+            step
+        );
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! Nothing above this layer writes SQL; nothing here decides a rule.
 
 pub mod audit;
+pub mod counts;
 pub mod events;
 pub mod exports;
 pub mod idempotency;

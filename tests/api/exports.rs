@@ -11,6 +11,7 @@ use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use rallypoint::domain::erasure;
+use rallypoint::domain::exports::{self as domain_exports, Counts, CountsBy};
 use serde_json::{json, Value};
 
 use crate::helpers::{call, participant, send, Backend, Reply, TestApp};
@@ -23,6 +24,7 @@ crate::on_both_backends!(
     retention_anonymises_ended_events_only,
     the_command_line_exports_and_erases,
     exports_check_roles_and_parameters,
+    counters_equal_the_rows_after_a_random_mix_of_changes,
 );
 
 /// A raw answer, for the headers and bytes of a download.
@@ -853,4 +855,187 @@ fn exports_check_roles_and_parameters(backend: Backend) {
         Some(&app.admin),
     )
     .problem(404, "not-found");
+}
+
+/// The counts the exports read (maintained counters) and the same counts aggregated
+/// from the rows, for both tables.
+fn counters_and_rows(app: &TestApp, event: &str) -> Vec<(Counts, Counts)> {
+    let event = event.to_owned();
+    app.server
+        .db
+        .read_blocking(move |conn| {
+            let now = rallypoint::domain::now();
+            [CountsBy::Country, CountsBy::SiteVisit]
+                .into_iter()
+                .map(|by| {
+                    Ok((
+                        domain_exports::counts(conn, &event, by, now)?,
+                        domain_exports::counts_from_rows(conn, &event, by, now)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, rallypoint::domain::DomainError>>()
+        })
+        .unwrap()
+}
+
+/// A small deterministic generator (xorshift), so a failure replays the same steps.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+
+    fn ranking(&mut self) -> Vec<&'static str> {
+        let mut all = vec!["a", "b", "c"];
+        let mut ranked = Vec::new();
+        for _ in 0..self.below(4) {
+            ranked.push(all.remove(self.below(all.len())));
+        }
+        ranked
+    }
+}
+
+/// Every path that changes a count — registration (with the event-wide waitlist),
+/// cancellation, new ranking, organiser moves, capacity changes, the allocation,
+/// erasure and retention — in a random order over a first-come event with an event
+/// capacity and a preferences event; after each step the counters must equal the
+/// aggregation from the rows, by country and by visit.
+fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("mix-fc", json!({"capacity": 12}), &[("a", 4), ("b", 2), ("c", 3)]);
+    app.create_event(
+        "mix-pref",
+        json!({"assignment_mode": "preferences"}),
+        &[("a", 3), ("b", 3), ("c", 2)],
+    );
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    // (event, id, manage path)
+    let mut people: Vec<(&str, String, String)> = Vec::new();
+    let mut seen = BTreeMap::<&str, usize>::new();
+    for step in 0..90 {
+        let event = ["mix-fc", "mix-pref"][dice.below(2)];
+        let someone = (!people.is_empty()).then(|| dice.below(people.len()));
+        let op = dice.below(10);
+        let (what, changed) = match (op, someone) {
+            (0..=2, _) | (_, None) => {
+                let n = people.len();
+                let reply = app.register(event, &participant(n, &dice.ranking()));
+                assert!(reply.status == 201 || reply.status == 409, "{}", reply.body);
+                if reply.status == 201 {
+                    let id = reply.json()["id"].as_str().unwrap().to_owned();
+                    people.push((event, id, reply.location.unwrap()));
+                }
+                ("register", reply.status == 201)
+            }
+            (3, Some(i)) => {
+                let status = call(ureq::delete(&app.url(&people[i].2)), None).status;
+                assert!([200, 404, 409].contains(&status), "cancel: {status}");
+                ("cancel", status == 200)
+            }
+            (4, Some(i)) => {
+                let reply = send(
+                    ureq::patch(&app.url(&people[i].2)),
+                    "application/json",
+                    &json!({"preferences": dice.ranking()}).to_string(),
+                    None,
+                );
+                assert!([200, 404, 409].contains(&reply.status), "{}", reply.body);
+                ("change preferences", reply.status == 200)
+            }
+            (5, Some(i)) => {
+                let (event, id, ..) = &people[i];
+                let target = [json!("a"), json!("b"), json!("c"), Value::Null][dice.below(4)].clone();
+                let reply = send(
+                    ureq::put(&app.url(&format!("/api/v1/events/{event}/registrations/{id}/site-visit"))),
+                    "application/json",
+                    &json!({ "site_visit": target }).to_string(),
+                    Some(&app.organiser),
+                );
+                assert!([200, 404, 409, 422].contains(&reply.status), "{}", reply.body);
+                ("move", reply.status == 200)
+            }
+            (6, _) => {
+                let visit = ["a", "b", "c"][dice.below(3)];
+                let reply = send(
+                    ureq::patch(&app.url(&format!("/api/v1/events/{event}/site-visits/{visit}"))),
+                    "application/json",
+                    &json!({"capacity": dice.below(6)}).to_string(),
+                    Some(&app.organiser),
+                );
+                assert!([200, 409].contains(&reply.status), "{}", reply.body);
+                ("capacity", reply.status == 200)
+            }
+            (7, _) => {
+                let reply = app.post_json(
+                    "/api/v1/events/mix-pref/allocation",
+                    &json!({"dry_run": false, "balance_countries": dice.below(2) == 1}),
+                    Some(&app.organiser),
+                );
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                ("allocation", true)
+            }
+            (8, Some(i)) => {
+                let (event, id, ..) = &people[i];
+                let reply = call(
+                    ureq::delete(&app.url(&format!("/api/v1/events/{event}/registrations/{id}?erase=true")))
+                        .set("Authorization", &format!("Bearer {}", app.admin)),
+                    None,
+                );
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                ("erase", true)
+            }
+            (_, Some(_)) => {
+                // Retention's anonymisation: personal data goes, seats and counts stay.
+                let db = &app.server.db;
+                let id = people[someone.unwrap()].1.clone();
+                let changed = db
+                    .write_blocking(move |conn| {
+                        Ok::<_, rallypoint::domain::DomainError>(rallypoint::store::registrations::anonymise(
+                            conn,
+                            &id,
+                            rallypoint::domain::now(),
+                        )?)
+                    })
+                    .unwrap();
+                ("anonymise", changed)
+            }
+        };
+        if changed {
+            *seen.entry(what).or_default() += 1;
+        }
+        for event in ["mix-fc", "mix-pref"] {
+            for (counters, rows) in counters_and_rows(&app, event) {
+                assert_eq!(counters, rows, "step {step} ({what}), event {event}");
+            }
+        }
+    }
+    // Every path did change something, and the counts are not trivially empty.
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    let final_counts = counters_and_rows(&app, "mix-fc");
+    let Counts::ByCountry(by_country) = &final_counts[0].0 else {
+        panic!()
+    };
+    assert!(
+        by_country.total.registered > 0 && by_country.total.assigned > 0,
+        "{by_country:?}"
+    );
+    if matches!(backend, Backend::Postgres) {
+        // PostgreSQL notes changes during a transaction and applies them at commit:
+        // nothing may be left behind.
+        let mut conn = diesel::PgConnection::establish(&app.db.url).unwrap();
+        let left: Vec<Left> = diesel::sql_query("SELECT count(*) AS n FROM registration_count_changes")
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(left[0].n, 0);
+    }
+}
+
+#[derive(QueryableByName)]
+struct Left {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }

@@ -39,10 +39,14 @@ fn normalise(data_type: &str) -> String {
     .to_owned()
 }
 
+/// Tables one backend has for its own machinery, outside the shared schema: PostgreSQL
+/// notes counter changes until commit (migration `2024-11-07-000000_counts`).
+const BACKEND_ONLY: [&str; 2] = ["__diesel_schema_migrations", "registration_count_changes"];
+
 fn collect(columns: Vec<Column>) -> Schema {
     columns
         .into_iter()
-        .filter(|c| c.table_name != "__diesel_schema_migrations")
+        .filter(|c| !BACKEND_ONLY.contains(&c.table_name.as_str()))
         .map(|c| {
             (
                 (c.table_name, c.column_name),

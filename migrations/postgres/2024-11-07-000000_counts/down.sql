@@ -1,0 +1,12 @@
+DROP TRIGGER registration_counts_preference ON registration_preferences;
+DROP TRIGGER registration_counts_seat ON seat_assignments;
+DROP TRIGGER registration_counts_registration_update ON registrations;
+DROP TRIGGER registration_counts_registration_insert_delete ON registrations;
+DROP FUNCTION registration_counts_note_child();
+DROP FUNCTION registration_counts_note_registration();
+DROP TABLE registration_count_changes;
+DROP FUNCTION registration_counts_apply_trigger();
+DROP FUNCTION registration_counts_apply();
+DROP FUNCTION registration_counts_touch(TEXT);
+DROP FUNCTION registration_count_contributions(TEXT);
+DROP TABLE registration_counts;
