@@ -24,7 +24,13 @@ use crate::store::outbox;
     security(("bearer" = [])),
     request_body(content = NewEventBody, content_type = "application/json"),
     responses((status = 201, description = "The event", body = EventView,
-        headers(("Location" = String, description = "`/api/v1/events/{slug}`")))),
+        headers(("Location" = String, description = "`/api/v1/events/{slug}`")),
+        links(
+            ("ShowEvent" = (operation_id = "show_event", parameters(("event" = "$response.body#/slug")))),
+            ("AddSiteVisit" = (operation_id = "create_site_visit", parameters(("event" = "$response.body#/slug")))),
+            ("Register" = (operation_id = "register", parameters(("event" = "$response.body#/slug")))),
+            ("ListRegistrations" = (operation_id = "list_registrations", parameters(("event" = "$response.body#/slug")))),
+        ))),
 )]
 pub async fn create_event(
     req: HttpRequest,
@@ -56,7 +62,13 @@ pub async fn create_event(
     params(("event" = String, Path, description = "Event slug")),
     request_body(content = NewSiteVisitBody, content_type = "application/json"),
     responses((status = 201, description = "The visit", body = SiteVisitView,
-        headers(("Location" = String, description = "`/api/v1/events/{event}`")))),
+        headers(("Location" = String, description = "`/api/v1/events/{event}`")),
+        links(
+            ("UpdateSiteVisit" = (operation_id = "update_site_visit",
+                parameters(("event" = "$request.path.event"), ("visit" = "$response.body#/slug")))),
+            ("Roster" = (operation_id = "roster",
+                parameters(("event" = "$request.path.event"), ("visit" = "$response.body#/slug")))),
+        ))),
 )]
 pub async fn create_site_visit(
     req: HttpRequest,

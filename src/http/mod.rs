@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route, Scope};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder, Route, Scope};
 
 use crate::db::Database;
 use crate::domain::access::ManageKey;
@@ -96,41 +96,47 @@ impl AppState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{board, participant};
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(observe::metrics))
-        .route("/static/{file}", web::get().to(pages::static_file))
-        .route("/events/{event}", web::get().to(participant::event_page))
-        .route("/events/{event}/register", web::post().to(participant::register))
-        .route("/manage/{token}", web::get().to(participant::manage_page))
-        .route(
-            "/manage/{token}/preferences",
-            web::post().to(participant::change_choices),
-        )
-        .route(
-            "/manage/{token}/cancel",
-            web::get().to(participant::confirm_cancel),
-        )
-        .route("/manage/{token}/cancel", web::post().to(participant::cancel))
-        .route("/organiser", web::get().to(board::events_page))
-        .route("/organiser/sign-in", web::get().to(board::sign_in_page))
-        .route("/organiser/sign-in", web::post().to(board::sign_in))
-        .route("/organiser/sign-out", web::post().to(board::sign_out))
-        .route("/organiser/events/{event}", web::get().to(board::board_page))
-        .route(
-            "/organiser/events/{event}/move",
-            web::post().to(board::move_person),
-        )
-        .route(
-            "/organiser/events/{event}/site-visits/{visit}",
-            web::post().to(board::update_visit),
-        )
-        .route(
-            "/organiser/events/{event}/allocation",
-            web::post().to(board::allocation),
-        )
-        .service(api_v1())
-        .default_service(web::to(not_found));
+    cfg.service(resource(
+        "/healthz",
+        vec![route(Method::GET, "", health::healthz)],
+    ))
+    .service(resource("/readyz", vec![route(Method::GET, "", health::readyz)]))
+    .service(resource(
+        "/metrics",
+        vec![route(Method::GET, "", observe::metrics)],
+    ))
+    .route("/static/{file}", web::get().to(pages::static_file))
+    .route("/events/{event}", web::get().to(participant::event_page))
+    .route("/events/{event}/register", web::post().to(participant::register))
+    .route("/manage/{token}", web::get().to(participant::manage_page))
+    .route(
+        "/manage/{token}/preferences",
+        web::post().to(participant::change_choices),
+    )
+    .route(
+        "/manage/{token}/cancel",
+        web::get().to(participant::confirm_cancel),
+    )
+    .route("/manage/{token}/cancel", web::post().to(participant::cancel))
+    .route("/organiser", web::get().to(board::events_page))
+    .route("/organiser/sign-in", web::get().to(board::sign_in_page))
+    .route("/organiser/sign-in", web::post().to(board::sign_in))
+    .route("/organiser/sign-out", web::post().to(board::sign_out))
+    .route("/organiser/events/{event}", web::get().to(board::board_page))
+    .route(
+        "/organiser/events/{event}/move",
+        web::post().to(board::move_person),
+    )
+    .route(
+        "/organiser/events/{event}/site-visits/{visit}",
+        web::post().to(board::update_visit),
+    )
+    .route(
+        "/organiser/events/{event}/allocation",
+        web::post().to(board::allocation),
+    )
+    .service(api_v1())
+    .default_service(web::to(not_found));
 }
 
 /// The prefix of the JSON API.
@@ -204,11 +210,37 @@ where
     (method.clone(), path, web::method(method).to(handler))
 }
 
-fn api_v1() -> Scope {
-    api_v1_routes()
+/// One path's routes; any other method is 405 with `Allow` (a problem document).
+fn resource(path: &str, routes: Vec<(Method, &'static str, Route)>) -> Resource {
+    let allow = routes
+        .iter()
+        .map(|(method, _, _)| method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    routes
         .into_iter()
-        .fold(web::scope(API_PREFIX), |scope, (_, path, route)| {
-            scope.route(path, route)
+        .fold(web::resource(path), |resource, (_, _, route)| {
+            resource.route(route)
+        })
+        .default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
+        }))
+}
+
+fn api_v1() -> Scope {
+    // Routes of one path become one resource, in the order of the table.
+    let mut by_path: Vec<(&'static str, Vec<(Method, &'static str, Route)>)> = Vec::new();
+    for (method, path, route) in api_v1_routes() {
+        match by_path.iter_mut().find(|(known, _)| *known == path) {
+            Some((_, routes)) => routes.push((method, path, route)),
+            None => by_path.push((path, vec![(method, path, route)])),
+        }
+    }
+    by_path
+        .into_iter()
+        .fold(web::scope(API_PREFIX), |scope, (path, routes)| {
+            scope.service(resource(path, routes))
         })
 }
 

@@ -20,13 +20,17 @@ use actix_web::HttpResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, Object, ObjectBuilder, Schema,
+    SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::problem::PROBLEM_JSON;
 use crate::domain::booking::RegistrationView;
+use crate::domain::country::all_countries;
 use crate::domain::erasure::Erasure;
 
 #[derive(OpenApi)]
@@ -70,6 +74,7 @@ use crate::domain::erasure::Erasure;
         CountsByParam,
         CountsFormat,
         AttendeesFormat,
+        CountryCode,
     )),
     modifiers(&Conventions),
     tags(
@@ -85,10 +90,104 @@ pub struct ApiDoc;
 
 /// The document as served (built once).
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_json()
-        .expect("the OpenAPI document serialises")
+    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    fix_link_names(&mut document);
+    describe_blank_values(&mut document);
+    document.to_string()
 });
+
+/// Forms send every field, empty when not filled in, so the server reads an empty (or
+/// blank) value as an absent one, in query strings and bodies alike. The document says
+/// so: optional query parameters allow an empty value, and an optional body field whose
+/// schema has a type, format or choices other than free text also takes a blank string.
+fn describe_blank_values(document: &mut Value) {
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        let parameters = paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+            .filter_map(|operation| operation.get_mut("parameters").and_then(Value::as_array_mut))
+            .flatten()
+            .filter_map(Value::as_object_mut);
+        for parameter in parameters {
+            if parameter.get("in") == Some(&Value::from("query"))
+                && parameter.get("required") != Some(&Value::Bool(true))
+            {
+                parameter.insert("allowEmptyValue".into(), Value::Bool(true));
+            }
+        }
+    }
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, schema) in schemas.iter_mut() {
+        if !name.ends_with("Body") {
+            continue;
+        }
+        let object = match schema.get_mut("allOf").and_then(Value::as_array_mut) {
+            Some(parts) => parts.iter_mut().find(|part| part.get("properties").is_some()),
+            None => Some(schema),
+        };
+        let Some(object) = object.and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let required: Vec<Value> = object
+            .get("required")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (field, property) in properties.iter_mut() {
+            let free_text = property
+                .get("type")
+                .is_some_and(|kind| kind == "string" || kind == &serde_json::json!(["string", "null"]))
+                && ["format", "enum", "pattern"]
+                    .iter()
+                    .all(|key| property.get(key).is_none());
+            if required.contains(&Value::from(field.as_str())) || free_text || property.get("anyOf").is_some()
+            {
+                continue;
+            }
+            let original = property.take();
+            *property = serde_json::json!({
+                "anyOf": [original, {"type": "string", "pattern": "^\\s*$", "description": "blank: as if absent"}]
+            });
+        }
+    }
+}
+
+/// utoipa 5.5 writes a link's fields in snake case (`operation_id`); OpenAPI spells
+/// them `operationId`, `operationRef` and `requestBody`, and tools ignore the others.
+fn fix_link_names(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let links = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses").and_then(Value::as_object_mut))
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|response| response.get_mut("links").and_then(Value::as_object_mut))
+        .flat_map(|links| links.values_mut())
+        .filter_map(Value::as_object_mut);
+    for link in links {
+        for (snake, camel) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(value) = link.remove(snake) {
+                link.insert(camel.to_owned(), value);
+            }
+        }
+    }
+}
 
 /// The security scheme of organiser and admin tokens.
 pub const BEARER: &str = "bearer";
@@ -280,27 +379,73 @@ fn slug() -> Object {
         .build()
 }
 
-fn slug_list() -> Array {
-    ArrayBuilder::new().items(slug()).build()
+/// A ranking of visits: a list of slugs; one slug alone is a list of one (as a form sends
+/// it), and null or a blank string an empty list.
+fn ranking() -> Schema {
+    AnyOfBuilder::new()
+        .item(ArrayBuilder::new().items(slug()))
+        .item(slug())
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^\\s*$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "Site-visit slugs of this event, best first, each once, at most the event's \
+             `max_preferences`; one slug alone is a list of one, null or blank none",
+        ))
+        .into()
 }
 
-fn optional_slug() -> Object {
+/// A visit to move to: its slug, or null (or blank) for none.
+fn move_target() -> Schema {
+    AnyOfBuilder::new()
+        .item(slug())
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^\\s*$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some("The visit's slug; null (or blank) takes the seat away"))
+        .into()
+}
+
+/// An ISO 3166-1 alpha-2 code: one of the country table's (also accepted lower-case).
+pub struct CountryCode;
+
+impl PartialSchema for CountryCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(all_countries().iter().map(|country| country.code)))
+            .description(Some(
+                "ISO 3166-1 alpha-2 code; lower case is accepted too, and stored upper-case",
+            ))
+            .examples([serde_json::json!("BE")])
+            .into()
+    }
+}
+
+impl ToSchema for CountryCode {}
+
+/// An IANA time zone, as the time-zone database this build carries names them.
+fn time_zone() -> Object {
     ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .pattern(Some("^[a-z0-9][a-z0-9-]*$"))
-        .max_length(Some(64))
+        .schema_type(Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .description(Some("An IANA time zone, e.g. Europe/Brussels"))
+        .examples([serde_json::json!("Europe/Brussels")])
         .build()
 }
 
-/// ISO 3166-1 alpha-2, any letter case.
-fn country_code() -> Object {
+/// `consent` can only be given.
+fn consent() -> Object {
     ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some("^[A-Za-z]{2}$"))
-        .description(Some(
-            "ISO 3166-1 alpha-2 code, any letter case (stored upper-case)",
-        ))
-        .examples([serde_json::json!("BE")])
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
+        .description(Some("Must be true: registering needs the person's consent"))
         .build()
 }
 
@@ -317,13 +462,11 @@ pub struct RegistrationBody {
     pub email: String,
     #[schema(min_length = 1, max_length = 200)]
     pub organisation: String,
-    #[schema(schema_with = country_code)]
+    #[schema(value_type = CountryCode)]
     pub country: String,
-    /// Site-visit slugs of this event, best first, each once, at most the event's
-    /// `max_preferences`; empty or absent for none.
-    #[schema(schema_with = slug_list)]
+    #[schema(schema_with = ranking)]
     pub preferences: Option<Vec<String>>,
-    /// Must be true.
+    #[schema(schema_with = consent)]
     pub consent: bool,
     #[schema(max_length = 200)]
     pub job_title: Option<String>,
@@ -335,7 +478,7 @@ pub struct RegistrationBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferenceChangeBody {
-    #[schema(schema_with = slug_list)]
+    #[schema(schema_with = ranking)]
     pub preferences: Vec<String>,
 }
 
@@ -344,19 +487,55 @@ pub struct PreferenceChangeBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveBody {
-    #[schema(schema_with = optional_slug, required)]
+    #[schema(schema_with = move_target, required)]
     pub site_visit: Option<String>,
 }
 
-/// `PATCH …/site-visits/{visit}`: at least one of the two.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VisitUpdateBody {
-    #[schema(minimum = 0, maximum = 1_000_000)]
-    pub capacity: Option<i32>,
-    /// A frozen roster changes only by an organiser's hand.
-    pub frozen: Option<bool>,
+/// `PATCH …/site-visits/{visit}`: `capacity`, `frozen` or both (null counts as absent).
+pub struct VisitUpdateBody;
+
+impl PartialSchema for VisitUpdateBody {
+    fn schema() -> RefOr<Schema> {
+        let capacity = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(1_000_000))
+        };
+        let frozen = || ObjectBuilder::new().schema_type(Type::Boolean);
+        let fields = ObjectBuilder::new()
+            .property(
+                "capacity",
+                capacity().schema_type(SchemaType::from_iter([Type::Integer, Type::Null])),
+            )
+            .property(
+                "frozen",
+                frozen()
+                    .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+                    .description(Some("A frozen roster changes only by an organiser's hand")),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        // At least one of them present and not null.
+        let given = AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property("capacity", capacity())
+                    .required("capacity"),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property("frozen", frozen())
+                    .required("frozen"),
+            );
+        AllOfBuilder::new()
+            .item(fields)
+            .item(given)
+            .description(Some("`capacity`, `frozen` or both; null counts as absent"))
+            .into()
+    }
 }
+
+impl ToSchema for VisitUpdateBody {}
 
 /// `POST …/allocation`.
 #[derive(Deserialize, ToSchema)]
@@ -394,8 +573,7 @@ pub struct NewEventBody {
     pub venue: Option<String>,
     #[schema(format = Email, max_length = 254)]
     pub contact_email: Option<String>,
-    /// An IANA time zone.
-    #[schema(example = "Europe/Brussels")]
+    #[schema(schema_with = time_zone)]
     pub timezone: String,
     pub starts_on: chrono::NaiveDate,
     /// Not before `starts_on`.

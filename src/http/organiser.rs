@@ -81,9 +81,10 @@ fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
     params(
         ("event" = String, Path, description = "Event slug"),
         ("status" = Option<ListStatus>, Query, description = "Only registrations of this status"),
-        ("country" = Option<String>, Query, pattern = "^[A-Za-z]{2}$", description = "ISO 3166-1 alpha-2 code"),
+        ("country" = Option<super::openapi::CountryCode>, Query, description = "Only people from this country"),
         ("site_visit" = Option<String>, Query, max_length = 64, description = "Only people seated in this visit (slug)"),
-        ("q" = Option<String>, Query, max_length = 100, description = "Search in names, email and organisation"),
+        ("q" = Option<String>, Query, max_length = 100, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$",
+            description = "Search in names, email and organisation"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"),
         ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647, description = "Rows to skip"),
     ),

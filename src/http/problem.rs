@@ -28,6 +28,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, the method does not; carries the `Allow` list.
+    #[error("this resource allows {0}")]
+    MethodNotAllowed(String),
     #[error("too many requests from this client; retry in {0} s")]
     RateLimited(u64),
     /// A failure of ours outside storage (e.g. a workbook that cannot be written): logged,
@@ -52,6 +55,7 @@ pub enum ProblemType {
     RegistrationClosed,
     CapacityExceeded,
     NotFound,
+    MethodNotAllowed,
     Unauthorized,
     Forbidden,
     PayloadTooLarge,
@@ -129,6 +133,11 @@ impl ApiError {
                 P::PayloadTooLarge,
                 "Payload too large",
             ),
+            Self::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                P::MethodNotAllowed,
+                "Method not allowed",
+            ),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, P::Unauthorized, "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, P::Forbidden, "Forbidden"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, P::RateLimited, "Too many requests"),
@@ -185,6 +194,11 @@ impl ResponseError for ApiError {
             }
             (StatusCode::SERVICE_UNAVAILABLE, _) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            (_, Self::MethodNotAllowed(allow)) => {
+                if let Ok(allow) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, allow));
+                }
             }
             (StatusCode::UNAUTHORIZED, _) => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -83,7 +83,13 @@ pub async fn preference_rules(state: &AppState, event_slug: String) -> Result<Ar
     responses(
         (status = 201, description = "Registered (or the first answer again, for a retried Idempotency-Key)",
             body = RegistrationAnswer,
-            headers(("Location" = String, description = "`/api/v1/manage/{token}`: the registration for its holder"))),
+            headers(("Location" = String, description = "`/api/v1/manage/{token}`: the registration for its holder")),
+            links(
+                ("MoveParticipant" = (operation_id = "move_participant",
+                    parameters(("event" = "$request.path.event"), ("id" = "$response.body#/id")))),
+                ("CancelByStaff" = (operation_id = "delete_registration",
+                    parameters(("event" = "$request.path.event"), ("id" = "$response.body#/id")))),
+            )),
         (status = 409, description = "`duplicate-registration`: this email is already registered; `registration-closed`: outside the registration window", body = Problem, content_type = "application/problem+json"),
     ),
 )]

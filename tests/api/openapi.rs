@@ -240,6 +240,12 @@ fn every_documented_body_field_is_known_to_the_server() {
             continue;
         };
         let schema = resolve(&doc, &Value::Object(schema.clone()));
+        // The object's own schema, or the part of an `allOf` that lists the fields.
+        let schema = schema["allOf"]
+            .as_array()
+            .and_then(|parts| parts.iter().find(|p| p["additionalProperties"] == false))
+            .cloned()
+            .unwrap_or(schema);
         let properties = schema["properties"]
             .as_object()
             .expect("a body schema has properties");
@@ -555,4 +561,37 @@ fn ready_when_migrated(backend: Backend) {
     let reply = app.get("/readyz");
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["status"], "ready");
+}
+
+#[test]
+fn other_methods_on_a_known_path_are_405_with_allow() {
+    let app = TestApp::spawn(Backend::Sqlite);
+    for (method, path, allow) in [
+        ("TRACE", "/healthz".to_owned(), "GET"),
+        ("DELETE", "/api/v1/events".to_owned(), "POST"),
+        (
+            "PUT",
+            "/api/v1/manage/some-token".to_owned(),
+            "GET, PATCH, DELETE",
+        ),
+        ("POST", "/api/v1/openapi.json".to_owned(), "GET"),
+        (
+            "PATCH",
+            format!("/api/v1/events/{DEMO_EVENT}/registrations"),
+            "POST, GET",
+        ),
+    ] {
+        let response = match ureq::request(method, &app.url(&path)).call() {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(other) => panic!("{method} {path}: {other}"),
+        };
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(response.content_type(), "application/problem+json");
+        let body: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
+        assert_eq!(body["type"], "method-not-allowed", "{body}");
+        assert_eq!(body["status"], 405, "{body}");
+    }
+    app.get("/api/v1/no-such-thing").problem(404, "not-found");
+    app.get("/nowhere").problem(404, "not-found");
 }
