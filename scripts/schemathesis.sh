@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION="4.32.5"
-MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-30}"
+MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-50}"
 SEED="${SCHEMATHESIS_SEED:-8}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 venv="$target_dir/schemathesis-venv"
@@ -21,7 +21,10 @@ venv="$target_dir/schemathesis-venv"
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     echo "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
     rm -rf "$venv"
-    python3 -m venv "$venv"
+    if ! python3 -m venv "$venv"; then
+        echo "python3 cannot make a virtualenv (on Debian: apt-get install python3-venv)" >&2
+        exit 1
+    fi
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 

@@ -96,55 +96,62 @@ impl AppState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{board, participant};
-    cfg.service(resource(
-        "/healthz",
-        vec![route(Method::GET, "", health::healthz)],
-    ))
-    .service(resource("/readyz", vec![route(Method::GET, "", health::readyz)]))
-    .service(resource(
-        "/metrics",
-        vec![route(Method::GET, "", observe::metrics)],
-    ))
-    .route("/static/{file}", web::get().to(pages::static_file))
-    .route("/events/{event}", web::get().to(participant::event_page))
-    .route("/events/{event}/register", web::post().to(participant::register))
-    .route("/manage/{token}", web::get().to(participant::manage_page))
-    .route(
-        "/manage/{token}/preferences",
-        web::post().to(participant::change_choices),
-    )
-    .route(
-        "/manage/{token}/cancel",
-        web::get().to(participant::confirm_cancel),
-    )
-    .route("/manage/{token}/cancel", web::post().to(participant::cancel))
-    .route("/organiser", web::get().to(board::events_page))
-    .route("/organiser/sign-in", web::get().to(board::sign_in_page))
-    .route("/organiser/sign-in", web::post().to(board::sign_in))
-    .route("/organiser/sign-out", web::post().to(board::sign_out))
-    .route("/organiser/events/{event}", web::get().to(board::board_page))
-    .route(
-        "/organiser/events/{event}/move",
-        web::post().to(board::move_person),
-    )
-    .route(
-        "/organiser/events/{event}/site-visits/{visit}",
-        web::post().to(board::update_visit),
-    )
-    .route(
-        "/organiser/events/{event}/allocation",
-        web::post().to(board::allocation),
-    )
-    .service(api_v1())
-    .default_service(web::to(not_found));
+    probes(cfg);
+    cfg.route("/static/{file}", web::get().to(pages::static_file))
+        .route("/events/{event}", web::get().to(participant::event_page))
+        .route("/events/{event}/register", web::post().to(participant::register))
+        .route("/manage/{token}", web::get().to(participant::manage_page))
+        .route(
+            "/manage/{token}/preferences",
+            web::post().to(participant::change_choices),
+        )
+        .route(
+            "/manage/{token}/cancel",
+            web::get().to(participant::confirm_cancel),
+        )
+        .route("/manage/{token}/cancel", web::post().to(participant::cancel))
+        .route("/organiser", web::get().to(board::events_page))
+        .route("/organiser/sign-in", web::get().to(board::sign_in_page))
+        .route("/organiser/sign-in", web::post().to(board::sign_in))
+        .route("/organiser/sign-out", web::post().to(board::sign_out))
+        .route("/organiser/events/{event}", web::get().to(board::board_page))
+        .route(
+            "/organiser/events/{event}/move",
+            web::post().to(board::move_person),
+        )
+        .route(
+            "/organiser/events/{event}/site-visits/{visit}",
+            web::post().to(board::update_visit),
+        )
+        .route(
+            "/organiser/events/{event}/allocation",
+            web::post().to(board::allocation),
+        )
+        .service(api_v1())
+        .default_service(web::to(not_found));
 }
+
+/// Liveness, readiness and metrics; as on the API, any other method is 405.
+fn probes(cfg: &mut web::ServiceConfig) {
+    let probes = [
+        route(Method::GET, "/healthz", health::healthz),
+        route(Method::GET, "/readyz", health::readyz),
+        route(Method::GET, "/metrics", observe::metrics),
+    ];
+    for (method, path, route) in probes {
+        cfg.service(resource(path, vec![(method, path, route)]));
+    }
+}
+
+/// A route of the table: method, path, and the route itself.
+type ApiRoute = (Method, &'static str, Route);
 
 /// The prefix of the JSON API.
 pub const API_PREFIX: &str = "/api/v1";
 
 /// Every route of the JSON API, relative to [`API_PREFIX`]: the router registers exactly
 /// these, and the OpenAPI test checks that the document describes each of them.
-fn api_v1_routes() -> Vec<(Method, &'static str, Route)> {
+fn api_v1_routes() -> Vec<ApiRoute> {
     vec![
         route(Method::POST, "/events", admin::create_event),
         route(Method::GET, "/events/{event}", public::show_event),
@@ -201,7 +208,7 @@ fn api_v1_routes() -> Vec<(Method, &'static str, Route)> {
     ]
 }
 
-fn route<F, Args>(method: Method, path: &'static str, handler: F) -> (Method, &'static str, Route)
+fn route<F, Args>(method: Method, path: &'static str, handler: F) -> ApiRoute
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
@@ -211,7 +218,7 @@ where
 }
 
 /// One path's routes; any other method is 405 with `Allow` (a problem document).
-fn resource(path: &str, routes: Vec<(Method, &'static str, Route)>) -> Resource {
+fn resource(path: &str, routes: Vec<ApiRoute>) -> Resource {
     let allow = routes
         .iter()
         .map(|(method, _, _)| method.as_str())
@@ -230,7 +237,7 @@ fn resource(path: &str, routes: Vec<(Method, &'static str, Route)>) -> Resource 
 
 fn api_v1() -> Scope {
     // Routes of one path become one resource, in the order of the table.
-    let mut by_path: Vec<(&'static str, Vec<(Method, &'static str, Route)>)> = Vec::new();
+    let mut by_path: Vec<(&'static str, Vec<ApiRoute>)> = Vec::new();
     for (method, path, route) in api_v1_routes() {
         match by_path.iter_mut().find(|(known, _)| *known == path) {
             Some((_, routes)) => routes.push((method, path, route)),

@@ -620,7 +620,7 @@ pub struct NewSiteVisitBody {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum StaffDeletion {
-    Cancelled(RegistrationView),
+    Cancelled(Box<RegistrationView>),
     Erased(Erasure),
 }
 
