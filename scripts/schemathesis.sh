@@ -51,7 +51,8 @@ public_writes_per_minute = 0
 outbox_dir = "$work/outbox"
 EOF
 export RALLYPOINT_CONFIG="$work/config.toml"
-export RALLYPOINT_DATABASE_URL="$work/rallypoint.db"
+# A fresh SQLite file by default; SCHEMATHESIS_DATABASE_URL may name an empty PostgreSQL database.
+export RALLYPOINT_DATABASE_URL="${SCHEMATHESIS_DATABASE_URL:-$work/rallypoint.db}"
 export RALLYPOINT_BIND="127.0.0.1:0"
 export RALLYPOINT_LOG="${RALLYPOINT_LOG:-warn}"
 export RALLYPOINT_WORKERS=2

@@ -96,10 +96,28 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     document.to_string()
 });
 
+/// A blank string: only the characters Rust's `str::trim` removes (Unicode White_Space),
+/// spelt out because `\s` differs between regex dialects (U+0085, U+FEFF).
+const BLANK: &str =
+    "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$";
+
+fn blank() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(BLANK))
+        .description(Some("blank: as if absent"))
+}
+
+/// `schema`, or a blank string standing for its absence.
+fn or_blank(schema: Value) -> Value {
+    let blank = serde_json::to_value(blank().build()).expect("a schema serialises");
+    serde_json::json!({ "anyOf": [schema, blank] })
+}
+
 /// Forms send every field, empty when not filled in, so the server reads an empty (or
 /// blank) value as an absent one, in query strings and bodies alike. The document says
-/// so: optional query parameters allow an empty value, and an optional body field whose
-/// schema has a type, format or choices other than free text also takes a blank string.
+/// so: an optional query parameter, and an optional body field whose schema has a type,
+/// format or choices other than free text, also takes a blank string.
 fn describe_blank_values(document: &mut Value) {
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
         let parameters = paths
@@ -113,7 +131,9 @@ fn describe_blank_values(document: &mut Value) {
             if parameter.get("in") == Some(&Value::from("query"))
                 && parameter.get("required") != Some(&Value::Bool(true))
             {
-                parameter.insert("allowEmptyValue".into(), Value::Bool(true));
+                if let Some(schema) = parameter.get_mut("schema") {
+                    *schema = or_blank(schema.take());
+                }
             }
         }
     }
@@ -153,10 +173,7 @@ fn describe_blank_values(document: &mut Value) {
             {
                 continue;
             }
-            let original = property.take();
-            *property = serde_json::json!({
-                "anyOf": [original, {"type": "string", "pattern": "^\\s*$", "description": "blank: as if absent"}]
-            });
+            *property = or_blank(property.take());
         }
     }
 }
@@ -383,17 +400,15 @@ fn slug() -> Object {
 /// it), and null or a blank string an empty list.
 fn ranking() -> Schema {
     AnyOfBuilder::new()
-        .item(ArrayBuilder::new().items(slug()))
+        // Blank entries are dropped: a form's unselected choice boxes.
+        .item(ArrayBuilder::new().items(AnyOfBuilder::new().item(slug()).item(blank())))
         .item(slug())
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some("^\\s*$")),
-        )
+        .item(blank())
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .description(Some(
             "Site-visit slugs of this event, best first, each once, at most the event's \
-             `max_preferences`; one slug alone is a list of one, null or blank none",
+             `max_preferences`; one slug alone is a list of one, null or blank none, \
+             blank entries are left out",
         ))
         .into()
 }
@@ -402,11 +417,7 @@ fn ranking() -> Schema {
 fn move_target() -> Schema {
     AnyOfBuilder::new()
         .item(slug())
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some("^\\s*$")),
-        )
+        .item(blank())
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .description(Some("The visit's slug; null (or blank) takes the seat away"))
         .into()
@@ -450,17 +461,30 @@ fn consent() -> Object {
 }
 
 /// `POST /api/v1/events/{event}/registrations`. Also accepted as a urlencoded form
-/// (repeated `preferences` keep their order; a checked box is true).
+/// (repeated `preferences` keep their order; a checked box is true). Names, organisation
+/// and job title are one line each (no control character but tab).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationBody {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub first_name: String,
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub last_name: String,
     #[schema(format = Email, max_length = 254, example = "irena@example.pl")]
     pub email: String,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub organisation: String,
     #[schema(value_type = CountryCode)]
     pub country: String,
@@ -468,7 +492,10 @@ pub struct RegistrationBody {
     pub preferences: Option<Vec<String>>,
     #[schema(schema_with = consent)]
     pub consent: bool,
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub job_title: Option<String>,
     #[schema(max_length = 500)]
     pub dietary: Option<String>,
