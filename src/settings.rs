@@ -50,6 +50,9 @@ pub struct ServerSettings {
     pub public_url: String,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's head (408 after), and to close a
+    /// connection after its answer.
+    pub client_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -59,6 +62,7 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub lock_wait_ms: u64,
     pub sqlite_synchronous: String,
+    pub group_commit: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -196,6 +200,11 @@ impl Settings {
         if self.database.pool_size == 0 {
             return Err(SettingsError("database.pool_size must be at least 1".into()));
         }
+        if self.server.client_timeout_ms == 0 {
+            return Err(SettingsError(
+                "server.client_timeout_ms must be at least 1".into(),
+            ));
+        }
         if self.server.max_body_bytes < 1024 {
             return Err(SettingsError(
                 "server.max_body_bytes must be at least 1024".into(),
@@ -229,6 +238,7 @@ impl Settings {
             pool_size: self.database.pool_size,
             lock_wait: Duration::from_millis(self.database.lock_wait_ms),
             sqlite_synchronous: self.database.sqlite_synchronous.to_uppercase(),
+            group_commit: self.database.group_commit,
             ..DbOptions::default()
         }
     }

@@ -3,6 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
@@ -91,7 +92,10 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        let client_timeout = Duration::from_millis(settings.server.client_timeout_ms);
         let server = server
+            .client_request_timeout(client_timeout)
+            .client_disconnect_timeout(client_timeout)
             .listen(listener)
             .map_err(|source| StartupError::Bind {
                 address: settings.server.bind.clone(),

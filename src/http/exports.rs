@@ -67,8 +67,14 @@ fn download(format: Format, file_name: &str) -> actix_web::HttpResponseBuilder {
 )]
 pub async fn counts(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_role(&req, &state, Role::Admin).await?;
-    let event = path_param(&req, "event");
-    let mut fields = Fields::new(query_object(&req));
+    counts_download(&req, &state).await
+}
+
+/// The counts export of the `{event}` in the path, once the caller is known to be an
+/// admin (by API token here, by board session in `pages::board`).
+pub async fn counts_download(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let event = path_param(req, "event");
+    let mut fields = Fields::new(query_object(req));
     let by_text = fields.optional_text("by", 16).unwrap_or_else(|| "country".into());
     let by = CountsBy::parse(&by_text);
     if by.is_none() {
@@ -113,8 +119,14 @@ pub async fn counts(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
 )]
 pub async fn attendees(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_role(&req, &state, Role::Admin).await?;
-    let event = path_param(&req, "event");
-    let mut fields = Fields::new(query_object(&req));
+    attendees_download(&req, &state).await
+}
+
+/// The attendee list of the `{event}` in the path, once the caller is known to be an
+/// admin.
+pub async fn attendees_download(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let event = path_param(req, "event");
+    let mut fields = Fields::new(query_object(req));
     let format = format_param(&mut fields, &[Format::Csv, Format::Xlsx]);
     let format = fields.finish(|| format)?;
     let (cursor, total) = state

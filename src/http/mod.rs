@@ -127,6 +127,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/organiser/events/{event}/allocation",
             web::post().to(board::allocation),
         )
+        .route(
+            "/organiser/events/{event}/exports/counts",
+            web::get().to(board::export_counts),
+        )
+        .route(
+            "/organiser/events/{event}/exports/attendees",
+            web::get().to(board::export_attendees),
+        )
         .service(api_v1())
         .default_service(web::to(not_found));
 }

@@ -114,7 +114,8 @@ impl ApiError {
             Self::Domain(D::CapacityExceeded(_)) => {
                 (StatusCode::CONFLICT, P::CapacityExceeded, "Capacity exceeded")
             }
-            Self::Domain(D::Storage(DbError::Unavailable(_))) => (
+            // A conflict that outlived its retries is contention too: the client retries.
+            Self::Domain(D::Storage(DbError::Unavailable(_) | DbError::Conflict(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 P::ServiceUnavailable,
                 "Service unavailable",
@@ -150,7 +151,7 @@ impl ApiError {
                 let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
                 format!("check these fields: {}", fields.join(", "))
             }
-            Self::Domain(DomainError::Storage(DbError::Unavailable(_))) => {
+            Self::Domain(DomainError::Storage(DbError::Unavailable(_) | DbError::Conflict(_))) => {
                 "the database is busy or unreachable; retry shortly".into()
             }
             // Never leak internals (SQL, paths, causes) to the client.

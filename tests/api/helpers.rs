@@ -103,6 +103,20 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A database at `url` that the test owns and removes itself (only the scratch
+    /// directory goes with this value).
+    pub fn at(url: String) -> Self {
+        let dir = std::env::temp_dir().join(unique_name("rallypoint-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            url,
+            dir,
+            pg_database: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -225,7 +239,11 @@ impl TestApp {
 
     /// A test app whose settings `adjust` changes first.
     pub fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
-        let db = TestDb::new(backend);
+        Self::spawn_on(TestDb::new(backend), backend, adjust)
+    }
+
+    /// A test app on a database the test made itself.
+    pub fn spawn_on(db: TestDb, backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = settings_for(&db);
         adjust(&mut settings);
         let server = Server::start(settings);

@@ -11,6 +11,7 @@ mod foundation;
 mod openapi;
 mod operations;
 mod organiser;
+mod outage;
 mod pages;
 mod schema;
 mod seats;

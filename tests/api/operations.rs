@@ -413,3 +413,34 @@ fn sigterm_under_load_cuts_no_request_off(backend: Backend) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A client that opens a connection and sends its request head slowly (slowloris) gets
+/// a 408 and the connection closed after `server.client_timeout_ms`.
+#[test]
+fn a_client_too_slow_to_send_its_request_is_cut_off() {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.server.client_timeout_ms = 1_000);
+    let mut stream = std::net::TcpStream::connect(app.server.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    stream
+        .write_all(b"POST /api/v1/events/cmr-charleroi-2024/registrations HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Nothing was written, and the server still serves everyone else.
+    let event = app.event(DEMO_EVENT);
+    let assigned: i64 = event["site_visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["assigned"].as_i64().unwrap())
+        .sum();
+    assert_eq!(assigned, 0);
+}

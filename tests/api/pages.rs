@@ -22,6 +22,7 @@ crate::on_both_backends!(
     board_sign_in_takes_an_organiser_token_and_keeps_only_a_signed_session,
     board_actions_move_resize_freeze_and_allocate,
     signing_out_or_revoking_the_token_ends_the_session,
+    admins_download_the_exports_from_the_board,
 );
 
 /// One HTTP answer of a page.
@@ -1054,4 +1055,81 @@ fn signing_out_or_revoking_the_token_ends_the_session(backend: Backend) {
         })
         .unwrap();
     assert_eq!(browser.get("/organiser/events/out").status, 303);
+}
+
+/// The export links of the board, as the browser would follow them.
+fn export_links(page: &Page) -> Vec<String> {
+    page.body
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|href| href.replace("&#x2f;", "/").replace("&amp;", "&"))
+        .filter(|href| href.contains("/exports/"))
+        .collect()
+}
+
+fn admins_download_the_exports_from_the_board(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("dl", json!({}), &[("a", 1)]);
+    for n in 0..2 {
+        assert_eq!(app.register("dl", &participant(n, &["a"])).status, 201);
+    }
+    let counts = "/organiser/events/dl/exports/counts?by=country&format=csv";
+
+    // Without a session: sign in first, then back to the same download.
+    let browser = Browser::new(&app);
+    let page = browser.get(counts);
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location(),
+        "/organiser/sign-in?next=%2Forganiser%2Fevents%2Fdl%2Fexports%2Fcounts%3Fby%3Dcountry%26format%3Dcsv"
+    );
+    // An organiser's session is not enough for the admins' exports.
+    let organiser = signed_in(&app, &app.organiser);
+    let refused = organiser.get(counts);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_html_with_security_headers(&refused);
+
+    // An admin's board links to every export, and each link downloads it.
+    let admin = signed_in(&app, &app.admin);
+    let board = admin.get("/organiser/events/dl");
+    let links = export_links(&board);
+    assert_eq!(links.len(), 5, "{links:?}");
+    for link in &links {
+        assert!(link.starts_with("/organiser/events/dl/exports/"), "{link}");
+        let download = admin.get(link);
+        assert_eq!(download.status, 200, "{link}: {}", download.body);
+        assert!(
+            download
+                .header("content-disposition")
+                .starts_with("attachment; filename=\"dl-"),
+            "{link}: {:?}",
+            download.headers
+        );
+        let api_path = link.replace("/organiser/events/", "/api/v1/events/");
+        let api = call(
+            ureq::get(&app.url(&api_path)).set("Authorization", &format!("Bearer {}", app.admin)),
+            None,
+        );
+        assert_eq!(api.status, 200, "{api_path}");
+        assert_eq!(download.header("content-type"), api.content_type, "{link}");
+        if link.contains("format=csv") {
+            // The same file as the API's: the waitlisted person is counted too.
+            assert_eq!(download.body, api.body, "{link}");
+        }
+    }
+    let by_country = admin.get(counts);
+    let total = by_country
+        .body
+        .lines()
+        .find(|l| l.starts_with("TOTAL"))
+        .unwrap()
+        .to_owned();
+    assert!(total.starts_with("TOTAL,,2,1,1"), "{total}");
+
+    // Bad parameters get the error page, not a file.
+    let bad = admin.get("/organiser/events/dl/exports/counts?format=pdf");
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.header("content-disposition"), "");
+    assert_eq!(admin.get("/organiser/events/nope/exports/attendees").status, 404);
 }

@@ -458,7 +458,7 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
         })
         .collect();
     let exports = if principal.role.includes(Role::Admin) {
-        let base = format!("/api/v1/events/{slug}/exports");
+        let base = format!("/organiser/events/{slug}/exports");
         vec![
             ExportLink {
                 label: "Counts by country (CSV)",
@@ -467,6 +467,14 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
             ExportLink {
                 label: "Counts by site visit (CSV)",
                 path: format!("{base}/counts?by=site_visit&format=csv"),
+            },
+            ExportLink {
+                label: "Counts by country (XLSX)",
+                path: format!("{base}/counts?by=country&format=xlsx"),
+            },
+            ExportLink {
+                label: "Attendee list (CSV)",
+                path: format!("{base}/attendees?format=csv"),
             },
             ExportLink {
                 label: "Attendee list (XLSX)",
@@ -503,6 +511,53 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
         exports,
     };
     page.render(StatusCode::OK, "board.html.j2", context)
+}
+
+/// `GET /organiser/events/{event}/exports/counts`: the admin counts export
+/// (same query and answer as the API's), for an admin signed in to the board.
+pub async fn export_counts(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    match admin_session(&req, &state).await? {
+        Ok(()) => crate::http::exports::counts_download(&req, &state)
+            .await
+            .or_page(&page(&req, &state)),
+        Err(redirect) => Ok(redirect),
+    }
+}
+
+/// `GET /organiser/events/{event}/exports/attendees`: the attendee list, as
+/// [`export_counts`].
+pub async fn export_attendees(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    match admin_session(&req, &state).await? {
+        Ok(()) => crate::http::exports::attendees_download(&req, &state)
+            .await
+            .or_page(&page(&req, &state)),
+        Err(redirect) => Ok(redirect),
+    }
+}
+
+/// Downloads from the board need an admin's session: without a session the browser is
+/// sent to sign in (and back to the download after), an organiser's session is refused.
+/// The cookie is `SameSite=Strict`, so a link on another site cannot start a download.
+async fn admin_session(req: &HttpRequest, state: &AppState) -> Result<Result<(), HttpResponse>, PageError> {
+    let page = page(req, state);
+    let Some(principal) = signed_in(req, state).await.or_page(&page)? else {
+        let next = match req.query_string() {
+            "" => req.path().to_owned(),
+            query => format!("{}?{query}", req.path()),
+        };
+        return Ok(Err(to_sign_in(page, &next)));
+    };
+    if principal.role.includes(Role::Admin) {
+        Ok(Ok(()))
+    } else {
+        Err(page.error(
+            StatusCode::FORBIDDEN,
+            Some(ApiError::Forbidden(Role::Admin.as_str())),
+        ))
+    }
 }
 
 /// What every board action does first: the CSRF check, then a live session with the
