@@ -593,13 +593,33 @@ impl Database {
     pub fn is_ready(&self) -> Result<bool, DbError> {
         let mut conn = self.checkout(self.inner.options.lock_wait)?;
         let pending = match &mut *conn {
-            DbConnection::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
+            DbConnection::Sqlite(conn) => sqlite_has_pending_migration(conn),
             DbConnection::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
         };
         pending
             .map(|pending| !pending)
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
+}
+
+/// Whether a migration this build embeds is not recorded as applied, read without
+/// writing: diesel's `has_pending_migration` first creates its bookkeeping table, which a
+/// read-only SQLite connection refuses ("attempt to write a readonly database"), and
+/// `/readyz` would never be ready.
+fn sqlite_has_pending_migration(conn: &mut SqliteConnection) -> diesel::migration::Result<bool> {
+    use diesel::migration::MigrationSource;
+    diesel::table! {
+        __diesel_schema_migrations (version) {
+            version -> Text,
+        }
+    }
+    let applied: Vec<String> = __diesel_schema_migrations::table
+        .select(__diesel_schema_migrations::version)
+        .load(conn)?;
+    let embedded = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)?;
+    Ok(embedded
+        .iter()
+        .any(|migration| !applied.contains(&migration.name().version().to_string())))
 }
 
 fn writer_gone() -> DbError {

@@ -35,7 +35,7 @@ pub fn record(conn: &mut DbConnection, entry: AuditEntry<'_>, now: NaiveDateTime
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditView {
     pub id: String,
     pub actor: String,

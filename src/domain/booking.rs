@@ -19,14 +19,14 @@ use crate::store::events::{self, EventRow};
 use crate::store::registrations::{self, RegistrationRow, CANCELLED, CONFIRMED, WAITLISTED};
 use crate::store::site_visits::{self, SiteVisitRow};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SeatStatus {
     Assigned,
     Waitlisted,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SeatView {
     pub slug: String,
     pub name: String,
@@ -38,7 +38,7 @@ pub struct SeatView {
     pub meeting_point: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RegistrationView {
     pub id: String,
     pub event: String,

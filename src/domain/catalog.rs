@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
 use crate::store::{counts, registrations, site_visits};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SiteVisitView {
     pub slug: String,
     pub name: String,
@@ -30,7 +30,7 @@ pub struct SiteVisitView {
     pub frozen: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     pub slug: String,
     pub name: String,

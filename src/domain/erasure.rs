@@ -22,7 +22,7 @@ use crate::store::registrations::{self, RegistrationRow, CANCELLED};
 use crate::store::{outbox, site_visits};
 
 /// An erased registration, as the admin who asked for it sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Erasure {
     pub id: String,
     pub event: String,

@@ -149,7 +149,12 @@ impl Fields {
     pub fn optional_int(&mut self, field: &str, min: i64, max: i64) -> Option<i64> {
         let value = self.take(field)?;
         let number = match &value {
-            Value::Number(n) => n.as_i64(),
+            // `5.0` is the integer 5 to JSON (and JSON Schema); a fraction is not.
+            Value::Number(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            }),
             Value::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
@@ -246,5 +251,27 @@ pub fn check_slug(fields: &mut Fields, field: &str) -> Option<String> {
             "must be lower-case letters, digits and dashes, starting with a letter or digit",
         );
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn int_of(value: Value) -> Result<Option<i64>, DomainError> {
+        let mut fields = Fields::new(json!({ "n": value }).as_object().unwrap().clone());
+        let n = fields.optional_int("n", 0, 1000);
+        fields.finish(|| Some(n))
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_are_integers() {
+        assert_eq!(int_of(json!(157)).unwrap(), Some(157));
+        assert_eq!(int_of(json!(157.0)).unwrap(), Some(157));
+        assert_eq!(int_of(json!("157")).unwrap(), Some(157));
+        assert!(int_of(json!(157.5)).is_err());
+        assert!(int_of(json!(1e300)).is_err());
+        assert!(int_of(json!(1001.0)).is_err());
     }
 }

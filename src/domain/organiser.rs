@@ -228,7 +228,7 @@ pub fn update_site_visit(
 }
 
 /// A person in a roster or list, as organisers see them.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PersonEntry {
     pub id: String,
     pub first_name: String,
@@ -248,14 +248,14 @@ pub struct PersonEntry {
     pub registered_at: DateTime<FixedOffset>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct WaitlistEntry {
     pub position: usize,
     #[serde(flatten)]
     pub person: PersonEntry,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Roster {
     pub site_visit: SiteVisitView,
     pub assigned: Vec<PersonEntry>,
@@ -390,7 +390,7 @@ pub struct ListQuery {
     pub offset: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RegistrationPage {
     pub registrations: Vec<PersonEntry>,
     pub total: i64,
@@ -481,7 +481,7 @@ pub struct AllocationInput {
     capacities: Vec<Visit>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PlannedSeat {
     pub registration_id: String,
     pub site_visit: Option<String>,
@@ -489,7 +489,7 @@ pub struct PlannedSeat {
     pub rank: Option<usize>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AllocationReport {
     pub dry_run: bool,
     pub balance_countries: bool,

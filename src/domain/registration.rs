@@ -99,17 +99,21 @@ impl NewRegistration {
     pub fn parse(body: Map<String, Value>, rules: &PreferenceRules<'_>) -> Result<Self, DomainError> {
         let mut fields = Fields::new(body);
         let first_name = fields.required_text("first_name", NAME_MAX);
+        let first_name = one_line(&mut fields, "first_name", first_name);
         let last_name = fields.required_text("last_name", NAME_MAX);
+        let last_name = one_line(&mut fields, "last_name", last_name);
         let email = fields
             .required_text("email", EMAIL_MAX + 16)
             .and_then(|raw| Email::parse(&raw).map_err(|e| fields.error("email", e)).ok());
         let organisation = fields.required_text("organisation", ORGANISATION_MAX);
+        let organisation = one_line(&mut fields, "organisation", organisation);
         let country = fields.required_text("country", 8).and_then(|raw| {
             CountryCode::parse(&raw)
                 .map_err(|e| fields.error("country", e))
                 .ok()
         });
         let job_title = fields.optional_text("job_title", JOB_TITLE_MAX);
+        let job_title = one_line(&mut fields, "job_title", job_title);
         let dietary = fields.optional_text("dietary", DIETARY_MAX);
         let slugs = fields.string_list("preferences");
         let preferences = if fields.has_error("preferences") {
@@ -150,6 +154,18 @@ impl NewRegistration {
     /// The same registration, made in `language`.
     pub fn in_language(self, language: Lang) -> Self {
         Self { language, ..self }
+    }
+}
+
+/// Names, organisation and job title go into email headers, rosters and spreadsheet
+/// cells: one line each (a line break in a name broke the email's `To:` header).
+fn one_line(fields: &mut Fields, field: &str, value: Option<String>) -> Option<String> {
+    match value {
+        Some(text) if text.contains(['\n', '\r']) => {
+            fields.error(field, "must be a single line");
+            None
+        }
+        other => other,
     }
 }
 
@@ -217,6 +233,25 @@ mod tests {
         assert_eq!(reg.country.as_str(), "PL");
         assert_eq!(reg.preferences.slugs(), ["bio", "steel"]);
         assert_eq!(reg.dietary, None);
+    }
+
+    #[test]
+    fn names_and_organisation_are_single_lines() {
+        let slugs = visits();
+        let err = NewRegistration::parse(
+            body(json!({
+                "first_name": "Ana\nBcc: x@example.org", "last_name": "Lima", "email": "ana@example.org",
+                "organisation": "Two\nlines", "country": "PT", "consent": true,
+                "job_title": "a\nb", "dietary": "no nuts\nno fish"
+            })),
+            &rules(&slugs),
+        )
+        .unwrap_err();
+        let DomainError::Validation(errors) = err else {
+            panic!("{err:?}")
+        };
+        let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(fields, ["first_name", "job_title", "organisation"], "{errors:?}");
     }
 
     #[test]

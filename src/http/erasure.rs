@@ -4,6 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::extract::{path_param, query_object, require_role};
+use super::openapi::StaffDeletion;
 use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::Role;
@@ -11,6 +12,19 @@ use crate::domain::erasure;
 use crate::domain::input::Fields;
 use crate::domain::now;
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/events/{event}/registrations/{id}",
+    tag = "organiser",
+    summary = "Cancel a registration (organisers); with `erase=true`, erase the person's data (admins)",
+    security(("bearer" = [])),
+    params(
+        ("event" = String, Path, description = "Event slug"),
+        ("id" = String, Path, description = "Registration id"),
+        ("erase" = Option<bool>, Query, description = "Erase the personal data too (admins only)"),
+    ),
+    responses((status = 200, description = "The registration as cancelled, or the erasure", body = StaffDeletion)),
+)]
 pub async fn delete_registration(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -10,6 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
 use super::extract::{path_param, query_object, require_role};
+use super::openapi::{AttendeesFormat, CountsByParam, CountsDocument, CountsFormat};
 use super::problem::ApiError;
 use super::AppState;
 use crate::db::Database;
@@ -45,6 +46,25 @@ fn download(format: Format, file_name: &str) -> actix_web::HttpResponseBuilder {
 
 /// `GET /api/v1/events/{event}/exports/counts?by=country|site_visit&format=csv|json|xlsx`
 /// (`by` defaults to country, `format` to csv).
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event}/exports/counts",
+    tag = "admin",
+    summary = "Attendee counts by country or by site visit",
+    security(("bearer" = [])),
+    params(
+        ("event" = String, Path, description = "Event slug"),
+        ("by" = Option<CountsByParam>, Query, description = "Rows per country (default) or per site visit"),
+        ("format" = Option<CountsFormat>, Query, description = "csv (default), json or xlsx"),
+    ),
+    responses((status = 200, description = "The counts",
+        content(
+            (String = "text/csv; charset=utf-8"),
+            (CountsDocument = "application/json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ),
+        headers(("Content-Disposition" = String, description = "attachment, with a file name (csv and xlsx)")))),
+)]
 pub async fn counts(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_role(&req, &state, Role::Admin).await?;
     counts_download(&req, &state).await
@@ -80,6 +100,23 @@ pub async fn counts_download(req: &HttpRequest, state: &AppState) -> Result<Http
 
 /// `GET /api/v1/events/{event}/exports/attendees?format=csv|xlsx`: every active
 /// registration, in registration order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event}/exports/attendees",
+    tag = "admin",
+    summary = "Every active registration with its site visit, streamed",
+    security(("bearer" = [])),
+    params(
+        ("event" = String, Path, description = "Event slug"),
+        ("format" = Option<AttendeesFormat>, Query, description = "csv (default) or xlsx"),
+    ),
+    responses((status = 200, description = "The attendee list",
+        content(
+            (String = "text/csv; charset=utf-8"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ),
+        headers(("Content-Disposition" = String, description = "attachment, with a file name")))),
+)]
 pub async fn attendees(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_role(&req, &state, Role::Admin).await?;
     attendees_download(&req, &state).await

@@ -26,6 +26,14 @@ const LIMITED: &[(Method, &str)] = &[
     (Method::POST, "/manage/{token}/cancel"),
 ];
 
+/// Whether `method` on the route pattern `route` counts against the public write budget
+/// (the OpenAPI document documents 429 exactly there).
+pub fn is_rate_limited(method: &str, route: &str) -> bool {
+    LIMITED
+        .iter()
+        .any(|(limited_method, pattern)| limited_method.as_str() == method && *pattern == route)
+}
+
 pub struct PublicWriteLimit {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// Take the client from the first `X-Forwarded-For` entry (behind a trusted proxy).
@@ -63,9 +71,9 @@ impl PublicWriteLimit {
     /// Seconds to wait when the client is over its budget.
     fn check(&self, req: &ServiceRequest) -> Option<u64> {
         let limiter = self.limiter.as_ref()?;
-        let limited = LIMITED
-            .iter()
-            .any(|(method, route)| req.method() == method && req.match_pattern().as_deref() == Some(*route));
+        let limited = req
+            .match_pattern()
+            .is_some_and(|route| is_rate_limited(req.method().as_str(), &route));
         if !limited {
             return None;
         }

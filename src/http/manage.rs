@@ -4,7 +4,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::extract::{path_param, read_object};
+use super::openapi::PreferenceChangeBody;
 use super::problem::ApiError;
+use super::problem::Problem;
 use super::public::{preference_rules, RegistrationAnswer};
 use super::AppState;
 use crate::domain::booking;
@@ -19,6 +21,14 @@ fn answer(state: &AppState, token: &str, view: booking::RegistrationView) -> Htt
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/manage/{token}",
+    tag = "participant",
+    summary = "The registration, as its holder sees it",
+    params(("token" = String, Path, description = "The secret of the manage link")),
+    responses((status = 200, description = "The registration", body = RegistrationAnswer)),
+)]
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let token = path_param(&req, "token");
     let lookup = token.clone();
@@ -29,6 +39,18 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     Ok(answer(&state, &token, view))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/manage/{token}",
+    tag = "participant",
+    summary = "Change the ranking of site visits (seats follow at once in first-come events)",
+    params(("token" = String, Path, description = "The secret of the manage link")),
+    request_body(content = PreferenceChangeBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The registration as changed", body = RegistrationAnswer),
+        (status = 409, description = "`registration-closed`: the registration is cancelled or the window is closed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn change(
     req: HttpRequest,
     payload: web::Payload,
@@ -59,6 +81,14 @@ pub async fn change(
     Ok(answer(&state, &token, view))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/manage/{token}",
+    tag = "participant",
+    summary = "Cancel the registration (a freed seat goes to the next person waiting); cancelling twice changes nothing",
+    params(("token" = String, Path, description = "The secret of the manage link")),
+    responses((status = 200, description = "The registration as cancelled", body = RegistrationAnswer)),
+)]
 pub async fn cancel(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let token = path_param(&req, "token");
     let lookup = token.clone();

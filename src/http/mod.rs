@@ -9,6 +9,7 @@ pub mod health;
 pub mod limits;
 pub mod manage;
 pub mod observe;
+pub mod openapi;
 pub mod organiser;
 pub mod pages;
 pub mod problem;
@@ -18,7 +19,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder, Route, Scope};
 
 use crate::db::Database;
 use crate::domain::access::ManageKey;
@@ -94,10 +96,8 @@ impl AppState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use pages::{board, participant};
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(observe::metrics))
-        .route("/static/{file}", web::get().to(pages::static_file))
+    probes(cfg);
+    cfg.route("/static/{file}", web::get().to(pages::static_file))
         .route("/events/{event}", web::get().to(participant::event_page))
         .route("/events/{event}/register", web::post().to(participant::register))
         .route("/manage/{token}", web::get().to(participant::manage_page))
@@ -135,52 +135,136 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/organiser/events/{event}/exports/attendees",
             web::get().to(board::export_attendees),
         )
-        .service(
-            web::scope("/api/v1")
-                .route("/events", web::post().to(admin::create_event))
-                .route("/events/{event}", web::get().to(public::show_event))
-                .route("/events/{event}/registrations", web::post().to(public::register))
-                .route(
-                    "/events/{event}/registrations",
-                    web::get().to(organiser::list_registrations),
-                )
-                .route(
-                    "/events/{event}/registrations/{id}",
-                    web::delete().to(erasure::delete_registration),
-                )
-                .route(
-                    "/events/{event}/registrations/{id}/site-visit",
-                    web::put().to(organiser::move_participant),
-                )
-                .route(
-                    "/events/{event}/site-visits",
-                    web::post().to(admin::create_site_visit),
-                )
-                .route(
-                    "/events/{event}/site-visits/{visit}",
-                    web::patch().to(organiser::update_site_visit),
-                )
-                .route(
-                    "/events/{event}/site-visits/{visit}/roster",
-                    web::get().to(organiser::roster),
-                )
-                .route(
-                    "/events/{event}/allocation",
-                    web::post().to(organiser::run_allocation),
-                )
-                .route("/events/{event}/audit", web::get().to(organiser::audit_trail))
-                .route("/events/{event}/exports/counts", web::get().to(exports::counts))
-                .route(
-                    "/events/{event}/exports/attendees",
-                    web::get().to(exports::attendees),
-                )
-                .route("/emails", web::get().to(admin::list_emails))
-                .route("/emails/{id}/retry", web::post().to(admin::retry_email))
-                .route("/manage/{token}", web::get().to(manage::show))
-                .route("/manage/{token}", web::patch().to(manage::change))
-                .route("/manage/{token}", web::delete().to(manage::cancel)),
-        )
+        .service(api_v1())
         .default_service(web::to(not_found));
+}
+
+/// Liveness, readiness and metrics; as on the API, any other method is 405.
+fn probes(cfg: &mut web::ServiceConfig) {
+    let probes = [
+        route(Method::GET, "/healthz", health::healthz),
+        route(Method::GET, "/readyz", health::readyz),
+        route(Method::GET, "/metrics", observe::metrics),
+    ];
+    for (method, path, route) in probes {
+        cfg.service(resource(path, vec![(method, path, route)]));
+    }
+}
+
+/// A route of the table: method, path, and the route itself.
+type ApiRoute = (Method, &'static str, Route);
+
+/// The prefix of the JSON API.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Every route of the JSON API, relative to [`API_PREFIX`]: the router registers exactly
+/// these, and the OpenAPI test checks that the document describes each of them.
+fn api_v1_routes() -> Vec<ApiRoute> {
+    vec![
+        route(Method::POST, "/events", admin::create_event),
+        route(Method::GET, "/events/{event}", public::show_event),
+        route(Method::POST, "/events/{event}/registrations", public::register),
+        route(
+            Method::GET,
+            "/events/{event}/registrations",
+            organiser::list_registrations,
+        ),
+        route(
+            Method::DELETE,
+            "/events/{event}/registrations/{id}",
+            erasure::delete_registration,
+        ),
+        route(
+            Method::PUT,
+            "/events/{event}/registrations/{id}/site-visit",
+            organiser::move_participant,
+        ),
+        route(
+            Method::POST,
+            "/events/{event}/site-visits",
+            admin::create_site_visit,
+        ),
+        route(
+            Method::PATCH,
+            "/events/{event}/site-visits/{visit}",
+            organiser::update_site_visit,
+        ),
+        route(
+            Method::GET,
+            "/events/{event}/site-visits/{visit}/roster",
+            organiser::roster,
+        ),
+        route(
+            Method::POST,
+            "/events/{event}/allocation",
+            organiser::run_allocation,
+        ),
+        route(Method::GET, "/events/{event}/audit", organiser::audit_trail),
+        route(Method::GET, "/events/{event}/exports/counts", exports::counts),
+        route(
+            Method::GET,
+            "/events/{event}/exports/attendees",
+            exports::attendees,
+        ),
+        route(Method::GET, "/emails", admin::list_emails),
+        route(Method::POST, "/emails/{id}/retry", admin::retry_email),
+        route(Method::GET, "/manage/{token}", manage::show),
+        route(Method::PATCH, "/manage/{token}", manage::change),
+        route(Method::DELETE, "/manage/{token}", manage::cancel),
+        route(Method::GET, "/openapi.json", openapi::document),
+        route(Method::GET, "/docs", openapi::docs_page),
+    ]
+}
+
+fn route<F, Args>(method: Method, path: &'static str, handler: F) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    (method.clone(), path, web::method(method).to(handler))
+}
+
+/// One path's routes; any other method is 405 with `Allow` (a problem document).
+fn resource(path: &str, routes: Vec<ApiRoute>) -> Resource {
+    let allow = routes
+        .iter()
+        .map(|(method, _, _)| method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    routes
+        .into_iter()
+        .fold(web::resource(path), |resource, (_, _, route)| {
+            resource.route(route)
+        })
+        .default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
+        }))
+}
+
+fn api_v1() -> Scope {
+    // Routes of one path become one resource, in the order of the table.
+    let mut by_path: Vec<(&'static str, Vec<ApiRoute>)> = Vec::new();
+    for (method, path, route) in api_v1_routes() {
+        match by_path.iter_mut().find(|(known, _)| *known == path) {
+            Some((_, routes)) => routes.push((method, path, route)),
+            None => by_path.push((path, vec![(method, path, route)])),
+        }
+    }
+    by_path
+        .into_iter()
+        .fold(web::scope(API_PREFIX), |scope, (path, routes)| {
+            scope.service(resource(path, routes))
+        })
+}
+
+/// (method, full path) of every JSON API route, as the router has them.
+pub fn api_v1_endpoints() -> Vec<(Method, String)> {
+    api_v1_routes()
+        .into_iter()
+        .map(|(method, path, _)| (method, format!("{API_PREFIX}{path}")))
+        .collect()
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

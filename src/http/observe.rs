@@ -15,6 +15,7 @@ use prometheus::{
 use tracing::Instrument;
 
 use super::problem::ApiError;
+use super::problem::Problem;
 use super::AppState;
 use crate::domain::DomainError;
 use crate::store::{outbox, site_visits};
@@ -144,6 +145,18 @@ pub async fn observe(
 }
 
 /// `GET /metrics` in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics: requests by route and status, latency, registrations, seats, outbox",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 503, description = "`service-unavailable`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "seconds to wait"))),
+        (status = 500, description = "`internal`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (visits, outbox_counts) = state
         .db

@@ -8,13 +8,22 @@ use super::problem::ApiError;
 use super::AppState;
 use chrono::NaiveDateTime;
 
+use super::openapi::AllocationBody;
+use super::openapi::MoveBody;
+use super::openapi::VisitUpdateBody;
+use super::problem::Problem;
 use crate::db::{DbConnection, DbError};
 use crate::domain::access::Role;
 use crate::domain::allocation::Plan;
+use crate::domain::audit::AuditView;
+use crate::domain::booking::RegistrationView;
+use crate::domain::catalog::SiteVisitView;
 use crate::domain::country::CountryCode;
 use crate::domain::idempotency::{self, Answer, IdempotencyKey};
 use crate::domain::input::Fields;
 use crate::domain::now;
+use crate::domain::organiser::RegistrationPage;
+use crate::domain::organiser::Roster;
 use crate::domain::organiser::{
     self, AllocationInput, AllocationReport, AllocationRequest, ListQuery, VisitUpdate,
 };
@@ -63,6 +72,24 @@ fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
 }
 
 /// `GET /api/v1/events/{event}/registrations?status=&country=&site_visit=&q=&limit=&offset=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event}/registrations",
+    tag = "organiser",
+    summary = "A page of the event's registrations, oldest first, with filters",
+    security(("bearer" = [])),
+    params(
+        ("event" = String, Path, description = "Event slug"),
+        ("status" = Option<ListStatus>, Query, description = "Only registrations of this status"),
+        ("country" = Option<super::openapi::CountryCode>, Query, description = "Only people from this country"),
+        ("site_visit" = Option<String>, Query, max_length = 64, description = "Only people seated in this visit (slug)"),
+        ("q" = Option<String>, Query, max_length = 100, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$",
+            description = "Search in names, email and organisation"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"),
+        ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647, description = "Rows to skip"),
+    ),
+    responses((status = 200, description = "A page of registrations", body = RegistrationPage)),
+)]
 pub async fn list_registrations(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -100,6 +127,15 @@ pub async fn list_registrations(
 }
 
 /// `GET /api/v1/events/{event}/site-visits/{visit}/roster`
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event}/site-visits/{visit}/roster",
+    tag = "organiser",
+    summary = "The people seated in a site visit and its ordered waitlist",
+    security(("bearer" = [])),
+    params(("event" = String, Path, description = "Event slug"), ("visit" = String, Path, description = "Site-visit slug")),
+    responses((status = 200, description = "The roster", body = Roster)),
+)]
 pub async fn roster(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_role(&req, &state, Role::Organiser).await?;
     let (event, visit) = (path_param(&req, "event"), path_param(&req, "visit"));
@@ -111,6 +147,22 @@ pub async fn roster(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
 }
 
 /// `PUT /api/v1/events/{event}/registrations/{id}/site-visit` with `{site_visit: slug | null}`
+#[utoipa::path(
+    put,
+    path = "/api/v1/events/{event}/registrations/{id}/site-visit",
+    tag = "organiser",
+    summary = "Seat a person in a site visit by hand, or take their seat away (`null`)",
+    security(("bearer" = [])),
+    params(("event" = String, Path, description = "Event slug"), ("id" = String, Path, description = "Registration id"), (
+            "Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "Makes a retry safe: the same key and body within 24 h get the first answer again and write nothing; the same key with another body is 422"
+        )),
+    request_body(content = MoveBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The registration as moved", body = RegistrationView),
+        (status = 409, description = "`capacity-exceeded`: the visit is full; `registration-closed`: the registration is cancelled", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn move_participant(
     req: HttpRequest,
     payload: web::Payload,
@@ -129,6 +181,22 @@ pub async fn move_participant(
 }
 
 /// `PATCH /api/v1/events/{event}/site-visits/{visit}` with `{capacity?, frozen?}`
+#[utoipa::path(
+    patch,
+    path = "/api/v1/events/{event}/site-visits/{visit}",
+    tag = "organiser",
+    summary = "Change a visit's capacity (a raise promotes the waitlist) or freeze its roster",
+    security(("bearer" = [])),
+    params(("event" = String, Path, description = "Event slug"), ("visit" = String, Path, description = "Site-visit slug"), (
+            "Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "Makes a retry safe: the same key and body within 24 h get the first answer again and write nothing; the same key with another body is 422"
+        )),
+    request_body(content = VisitUpdateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The visit as changed", body = SiteVisitView),
+        (status = 409, description = "`capacity-exceeded`: below the seats already taken", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn update_site_visit(
     req: HttpRequest,
     payload: web::Payload,
@@ -146,7 +214,38 @@ pub async fn update_site_visit(
     Ok(respond(answer))
 }
 
+/// A page of the audit trail.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditView>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The registration statuses a list can be filtered by (read as text, see `STATUSES`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = RegistrationStatus)]
+pub enum ListStatus {
+    Confirmed,
+    Waitlisted,
+    Cancelled,
+}
+
 /// `GET /api/v1/events/{event}/audit?limit=&offset=` (admins), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event}/audit",
+    tag = "admin",
+    summary = "The event's audit trail, newest first",
+    security(("bearer" = [])),
+    params(
+        ("event" = String, Path, description = "Event slug"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647, description = "Rows to skip"),
+    ),
+    responses((status = 200, description = "A page of the audit trail", body = AuditPage)),
+)]
 pub async fn audit_trail(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_role(&req, &state, Role::Admin).await?;
     let event = path_param(&req, "event");
@@ -157,11 +256,28 @@ pub async fn audit_trail(req: HttpRequest, state: web::Data<AppState>) -> Result
         .db
         .read(move |conn| organiser::audit_trail(conn, &event, limit, offset))
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "entries": entries, "limit": limit, "offset": offset })))
+    Ok(HttpResponse::Ok().json(AuditPage {
+        entries,
+        limit,
+        offset,
+    }))
 }
 
 /// `POST /api/v1/events/{event}/allocation` with `{dry_run, balance_countries, seed}`.
 /// `dry_run` defaults to true: the plan is shown, nothing is written.
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/{event}/allocation",
+    tag = "organiser",
+    summary = "Plan (dry run, the default) or apply the preference allocation",
+    security(("bearer" = [])),
+    params(("event" = String, Path, description = "Event slug"), (
+            "Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "Makes a retry safe: the same key and body within 24 h get the first answer again and write nothing; the same key with another body is 422"
+        )),
+    request_body(content = AllocationBody, content_type = "application/json"),
+    responses((status = 200, description = "Counts per rank and the plan", body = AllocationReport)),
+)]
 pub async fn run_allocation(
     req: HttpRequest,
     payload: web::Payload,

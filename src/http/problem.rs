@@ -3,7 +3,9 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::DbError;
 use crate::domain::{DomainError, FieldErrors};
@@ -26,6 +28,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, the method does not; carries the `Allow` list.
+    #[error("this resource allows {0}")]
+    MethodNotAllowed(String),
     #[error("too many requests from this client; retry in {0} s")]
     RateLimited(u64),
     /// A failure of ours outside storage (e.g. a workbook that cannot be written): logged,
@@ -40,64 +45,103 @@ impl From<DbError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// What went wrong, as the `type` of a problem document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemType {
+    ValidationFailed,
+    MalformedRequest,
+    DuplicateRegistration,
+    RegistrationClosed,
+    CapacityExceeded,
+    NotFound,
+    MethodNotAllowed,
+    Unauthorized,
+    Forbidden,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    ServiceUnavailable,
+    Internal,
+}
+
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Serialize, ToSchema)]
+pub struct Problem<'a> {
     #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: String,
+    #[schema(rename = "type")]
+    pub kind: ProblemType,
+    /// Short and the same for every problem of this type.
+    #[schema(value_type = String)]
+    pub title: &'a str,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What happened in this case, for a person to read.
+    pub detail: String,
+    /// A reference to this occurrence; not sent by this version (RFC 9457 makes it optional).
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a FieldErrors>,
+    #[schema(nullable = false)]
+    pub instance: Option<String>,
+    /// Validation failures only: every field at fault and what is wrong with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>, nullable = false)]
+    pub errors: Option<&'a FieldErrors>,
 }
 
 impl ApiError {
     /// (status, type, title) of the problem document.
-    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+    fn classify(&self) -> (StatusCode, ProblemType, &'static str) {
         use DomainError as D;
+        use ProblemType as P;
         match self {
             Self::Domain(D::Validation(_)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "validation-failed",
+                P::ValidationFailed,
                 "Validation failed",
             ),
             Self::Domain(D::NotFound(_)) | Self::NotFound(_) => {
-                (StatusCode::NOT_FOUND, "not-found", "Not found")
+                (StatusCode::NOT_FOUND, P::NotFound, "Not found")
             }
             Self::Domain(D::DuplicateRegistration) => (
                 StatusCode::CONFLICT,
-                "duplicate-registration",
+                P::DuplicateRegistration,
                 "Already registered",
             ),
             Self::Domain(D::RegistrationClosed(_)) => {
-                (StatusCode::CONFLICT, "registration-closed", "Registration closed")
+                (StatusCode::CONFLICT, P::RegistrationClosed, "Registration closed")
             }
             Self::Domain(D::CapacityExceeded(_)) => {
-                (StatusCode::CONFLICT, "capacity-exceeded", "Capacity exceeded")
+                (StatusCode::CONFLICT, P::CapacityExceeded, "Capacity exceeded")
             }
             // A conflict that outlived its retries is contention too: the client retries.
             Self::Domain(D::Storage(DbError::Unavailable(_) | DbError::Conflict(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "service-unavailable",
+                P::ServiceUnavailable,
                 "Service unavailable",
             ),
             Self::Domain(D::Storage(_)) | Self::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+                (StatusCode::INTERNAL_SERVER_ERROR, P::Internal, "Internal error")
             }
-            Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
+            Self::Malformed(_) => (StatusCode::BAD_REQUEST, P::MalformedRequest, "Malformed request"),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
+                P::UnsupportedMediaType,
                 "Unsupported media type",
             ),
             Self::PayloadTooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
+                P::PayloadTooLarge,
                 "Payload too large",
             ),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            Self::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                P::MethodNotAllowed,
+                "Method not allowed",
+            ),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, P::Unauthorized, "Unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, P::Forbidden, "Forbidden"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, P::RateLimited, "Too many requests"),
         }
     }
 
@@ -140,6 +184,7 @@ impl ResponseError for ApiError {
             title,
             status: status.as_u16(),
             detail: self.detail(),
+            instance: None,
             errors,
         };
         let mut response = HttpResponse::build(status);
@@ -150,6 +195,11 @@ impl ResponseError for ApiError {
             }
             (StatusCode::SERVICE_UNAVAILABLE, _) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            (_, Self::MethodNotAllowed(allow)) => {
+                if let Ok(allow) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, allow));
+                }
             }
             (StatusCode::UNAUTHORIZED, _) => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -7,15 +7,26 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::extract::{accept_language, idempotency_key, path_param, read_object};
+use super::openapi::RegistrationBody;
 use super::problem::ApiError;
+use super::problem::Problem;
 use super::{AppState, EventRules};
 use crate::domain::booking::{self, RegistrationView};
 use crate::domain::catalog;
+use crate::domain::catalog::EventView;
 use crate::domain::idempotency::{self, Answer};
 use crate::domain::registration::NewRegistration;
 use crate::domain::{now, DomainError};
 use crate::store::site_visits;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event}",
+    tag = "public",
+    summary = "The event, with its site visits and their live seat counts",
+    params(("event" = String, Path, description = "Event slug")),
+    responses((status = 200, description = "The event", body = EventView)),
+)]
 pub async fn show_event(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let slug = path_param(&req, "event");
     let view = state
@@ -26,7 +37,7 @@ pub async fn show_event(req: HttpRequest, state: web::Data<AppState>) -> Result<
 }
 
 /// A registration as its holder sees it, with the private link to manage it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RegistrationAnswer {
     #[serde(flatten)]
     pub view: RegistrationView,
@@ -56,6 +67,32 @@ pub async fn preference_rules(state: &AppState, event_slug: String) -> Result<Ar
     Ok(state.rules.put(event_slug, rules))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/{event}/registrations",
+    tag = "public",
+    summary = "Register for the event; a seat or a waitlist place is taken at once in first-come events",
+    params(("event" = String, Path, description = "Event slug"), (
+            "Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "Makes a retry safe: the same key and body within 24 h get the first answer again and write nothing; the same key with another body is 422"
+        )),
+    request_body(content(
+        (RegistrationBody = "application/json"),
+        (RegistrationBody = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "Registered (or the first answer again, for a retried Idempotency-Key)",
+            body = RegistrationAnswer,
+            headers(("Location" = String, description = "`/api/v1/manage/{token}`: the registration for its holder")),
+            links(
+                ("MoveParticipant" = (operation_id = "move_participant",
+                    parameters(("event" = "$request.path.event"), ("id" = "$response.body#/id")))),
+                ("CancelByStaff" = (operation_id = "delete_registration",
+                    parameters(("event" = "$request.path.event"), ("id" = "$response.body#/id")))),
+            )),
+        (status = 409, description = "`duplicate-registration`: this email is already registered; `registration-closed`: outside the registration window", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn register(
     req: HttpRequest,
     payload: web::Payload,

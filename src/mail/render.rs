@@ -111,7 +111,9 @@ impl Renderer {
         let text = render("body.txt.j2", &context)?;
         let html = render("body.html.j2", &context)?;
 
-        let name = format!("{} {}", data.first_name, data.last_name);
+        // A line break cannot be put in a header (lettre panics on it): registrations
+        // made before names were held to one line may still have one.
+        let name = format!("{} {}", data.first_name, data.last_name).replace(['\r', '\n'], " ");
         let to = Mailbox::new(Some(name), data.email.parse().map_err(|e| fail(&e))?);
         let mut builder = Message::builder()
             .from(self.from.clone())
