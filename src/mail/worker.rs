@@ -91,7 +91,18 @@ impl DeliveryWorker {
                 self.settle(&row, PENDING, None, None)?;
                 continue;
             }
-            match self.deliver(&row) {
+            // A panic in rendering or in the mail library fails this email (listed for
+            // the admins, who can retry it) instead of ending delivery for everyone.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.deliver(&row)))
+                .unwrap_or_else(|panic| {
+                    let reason = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Outcome::Failed(format!("delivery panicked: {reason}"))
+                });
+            match outcome {
                 Outcome::Sent => {
                     tracing::info!(email = %row.id, kind = %row.kind, "email sent");
                     self.settle(&row, SENT, None, None)?;
