@@ -16,8 +16,6 @@ DURATION="${DURATION:-10}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 CONNECTIONS="${CONNECTIONS:-8 32 128}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-# database.group_commit for the server (PostgreSQL; SQLite always commits in groups).
-GROUP_COMMIT="${GROUP_COMMIT:-true}"
 WORK="$(mktemp -d /tmp/rallypoint-bench.XXXXXX)"
 BIN=target/release/rallypoint
 SERVER_PID=""
@@ -53,7 +51,7 @@ start_server() { # URL -> sets SERVER_PID, BASE
     # The delivery worker is off: this measures taking registrations (each one still
     # writes its email to the outbox in its transaction). The per-client limit is off:
     # the load generator is one client.
-    printf '[limits]\npublic_writes_per_minute = 0\n\n[database]\ngroup_commit = %s\n' "$GROUP_COMMIT" >"$WORK/bench.toml"
+    printf '[limits]\npublic_writes_per_minute = 0\n' >"$WORK/bench.toml"
     RALLYPOINT_CONFIG="$WORK/bench.toml" \
     RALLYPOINT_DATABASE_URL="$1" RALLYPOINT_BIND=127.0.0.1:0 RALLYPOINT_EVENTS_DIR=/nonexistent \
         RALLYPOINT_MAIL_WORKER=false RALLYPOINT_LOG=warn "$BIN" serve >"$WORK/server.out" 2>"$WORK/server.err" &
@@ -153,4 +151,4 @@ awk '$1=="baseline" {printf "baseline %s, %s thread(s): %s registrations/s\n", $
 awk '$1=="server" && $3=="idle" {printf "idle memory after start (%s): %s MB\n", $2, $4}' "$RESULTS"
 awk '$1=="flash" {printf "flash crowd (%s, 32 connections, one visit of 100): %s registrations/s, p99 %s ms, non-2xx %s, seats taken %s\n", $2, $4, $6, $7, $8}' "$RESULTS"
 echo
-echo "rerun: scripts/bench-registration.sh   (DURATION=$DURATION BACKENDS=\"$BACKENDS\" GROUP_COMMIT=$GROUP_COMMIT)"
+echo "rerun: scripts/bench-registration.sh   (DURATION=$DURATION BACKENDS=\"$BACKENDS\")"
