@@ -62,7 +62,6 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub lock_wait_ms: u64,
     pub sqlite_synchronous: String,
-    pub group_commit: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -238,7 +237,6 @@ impl Settings {
             pool_size: self.database.pool_size,
             lock_wait: Duration::from_millis(self.database.lock_wait_ms),
             sqlite_synchronous: self.database.sqlite_synchronous.to_uppercase(),
-            group_commit: self.database.group_commit,
             ..DbOptions::default()
         }
     }

@@ -7,12 +7,10 @@
 //! `SQLITE_BUSY`. The writer commits whatever is queued in one transaction, each unit of
 //! work in its own savepoint (group commit), and answers each caller only after the
 //! commit — so one fsync serves many requests and a 2xx is still durable.
-//! On PostgreSQL the same group commit runs on one writer thread per instance, with a
-//! pooled connection per batch (`database.group_commit`, on by default): the hot rows
-//! (visit and event counters) are then updated by one transaction at a time instead of
-//! concurrent transactions queueing on their row locks, and one WAL flush serves the
-//! batch. A deadlock against another instance rolls the batch back and runs it again.
-//! Reads, and the workers' and CLI's writes (`write_blocking`), use the pool.
+//! On PostgreSQL every unit of work is its own transaction on a pooled connection. The
+//! same group commit was tried there (one writer thread per instance) and measured at a
+//! third of the pooled throughput: PostgreSQL overlaps concurrent transactions on both
+//! cores and flushes their WAL together by itself, which one writer cannot.
 
 pub mod schema;
 
@@ -102,11 +100,8 @@ pub struct DbOptions {
     /// `PRAGMA synchronous` for SQLite: FULL makes a commit survive power loss, not only
     /// a killed process.
     pub sqlite_synchronous: String,
-    /// Most units of work one commit may carry.
+    /// Most units of work one SQLite commit may carry.
     pub max_batch: usize,
-    /// PostgreSQL: requests' writes go through one writer thread that commits them in
-    /// batches (as on SQLite) instead of one transaction per request on the pool.
-    pub group_commit: bool,
 }
 
 impl Default for DbOptions {
@@ -116,7 +111,6 @@ impl Default for DbOptions {
             lock_wait: Duration::from_secs(5),
             sqlite_synchronous: "FULL".into(),
             max_batch: 256,
-            group_commit: true,
         }
     }
 }
@@ -294,17 +288,13 @@ impl ManageConnection for Manager {
 
 pub type Pool = r2d2::Pool<Manager>;
 
-/// A unit of work queued for the writer thread.
+/// A unit of work queued for the SQLite writer thread.
 trait WriteJob: Send {
     /// When a request stops waiting (it then gets a 503 and the job is not run).
     fn deadline(&self) -> Option<Instant>;
-    /// Runs inside the batch transaction, in a savepoint, and keeps the outcome for
-    /// [`WriteJob::answer`]. True when it hit a deadlock or serialization failure: the
-    /// batch is then rolled back and run again (locks held by the batch's earlier units
-    /// would make a retry of this unit alone deadlock again).
-    fn run(&mut self, conn: &mut DbConnection) -> bool;
-    /// Answers the caller once the batch's commit is known.
-    fn answer(self: Box<Self>, commit: Result<(), DbError>);
+    /// Runs inside the batch transaction (in a savepoint); the returned closure answers
+    /// the caller once the batch's commit is known.
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn FnOnce(Result<(), DbError>) + Send>;
     fn fail(self: Box<Self>, error: DbError);
 }
 
@@ -315,7 +305,6 @@ struct TypedJob<F, T, E> {
     work: F,
     reply: Reply<T, E>,
     deadline: Option<Instant>,
-    outcome: Option<Result<T, E>>,
 }
 
 impl<F, T, E> WriteJob for TypedJob<F, T, E>
@@ -328,25 +317,17 @@ where
         self.deadline
     }
 
-    fn run(&mut self, conn: &mut DbConnection) -> bool {
-        let outcome = conn.transaction(|conn| (self.work)(conn));
-        let conflict = outcome.as_ref().is_err_and(UnitError::is_conflict);
-        self.outcome = Some(outcome);
-        conflict
-    }
-
-    fn answer(self: Box<Self>, commit: Result<(), DbError>) {
-        let TypedJob { reply, outcome, .. } = *self;
-        let answer = match (outcome, commit) {
-            (Some(Ok(value)), Ok(())) => Ok(value),
-            (Some(Ok(_)), Err(error)) => Err(E::from(error)),
-            (Some(Err(error)), _) => Err(error),
-            (None, Err(error)) => Err(E::from(error)),
-            (None, Ok(())) => Err(E::from(DbError::Unavailable(
-                "the unit of work did not run".into(),
-            ))),
-        };
-        reply(answer);
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn FnOnce(Result<(), DbError>) + Send> {
+        let TypedJob { work, reply, .. } = *self;
+        let outcome = conn.transaction(|conn| work(conn));
+        Box::new(move |commit| {
+            let answer = match (outcome, commit) {
+                (Ok(value), Ok(())) => Ok(value),
+                (Ok(_), Err(error)) => Err(E::from(error)),
+                (Err(error), _) => Err(error),
+            };
+            reply(answer);
+        })
     }
 
     fn fail(self: Box<Self>, error: DbError) {
@@ -400,15 +381,7 @@ impl Database {
                 reachability: reachability.clone(),
             });
         let writer = match url {
-            DatabaseUrl::Sqlite(_) => Some(spawn_writer(WriterConnection::Owned(first), options.max_batch)),
-            DatabaseUrl::Postgres(_) if options.group_commit => Some(spawn_writer(
-                WriterConnection::Pooled {
-                    pool: pool.clone(),
-                    reachability: reachability.clone(),
-                    wait: options.lock_wait,
-                },
-                options.max_batch,
-            )),
+            DatabaseUrl::Sqlite(_) => Some(spawn_sqlite_writer(first, options.max_batch)),
             DatabaseUrl::Postgres(_) => None,
         };
         Ok(Self {
@@ -538,7 +511,6 @@ impl Database {
             work,
             reply,
             deadline,
-            outcome: None,
         });
         writer.try_send(job).map_err(|e| match e {
             mpsc::TrySendError::Full(_) => DbError::Unavailable("write queue full".into()),
@@ -634,47 +606,18 @@ fn create_parent_dir(path: &Path) -> Result<(), DbError> {
     }
 }
 
-/// Where the writer thread gets its connection: SQLite's one writer connection, or a
-/// pooled PostgreSQL connection per batch (so a broken one is replaced by the pool).
-enum WriterConnection {
-    Owned(DbConnection),
-    Pooled {
-        pool: Pool,
-        reachability: Arc<Reachability>,
-        wait: Duration,
-    },
-}
-
-impl WriterConnection {
-    fn with<R>(&mut self, run: impl FnOnce(&mut DbConnection) -> R) -> Result<R, DbError> {
-        match self {
-            Self::Owned(conn) => Ok(run(conn)),
-            Self::Pooled {
-                pool,
-                reachability,
-                wait,
-            } => {
-                let mut conn = pool
-                    .get_timeout(reachability.checkout_wait(*wait))
-                    .map_err(|e| DbError::Unavailable(format!("no database connection: {e}")))?;
-                Ok(run(&mut conn))
-            }
-        }
-    }
-}
-
-fn spawn_writer(conn: WriterConnection, max_batch: usize) -> mpsc::SyncSender<Box<dyn WriteJob>> {
+fn spawn_sqlite_writer(conn: DbConnection, max_batch: usize) -> mpsc::SyncSender<Box<dyn WriteJob>> {
     let (sender, receiver) = mpsc::sync_channel::<Box<dyn WriteJob>>(16 * 1024);
     std::thread::Builder::new()
-        .name("db-writer".into())
-        .spawn(move || writer_loop(conn, receiver, max_batch.max(1)))
-        .expect("spawn the database writer thread");
+        .name("sqlite-writer".into())
+        .spawn(move || sqlite_writer_loop(conn, receiver, max_batch.max(1)))
+        .expect("spawn the SQLite writer thread");
     sender
 }
 
 /// Group commit: take everything queued (up to `max_batch`), run each in a savepoint of
-/// one transaction (`BEGIN IMMEDIATE` on SQLite), commit once, then answer every caller.
-fn writer_loop(mut source: WriterConnection, receiver: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
+/// one `BEGIN IMMEDIATE` transaction, commit once, then answer every caller.
+fn sqlite_writer_loop(mut conn: DbConnection, receiver: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -684,7 +627,7 @@ fn writer_loop(mut source: WriterConnection, receiver: mpsc::Receiver<Box<dyn Wr
             }
         }
         let now = Instant::now();
-        let (mut live, expired): (Vec<_>, Vec<_>) = batch
+        let (live, expired): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .partition(|job| job.deadline().is_none_or(|deadline| deadline > now));
         for job in expired {
@@ -695,11 +638,29 @@ fn writer_loop(mut source: WriterConnection, receiver: mpsc::Receiver<Box<dyn Wr
         if live.is_empty() {
             continue;
         }
-        let commit = source
-            .with(|conn| commit_batch(conn, &mut live))
-            .and_then(|commit| commit);
-        for job in live {
-            job.answer(
+        let DbConnection::Sqlite(raw) = &mut conn else {
+            unreachable!("the writer thread only runs for SQLite")
+        };
+        if let Err(error) = AnsiTransactionManager::begin_transaction_sql(raw, "BEGIN IMMEDIATE") {
+            let error = DbError::from(error);
+            tracing::warn!(%error, "cannot begin the write transaction");
+            for job in live {
+                job.fail(DbError::Unavailable(error.to_string()));
+            }
+            continue;
+        }
+        let answers: Vec<_> = live.into_iter().map(|job| job.run(&mut conn)).collect();
+        let DbConnection::Sqlite(raw) = &mut conn else {
+            unreachable!("the writer thread only runs for SQLite")
+        };
+        let commit = AnsiTransactionManager::commit_transaction(raw).map_err(|e| {
+            let error = DbError::from(e);
+            tracing::error!(%error, "group commit failed; every request of the batch fails");
+            let _ = AnsiTransactionManager::rollback_transaction(raw);
+            DbError::Unavailable(error.to_string())
+        });
+        for answer in answers {
+            answer(
                 commit
                     .as_ref()
                     .map(|_| ())
@@ -707,63 +668,4 @@ fn writer_loop(mut source: WriterConnection, receiver: mpsc::Receiver<Box<dyn Wr
             );
         }
     }
-}
-
-/// Runs the batch in one transaction and commits it; on a deadlock or serialization
-/// failure (PostgreSQL, against another instance) rolls everything back and runs the
-/// whole batch again, a few times.
-fn commit_batch(conn: &mut DbConnection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), DbError> {
-    const ATTEMPTS: u32 = 4;
-    let mut attempt = 1;
-    loop {
-        begin_batch(conn).map_err(|error| {
-            tracing::warn!(%error, "cannot begin the write transaction");
-            error
-        })?;
-        let conflict = batch.iter_mut().any(|job| job.run(conn));
-        if conflict {
-            rollback_batch(conn);
-            if attempt == ATTEMPTS {
-                return Err(DbError::Unavailable(
-                    "transaction conflicts persisted; retry".into(),
-                ));
-            }
-            tracing::debug!(attempt, "transaction conflict, rerunning the batch");
-            std::thread::sleep(Duration::from_millis(u64::from(attempt) * 5));
-            attempt += 1;
-            continue;
-        }
-        return commit_or_rollback(conn);
-    }
-}
-
-fn begin_batch(conn: &mut DbConnection) -> Result<(), DbError> {
-    match conn {
-        DbConnection::Sqlite(raw) => AnsiTransactionManager::begin_transaction_sql(raw, "BEGIN IMMEDIATE"),
-        DbConnection::Postgres(raw) => AnsiTransactionManager::begin_transaction(raw),
-    }
-    .map_err(DbError::from)
-}
-
-fn rollback_batch(conn: &mut DbConnection) {
-    let outcome = match conn {
-        DbConnection::Sqlite(raw) => AnsiTransactionManager::rollback_transaction(raw),
-        DbConnection::Postgres(raw) => AnsiTransactionManager::rollback_transaction(raw),
-    };
-    if let Err(error) = outcome {
-        tracing::error!(%error, "rollback of a write batch failed");
-    }
-}
-
-fn commit_or_rollback(conn: &mut DbConnection) -> Result<(), DbError> {
-    let commit = match conn {
-        DbConnection::Sqlite(raw) => AnsiTransactionManager::commit_transaction(raw),
-        DbConnection::Postgres(raw) => AnsiTransactionManager::commit_transaction(raw),
-    };
-    commit.map_err(|e| {
-        let error = DbError::from(e);
-        tracing::error!(%error, "group commit failed; every request of the batch fails");
-        rollback_batch(conn);
-        DbError::Unavailable(error.to_string())
-    })
 }
