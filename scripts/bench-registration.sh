@@ -51,17 +51,21 @@ start_server() { # URL -> sets SERVER_PID, BASE
     # The delivery worker is off: this measures taking registrations (each one still
     # writes its email to the outbox in its transaction). The per-client limit is off:
     # the load generator is one client.
+    local launched
+    launched=$(date +%s%N)
     printf '[limits]\npublic_writes_per_minute = 0\n' >"$WORK/bench.toml"
     RALLYPOINT_CONFIG="$WORK/bench.toml" \
     RALLYPOINT_DATABASE_URL="$1" RALLYPOINT_BIND=127.0.0.1:0 RALLYPOINT_EVENTS_DIR=/nonexistent \
         RALLYPOINT_MAIL_WORKER=false RALLYPOINT_LOG=warn "$BIN" serve >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 1000); do
         BASE=$(sed -n 's/^listening on //p' "$WORK/server.out")
         [ -n "$BASE" ] && break
-        sleep 0.05
+        sleep 0.005
     done
     [ -n "$BASE" ] || { cat "$WORK/server.err" >&2; exit 1; }
+    until curl -sf "$BASE/readyz" >/dev/null; do sleep 0.005; done
+    READY_MS=$(( ($(date +%s%N) - launched) / 1000000 ))
 }
 
 stop_server() {
@@ -114,6 +118,7 @@ for backend in $BACKENDS; do
 
     start_server "$url"
     echo "server $backend idle $(current_memory_mb)" >>"$RESULTS"
+    echo "ready $backend $READY_MS" >>"$RESULTS"
     create_event bench 1000000 tour-a tour-b tour-c
     for c in $CONNECTIONS; do
         out=$(wrk -t2 -c"$c" -d"${DURATION}s" --latency -s scripts/register.lua \
@@ -149,6 +154,7 @@ done <"$RESULTS"
 echo
 awk '$1=="baseline" {printf "baseline %s, %s thread(s): %s registrations/s\n", $2, $3, $4}' "$RESULTS"
 awk '$1=="server" && $3=="idle" {printf "idle memory after start (%s): %s MB\n", $2, $4}' "$RESULTS"
+awk '$1=="ready" {printf "start-up to ready (%s, migrated database, from launch to /readyz 200): %s ms\n", $2, $3}' "$RESULTS"
 awk '$1=="flash" {printf "flash crowd (%s, 32 connections, one visit of 100): %s registrations/s, p99 %s ms, non-2xx %s, seats taken %s\n", $2, $4, $6, $7, $8}' "$RESULTS"
 echo
 echo "rerun: scripts/bench-registration.sh   (DURATION=$DURATION BACKENDS=\"$BACKENDS\")"
