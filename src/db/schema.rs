@@ -85,7 +85,7 @@ diesel::table! {
 
 diesel::table! {
     /// Maintained by database triggers (migration `2024-11-07-000000_counts`); read only.
-    registration_counts (event_id, country, site_visit_id) {
+    registration_counts (event_id, country, site_visit_id, shard) {
         event_id -> Text,
         country -> Text,
         /// '' for the country's own row.
@@ -93,6 +93,9 @@ diesel::table! {
         registered -> BigInt,
         assigned -> BigInt,
         waitlisted -> BigInt,
+        /// Part of the key on PostgreSQL (a registration's rows go to one of eight);
+        /// always 0 on SQLite. Readers sum the shards.
+        shard -> Integer,
     }
 }
 

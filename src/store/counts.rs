@@ -1,8 +1,9 @@
 //! The maintained attendee counters (`registration_counts`). Database triggers keep them
 //! exact in the transaction of every change to a registration, its ranking or its seat
 //! (migration `2024-11-07-000000_counts`); this module only reads them. An event has a
-//! row per (country, visit) pair that ever had someone, so a read costs
-//! O(countries × visits) whatever the number of people.
+//! row per (country, visit) pair that ever had someone — on PostgreSQL up to eight, one
+//! per shard, summed here — so a read costs O(countries × visits) whatever the number
+//! of people.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -39,10 +40,10 @@ fn apply_own_changes(conn: &mut DbConnection) -> QueryResult<()> {
     }
 }
 
-/// Every counter row of the event with a non-zero number.
+/// The event's counters by (country, visit), shards summed, without the all-zero ones.
 pub fn of_event(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<CountRow>> {
     apply_own_changes(conn)?;
-    registration_counts::table
+    let shards: Vec<CountRow> = registration_counts::table
         .filter(registration_counts::event_id.eq(event_id))
         .filter(
             registration_counts::registered
@@ -52,7 +53,25 @@ pub fn of_event(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<Coun
         )
         .order((registration_counts::country, registration_counts::site_visit_id))
         .select(CountRow::as_select())
-        .load(conn)
+        .load(conn)?;
+    Ok(sum_shards(shards))
+}
+
+/// Rows ordered by (country, visit) → one row per (country, visit).
+fn sum_shards(shards: Vec<CountRow>) -> Vec<CountRow> {
+    let mut rows: Vec<CountRow> = Vec::with_capacity(shards.len());
+    for shard in shards {
+        match rows.last_mut() {
+            Some(row) if row.country == shard.country && row.site_visit_id == shard.site_visit_id => {
+                row.registered += shard.registered;
+                row.assigned += shard.assigned;
+                row.waitlisted += shard.waitlisted;
+            }
+            _ => rows.push(shard),
+        }
+    }
+    rows.retain(|row| row.registered != 0 || row.assigned != 0 || row.waitlisted != 0);
+    rows
 }
 
 /// People waiting per visit id of the event (the event view's `waitlisted`).

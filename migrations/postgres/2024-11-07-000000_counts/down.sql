@@ -9,4 +9,5 @@ DROP FUNCTION registration_counts_apply_trigger();
 DROP FUNCTION registration_counts_apply();
 DROP FUNCTION registration_counts_touch(TEXT);
 DROP FUNCTION registration_count_contributions(TEXT);
+DROP FUNCTION registration_counts_shard(TEXT);
 DROP TABLE registration_counts;

@@ -10,8 +10,16 @@ CREATE TABLE registration_counts (
     registered BIGINT NOT NULL DEFAULT 0,
     assigned BIGINT NOT NULL DEFAULT 0,
     waitlisted BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (event_id, country, site_visit_id)
+    -- Each registration counts in one of eight shards of its key (from its id), so that
+    -- concurrent commits do not all queue on one row lock (say, everyone from the same
+    -- country); readers sum the shards.
+    shard INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_id, country, site_visit_id, shard)
 );
+
+-- The shard a registration counts in: always the same one for a registration.
+CREATE FUNCTION registration_counts_shard(registration TEXT) RETURNS INTEGER
+LANGUAGE sql IMMUTABLE AS $$ SELECT hashtext(registration) & 7 $$;
 
 -- What one registration adds to the counters, from its rows: the definitions of
 -- `domain::exports` (and of `store::registrations::waiting_counts`) per person.
@@ -97,21 +105,23 @@ BEGIN
     WITH noted AS (
         DELETE FROM registration_count_changes WHERE txid = txid_current() RETURNING *
     ), delta AS (
-        SELECT n.event_id, n.country, n.site_visit_id, n.registered, n.assigned, n.waitlisted
+        SELECT n.event_id, n.country, n.site_visit_id, registration_counts_shard(n.registration_id) AS shard,
+            n.registered, n.assigned, n.waitlisted
         FROM noted n WHERE n.event_id IS NOT NULL
         UNION ALL
-        SELECT c.event_id, c.country, c.site_visit_id, c.registered, c.assigned, c.waitlisted
+        SELECT c.event_id, c.country, c.site_visit_id, registration_counts_shard(n.registration_id),
+            c.registered, c.assigned, c.waitlisted
         FROM noted n CROSS JOIN LATERAL registration_count_contributions(n.registration_id) c
         WHERE n.event_id IS NULL
     )
-    INSERT INTO registration_counts AS t (event_id, country, site_visit_id, registered, assigned, waitlisted)
-    SELECT d.event_id, d.country, d.site_visit_id, sum(d.registered), sum(d.assigned), sum(d.waitlisted)
+    INSERT INTO registration_counts AS t (event_id, country, site_visit_id, shard, registered, assigned, waitlisted)
+    SELECT d.event_id, d.country, d.site_visit_id, d.shard, sum(d.registered), sum(d.assigned), sum(d.waitlisted)
     FROM delta d
-    GROUP BY d.event_id, d.country, d.site_visit_id
+    GROUP BY d.event_id, d.country, d.site_visit_id, d.shard
     HAVING sum(d.registered) <> 0 OR sum(d.assigned) <> 0 OR sum(d.waitlisted) <> 0
     -- One lock order for every transaction: no deadlock between counter rows.
-    ORDER BY d.event_id, d.country, d.site_visit_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ORDER BY d.event_id, d.country, d.site_visit_id, d.shard
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = t.registered + EXCLUDED.registered,
         assigned = t.assigned + EXCLUDED.assigned,
         waitlisted = t.waitlisted + EXCLUDED.waitlisted;
@@ -179,7 +189,8 @@ BEFORE INSERT OR DELETE OR UPDATE OF registration_id, rank, site_visit_id ON reg
 FOR EACH ROW EXECUTE FUNCTION registration_counts_note_child();
 
 -- The counters of the registrations already there.
-INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
-SELECT c.event_id, c.country, c.site_visit_id, sum(c.registered), sum(c.assigned), sum(c.waitlisted)
+INSERT INTO registration_counts (event_id, country, site_visit_id, shard, registered, assigned, waitlisted)
+SELECT c.event_id, c.country, c.site_visit_id, registration_counts_shard(r.id),
+    sum(c.registered), sum(c.assigned), sum(c.waitlisted)
 FROM registrations r CROSS JOIN LATERAL registration_count_contributions(r.id) c
-GROUP BY c.event_id, c.country, c.site_visit_id;
+GROUP BY c.event_id, c.country, c.site_visit_id, registration_counts_shard(r.id);

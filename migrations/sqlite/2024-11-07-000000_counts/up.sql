@@ -10,7 +10,10 @@ CREATE TABLE registration_counts (
     registered BIGINT NOT NULL DEFAULT 0,
     assigned BIGINT NOT NULL DEFAULT 0,
     waitlisted BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (event_id, country, site_visit_id)
+    -- PostgreSQL spreads each key over a few rows so that concurrent commits do not
+    -- queue on one row lock; SQLite has a single writer and keeps shard 0.
+    shard INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_id, country, site_visit_id, shard)
 );
 
 -- What one registration adds to the counters, from its rows: the definitions of
@@ -46,7 +49,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -58,7 +61,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -70,7 +73,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -81,7 +84,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -92,7 +95,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -103,7 +106,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -115,14 +118,14 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id AND NEW.registration_id IS NOT OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -134,14 +137,14 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id AND NEW.registration_id IS NOT OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -152,7 +155,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -163,7 +166,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -174,7 +177,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -185,7 +188,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -197,14 +200,14 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id AND NEW.registration_id IS NOT OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -216,14 +219,14 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id AND NEW.registration_id IS NOT OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = NEW.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -234,7 +237,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, -registered, -assigned, -waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
@@ -245,7 +248,7 @@ BEGIN
     INSERT INTO registration_counts (event_id, country, site_visit_id, registered, assigned, waitlisted)
     SELECT event_id, country, site_visit_id, registered, assigned, waitlisted
     FROM registration_count_contributions WHERE registration_id = OLD.registration_id
-    ON CONFLICT (event_id, country, site_visit_id) DO UPDATE SET
+    ON CONFLICT (event_id, country, site_visit_id, shard) DO UPDATE SET
         registered = registered + excluded.registered,
         assigned = assigned + excluded.assigned,
         waitlisted = waitlisted + excluded.waitlisted;
