@@ -7,6 +7,7 @@ DROP FUNCTION registration_counts_note_registration();
 DROP TABLE registration_count_changes;
 DROP FUNCTION registration_counts_apply_trigger();
 DROP FUNCTION registration_counts_apply();
+DROP FUNCTION registration_counts_touch_new(TEXT);
 DROP FUNCTION registration_counts_touch(TEXT);
 DROP FUNCTION registration_count_contributions(TEXT);
 DROP FUNCTION registration_counts_shard(TEXT);

@@ -92,6 +92,22 @@ BEGIN
 END
 $$;
 
+-- A registration being inserted counts for nothing yet: no lock to take, no old
+-- contribution to note, only the marker.
+CREATE FUNCTION registration_counts_touch_new(registration TEXT) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    tx BIGINT := txid_current();
+BEGIN
+    IF EXISTS (SELECT 1 FROM registration_count_changes c
+               WHERE c.txid = tx AND c.registration_id = registration AND c.event_id IS NULL) THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('rallypoint.counts_pending', 'yes', true);
+    INSERT INTO registration_count_changes (txid, registration_id) VALUES (tx, registration);
+END
+$$;
+
 -- Applies this transaction's noted changes; run at commit by the deferred trigger, and
 -- by readers of the counters inside a writing transaction. Nothing to do (and no
 -- transaction id taken) when nothing is pending.
@@ -146,10 +162,12 @@ EXECUTE FUNCTION registration_counts_apply_trigger();
 CREATE FUNCTION registration_counts_note_registration() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM registration_counts_touch(OLD.id);
+    IF TG_OP = 'INSERT' THEN
+        PERFORM registration_counts_touch_new(NEW.id);
+        RETURN NEW;
     END IF;
-    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.id <> OLD.id) THEN
+    PERFORM registration_counts_touch(OLD.id);
+    IF TG_OP = 'UPDATE' AND NEW.id <> OLD.id THEN
         PERFORM registration_counts_touch(NEW.id);
     END IF;
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
