@@ -560,16 +560,37 @@ async fn admin_session(req: &HttpRequest, state: &AppState) -> Result<Result<(),
     }
 }
 
-/// What every board action does first: the CSRF check, then a live session with the
-/// organiser role. Without one the browser is sent to sign in (and back here after).
+/// A board action's form, once its CSRF token and the session are checked.
+struct Action {
+    page: PageRequest,
+    event: String,
+    form: Map<String, Json>,
+    actor: Principal,
+}
+
+/// What every board action does first: read the form, check its CSRF token, then
+/// require a live session with the organiser role. Without one the answer is the
+/// redirect to sign in (and back to the board after).
 async fn authorise(
     req: &HttpRequest,
+    payload: web::Payload,
     state: &AppState,
-    page: &PageRequest,
-    form: &mut Map<String, Json>,
-) -> Result<Option<Principal>, PageError> {
-    page.verify_csrf(req, state, form)?;
-    signed_in(req, state).await.or_page(page)
+) -> Result<Result<Action, HttpResponse>, PageError> {
+    let page = page(req, state);
+    let event = path_param(req, "event");
+    let mut form = read_object(req, payload, state.max_body_bytes)
+        .await
+        .or_page(&page)?;
+    page.verify_csrf(req, state, &mut form)?;
+    Ok(match signed_in(req, state).await.or_page(&page)? {
+        Some(actor) => Ok(Action {
+            page,
+            event,
+            form,
+            actor,
+        }),
+        None => Err(to_sign_in(page, &format!("/organiser/events/{event}"))),
+    })
 }
 
 fn back_to_board(page: PageRequest, event: &str) -> HttpResponse {
@@ -583,13 +604,14 @@ pub async fn move_person(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let mut page = page(&req, &state);
-    let event = path_param(&req, "event");
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    let Some(actor) = authorise(&req, &state, &page, &mut form).await? else {
-        return Ok(to_sign_in(page, &format!("/organiser/events/{event}")));
+    let Action {
+        mut page,
+        event,
+        mut form,
+        actor,
+    } = match authorise(&req, payload, &state).await? {
+        Ok(action) => action,
+        Err(to_sign_in) => return Ok(to_sign_in),
     };
     let registration = form
         .remove("registration")
@@ -631,14 +653,16 @@ pub async fn update_visit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let mut page = page(&req, &state);
-    let (event, visit) = (path_param(&req, "event"), path_param(&req, "visit"));
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    let Some(actor) = authorise(&req, &state, &page, &mut form).await? else {
-        return Ok(to_sign_in(page, &format!("/organiser/events/{event}")));
+    let Action {
+        mut page,
+        event,
+        form,
+        actor,
+    } = match authorise(&req, payload, &state).await? {
+        Ok(action) => action,
+        Err(to_sign_in) => return Ok(to_sign_in),
     };
+    let visit = path_param(&req, "visit");
     let outcome = match VisitUpdate::parse(form) {
         Ok(update) => {
             let event = event.clone();
@@ -701,13 +725,14 @@ pub async fn allocation(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let mut page = page(&req, &state);
-    let event = path_param(&req, "event");
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    let Some(actor) = authorise(&req, &state, &page, &mut form).await? else {
-        return Ok(to_sign_in(page, &format!("/organiser/events/{event}")));
+    let Action {
+        mut page,
+        event,
+        form,
+        actor,
+    } = match authorise(&req, payload, &state).await? {
+        Ok(action) => action,
+        Err(to_sign_in) => return Ok(to_sign_in),
     };
     let request = match AllocationRequest::parse(form) {
         Ok(request) => request,
