@@ -80,6 +80,14 @@ pub fn find_event(conn: &mut DbConnection, slug: &str) -> Result<EventRow, Domai
     events::find_by_slug(conn, slug)?.ok_or(DomainError::NotFound("event"))
 }
 
+/// The event and its site visits, in one query.
+pub fn find_event_with_visits(
+    conn: &mut DbConnection,
+    slug: &str,
+) -> Result<(EventRow, Vec<SiteVisitRow>), DomainError> {
+    site_visits::event_with_visits(conn, slug)?.ok_or(DomainError::NotFound("event"))
+}
+
 fn assignment_mode(event: &EventRow) -> AssignmentMode {
     AssignmentMode::parse(&event.assignment_mode).unwrap_or(AssignmentMode::FirstCome)
 }
@@ -143,9 +151,8 @@ pub fn register_participant(
     input: &NewRegistration,
     now: NaiveDateTime,
 ) -> Result<Registered, DomainError> {
-    let event = find_event(conn, event_slug)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     check_window(&event, now)?;
-    let visits = site_visits::list(conn, &event.id)?;
     let ranked = visit_ids(&visits, &input.preferences)?;
     let id = uuid::Uuid::now_v7().to_string();
     let manage_token = key.token_for(&id);

@@ -13,14 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use chrono_tz::Tz;
 
-use super::booking::{event_timezone, find_event, local_time, seats_at_once, SeatStatus};
+use super::booking::{event_timezone, find_event_with_visits, local_time, seats_at_once, SeatStatus};
 use super::catalog::{self, EventView};
 use super::country::country_name;
 use super::error::DomainError;
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
 use crate::store::registrations::{self, CONFIRMED, WAITLISTED};
-use crate::store::site_visits::{self, SiteVisitRow};
+use crate::store::site_visits::SiteVisitRow;
 use crate::store::{counts, exports};
 
 /// The label of the row that adds up every other.
@@ -149,8 +149,7 @@ pub fn counts_from_rows(
 /// Counts by country from the counters: a country's own row gives `registered` and
 /// `waitlisted`, its visit rows the seats it holds in each visit.
 pub fn counts_by_country(conn: &mut DbConnection, event_slug: &str) -> Result<CountryCounts, DomainError> {
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let column = visit_columns(&visits);
     let mut lines: BTreeMap<String, CountryLine> = BTreeMap::new();
     let width = visits.len();
@@ -177,8 +176,7 @@ pub fn counts_by_country_from_rows(
     conn: &mut DbConnection,
     event_slug: &str,
 ) -> Result<CountryCounts, DomainError> {
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let column = visit_columns(&visits);
     let mut lines: BTreeMap<String, CountryLine> = BTreeMap::new();
     let width = visits.len();
@@ -327,8 +325,7 @@ pub struct AttendeeCursor {
 
 impl AttendeeCursor {
     pub fn open(conn: &mut DbConnection, event_slug: &str) -> Result<Self, DomainError> {
-        let event = find_event(conn, event_slug)?;
-        let visits = site_visits::list(conn, &event.id)?;
+        let (event, visits) = find_event_with_visits(conn, event_slug)?;
         Ok(Self {
             tz: event_timezone(&event),
             positions_apply: seats_at_once(&event),

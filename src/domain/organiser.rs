@@ -10,7 +10,9 @@ use serde_json::{json, Map, Value};
 
 use super::allocation::{allocate, Options, Participant, Plan, Visit};
 use super::audit::{self, AuditEntry};
-use super::booking::{self, event_timezone, find_event, local_time, seats_at_once, RegistrationView};
+use super::booking::{
+    self, event_timezone, find_event, find_event_with_visits, local_time, seats_at_once, RegistrationView,
+};
 use super::catalog::{self, EventView, SiteVisitView};
 use super::country::country_name;
 use super::error::DomainError;
@@ -74,8 +76,7 @@ pub fn move_participant(
     target: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<RegistrationView, DomainError> {
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let registration = find_registration(conn, &event, registration_id)?;
     let target = match target {
         Some(slug) => Some(find_visit(&visits, slug).map_err(|_| {
@@ -175,8 +176,7 @@ pub fn update_site_visit(
     update: &VisitUpdate,
     now: NaiveDateTime,
 ) -> Result<SiteVisitView, DomainError> {
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let visit = find_visit(&visits, visit_slug)?;
     let automatic = seats_at_once(&event);
     let mut changes = Vec::new();
@@ -316,8 +316,7 @@ pub fn roster(
     visit_slug: &str,
     now: NaiveDateTime,
 ) -> Result<Roster, DomainError> {
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let visit = find_visit(&visits, visit_slug)?;
     let seated: Vec<RegistrationRow> = registrations::seated_in(conn, &visit.id)?
         .into_iter()
@@ -368,8 +367,7 @@ pub fn board(conn: &mut DbConnection, event_slug: &str, now: NaiveDateTime) -> R
         .iter()
         .map(|visit| roster(conn, event_slug, &visit.slug, now))
         .collect::<Result<Vec<_>, _>>()?;
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let rows = registrations::confirmed_without_seat(conn, &event.id)?;
     let without_seat = entries(conn, &event, &visits, rows, None)?;
     Ok(Board {
@@ -403,8 +401,7 @@ pub fn list_registrations(
     event_slug: &str,
     query: &ListQuery,
 ) -> Result<RegistrationPage, DomainError> {
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let site_visit_id = match &query.site_visit {
         Some(slug) => Some(
             find_visit(&visits, slug)
@@ -514,8 +511,7 @@ pub struct AllocationReport {
 /// seats and is not in a frozen roster. People an organiser placed, and frozen rosters,
 /// keep their seats, which the allocation cannot use.
 pub fn allocation_input(conn: &mut DbConnection, event_slug: &str) -> Result<AllocationInput, DomainError> {
-    let event = find_event(conn, event_slug)?;
-    let visits = site_visits::list(conn, &event.id)?;
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
     let rows = registrations::confirmed_in_order(conn, &event.id)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let preferences = registrations::preferences_of(conn, &ids)?;

@@ -17,7 +17,6 @@ use crate::domain::catalog::EventView;
 use crate::domain::idempotency::{self, Answer};
 use crate::domain::registration::NewRegistration;
 use crate::domain::{now, DomainError};
-use crate::store::site_visits;
 
 #[utoipa::path(
     get,
@@ -56,8 +55,7 @@ pub async fn preference_rules(state: &AppState, event_slug: String) -> Result<Ar
     let rules = state
         .db
         .read(move |conn| {
-            let event = booking::find_event(conn, &slug)?;
-            let visits = site_visits::list(conn, &event.id)?;
+            let (event, visits) = booking::find_event_with_visits(conn, &slug)?;
             Ok::<_, DomainError>(EventRules {
                 visit_slugs: visits.into_iter().map(|v| v.slug).collect(),
                 max_preferences: event.max_preferences.max(1) as usize,

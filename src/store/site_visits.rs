@@ -5,9 +5,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::site_visits;
+use crate::db::schema::{events, site_visits};
 use crate::db::DbConnection;
 use crate::domain::event::NewSiteVisit;
+use crate::store::events::EventRow;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = site_visits)]
@@ -64,6 +65,28 @@ pub fn list(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<SiteVisi
         .order((site_visits::position, site_visits::starts_at, site_visits::slug))
         .select(SiteVisitRow::as_select())
         .load(conn)
+}
+
+/// The event with this slug and its visits (in [`list`]'s order), in one round trip:
+/// most requests start with both.
+pub fn event_with_visits(
+    conn: &mut DbConnection,
+    event_slug: &str,
+) -> QueryResult<Option<(EventRow, Vec<SiteVisitRow>)>> {
+    let rows: Vec<(EventRow, Option<SiteVisitRow>)> = events::table
+        .left_join(site_visits::table)
+        .filter(events::slug.eq(event_slug))
+        .order((site_visits::position, site_visits::starts_at, site_visits::slug))
+        .select((EventRow::as_select(), Option::<SiteVisitRow>::as_select()))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    Ok(rows.next().map(|(event, first)| {
+        let visits = first
+            .into_iter()
+            .chain(rows.filter_map(|(_, visit)| visit))
+            .collect();
+        (event, visits)
+    }))
 }
 
 pub fn find(conn: &mut DbConnection, event_id: &str, slug: &str) -> QueryResult<Option<SiteVisitRow>> {
