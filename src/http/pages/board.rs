@@ -24,7 +24,7 @@ use crate::domain::booking::SeatStatus;
 use crate::domain::catalog::{self, EventSummary};
 use crate::domain::organiser::{self, AllocationReport, AllocationRequest, PersonEntry, VisitUpdate};
 use crate::domain::{now, DomainError};
-use crate::http::extract::{path_param, query_object, read_object};
+use crate::http::extract::{path_param, query_object};
 use crate::http::organiser::allocate;
 use crate::http::problem::ApiError;
 use crate::http::AppState;
@@ -189,10 +189,7 @@ pub async fn sign_in(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let mut page = page(&req, &state);
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    page.verify_csrf(&req, &state, &mut form)?;
+    let form = page.read_form(&req, payload, &state).await?;
     let next = safe_next(form_text(&form, "next")).to_owned();
     let secret = form_text(&form, "token").unwrap_or_default().to_owned();
     let principal = state
@@ -228,10 +225,7 @@ pub async fn sign_out(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let mut page = page(&req, &state);
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    page.verify_csrf(&req, &state, &mut form)?;
+    page.read_form(&req, payload, &state).await?;
     let secure = page.secure();
     page.add_cookie(board_cookie(
         SESSION_COOKIE,
@@ -578,10 +572,7 @@ async fn authorise(
 ) -> Result<Result<Action, HttpResponse>, PageError> {
     let page = page(req, state);
     let event = path_param(req, "event");
-    let mut form = read_object(req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    page.verify_csrf(req, state, &mut form)?;
+    let form = page.read_form(req, payload, state).await?;
     Ok(match signed_in(req, state).await.or_page(&page)? {
         Some(actor) => Ok(Action {
             page,

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use actix_web::cookie::{time::Duration as CookieAge, Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use minijinja::value::Kwargs;
 use minijinja::{context, AutoEscape, Environment, ErrorKind, State, Value};
 use serde::Serialize;
@@ -23,7 +23,7 @@ use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::extract::path_param;
+use super::extract::{path_param, read_object};
 use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::new_secret;
@@ -217,6 +217,21 @@ impl PageRequest {
         self.cookies.push(cookie);
     }
 
+    /// A posted form (URL-encoded), once its CSRF token has been checked; the token's
+    /// field is taken out. Every page that accepts a form reads it through here.
+    pub async fn read_form(
+        &self,
+        req: &HttpRequest,
+        payload: web::Payload,
+        state: &AppState,
+    ) -> Result<Map<String, Json>, PageError> {
+        let mut form = read_object(req, payload, state.max_body_bytes)
+            .await
+            .or_page(self)?;
+        self.verify_csrf(req, state, &mut form)?;
+        Ok(form)
+    }
+
     /// The double-submit check of a posted form: the `csrf_token` field must equal the
     /// `rp_csrf` cookie (compared in constant time), and an `Origin` — or, without one,
     /// a `Referer` — must be this site. The field is taken out of the form, so the rest
@@ -225,7 +240,7 @@ impl PageRequest {
     /// `Origin: null` counts as no origin: with `Referrer-Policy: no-referrer`, browsers
     /// send exactly that for our own forms. The token still has to match, and the
     /// `SameSite=Strict` cookie is not even sent from another site.
-    pub fn verify_csrf(
+    fn verify_csrf(
         &self,
         req: &HttpRequest,
         state: &AppState,

@@ -15,7 +15,7 @@ use crate::domain::catalog::{self, EventView};
 use crate::domain::country::{all_countries, CountryChoice};
 use crate::domain::registration::{parse_preference_change, NewRegistration};
 use crate::domain::{now, DomainError, FieldErrors};
-use crate::http::extract::{path_param, query_object, read_object};
+use crate::http::extract::{path_param, query_object};
 use crate::http::public::preference_rules;
 use crate::http::AppState;
 use crate::i18n::Lang;
@@ -292,10 +292,7 @@ pub async fn register(
 ) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let slug = path_param(&req, "event");
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    page.verify_csrf(&req, &state, &mut form)?;
+    let form = page.read_form(&req, payload, &state).await?;
     let values = FormValues::from_form(&form);
     let event = load_event(&state, &page, slug.clone()).await?;
     let rules = preference_rules(&state, slug.clone()).await.or_page(&page)?;
@@ -525,10 +522,7 @@ pub async fn change_choices(
 ) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let token = path_param(&req, "token");
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    page.verify_csrf(&req, &state, &mut form)?;
+    let form = page.read_form(&req, payload, &state).await?;
     let selected = preferences_of(&form);
     let (view, _) = load_registration(&state, &page, token.clone()).await?;
     let rules = preference_rules(&state, view.event.clone())
@@ -593,10 +587,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let token = path_param(&req, "token");
-    let mut form = read_object(&req, payload, state.max_body_bytes)
-        .await
-        .or_page(&page)?;
-    page.verify_csrf(&req, &state, &mut form)?;
+    page.read_form(&req, payload, &state).await?;
     let lookup = token.clone();
     state
         .db
