@@ -18,10 +18,28 @@ SEED="${SCHEMATHESIS_SEED:-8}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 venv="$target_dir/schemathesis-venv"
 
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-    echo "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+# CPython before 3.11.8 / 3.12.2 can fail inside hypothesis with "SystemError: AST
+# constructor recursion depth mismatch" (CPython gh-106905) when it parses a large
+# module to describe a lambda — a crash of the tool, not a finding. Take a fixed Python
+# when the machine has one (pyenv's included), the default python3 otherwise.
+fixed_python() {
+    "$1" -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 12, 2) or (3, 11, 8) <= v < (3, 12) else 1)' 2>/dev/null
+}
+python=python3
+for candidate in python3.14 python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 python3; do
+    if fixed_python "$candidate"; then
+        python="$candidate"
+        break
+    fi
+done
+fixed_python "$python" || echo "warning: $($python --version) may crash inside hypothesis (CPython gh-106905)" >&2
+
+installed() { "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; }
+# Install when missing, or again when a fixed Python is here and the venv's is not.
+if ! installed || { ! fixed_python "$venv/bin/python" && fixed_python "$python"; }; then
+    echo "installing schemathesis $SCHEMATHESIS_VERSION into $venv with $($python --version)"
     rm -rf "$venv"
-    if ! python3 -m venv "$venv"; then
+    if ! "$python" -m venv "$venv"; then
         echo "python3 cannot make a virtualenv (on Debian: apt-get install python3-venv)" >&2
         exit 1
     fi
