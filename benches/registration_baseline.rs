@@ -18,6 +18,7 @@ use rallypoint::db::schema::{
     events, outbox_emails, registration_preferences, registrations, seat_assignments, site_visits,
 };
 use rallypoint::db::{establish, DatabaseUrl, DbConnection, DbOptions};
+use rallypoint::store::site_visits as visit_store;
 
 fn setup(conn: &mut DbConnection) -> Vec<String> {
     let now = Utc::now().naive_utc();
@@ -86,13 +87,9 @@ fn register_once(conn: &mut DbConnection, event: &str, visit: &str, n: u64) -> Q
             registration_preferences::site_visit_id.eq(visit),
         ))
         .execute(conn)?;
-    diesel::update(
-        site_visits::table
-            .find(visit)
-            .filter(site_visits::assigned.lt(site_visits::capacity)),
-    )
-    .set(site_visits::assigned.eq(site_visits::assigned + 1))
-    .execute(conn)?;
+    // The server's own conditional update: diesel prepares its `UPDATE`s again on every
+    // run, and the baseline should be the database's limit, not diesel's.
+    visit_store::try_take_seat(conn, visit, true)?;
     diesel::insert_into(seat_assignments::table)
         .values((
             seat_assignments::registration_id.eq(&id),

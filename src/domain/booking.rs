@@ -176,24 +176,30 @@ pub fn register_participant(
         updated_at: now,
         language: input.language.code(),
     };
-    match registrations::insert(conn, &row) {
+    // Without an event-wide capacity the first choice's seat is tried with the insert
+    // (one statement on PostgreSQL); with one, the event place must be taken first.
+    // The hot rows (event counter, visit counters) are touched last, so that on
+    // PostgreSQL their locks are held for as short a time as possible.
+    let seat_first = (event.capacity.is_none() && seats_at_once(&event))
+        .then(|| ranked.first())
+        .flatten();
+    let seated_first = match registrations::insert_ranked(conn, &row, &ranked, seat_first.map(String::as_str))
+    {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
             return Err(DomainError::DuplicateRegistration)
         }
         other => other?,
-    }
-    registrations::insert_preferences(conn, &id, &ranked)?;
-    // The hot rows (event counter, visit counters) are touched last, so that on
-    // PostgreSQL their locks are held for as short a time as possible.
+    };
     let mut confirmed = true;
     if event.capacity.is_some() && !events::try_take_place(conn, &event.id)? {
         registrations::change_status(conn, &id, &[CONFIRMED], WAITLISTED, now)?;
         confirmed = false;
     }
-    let seat = if confirmed && seats_at_once(&event) {
-        seats::claim_best_seat(conn, &id, &ranked, now)?
-    } else {
-        None
+    let seat = match seat_first {
+        Some(first) if seated_first => Some(first.clone()),
+        Some(_) => seats::claim_best_seat(conn, &id, &ranked[1..], now)?,
+        None if confirmed && seats_at_once(&event) => seats::claim_best_seat(conn, &id, &ranked, now)?,
+        None => None,
     };
     let registration = RegistrationRow {
         status: if confirmed { CONFIRMED } else { WAITLISTED }.to_owned(),

@@ -42,8 +42,7 @@ pub fn claim_best_seat(
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
     for visit in ranked_visits {
-        if site_visits::try_take_seat(conn, visit, true)? {
-            registrations::insert_seat(conn, registration_id, visit, now)?;
+        if registrations::claim_seat(conn, registration_id, visit, now)? {
             return Ok(Some(visit.clone()));
         }
     }

@@ -31,8 +31,9 @@ pub struct OutboxRow {
     pub sent_at: Option<NaiveDateTime>,
 }
 
+/// `None` is bound as NULL (see `NewRegistrationRow`): one statement, kept prepared.
 #[derive(Insertable)]
-#[diesel(table_name = outbox_emails)]
+#[diesel(table_name = outbox_emails, treat_none_as_default_value = false)]
 pub struct NewOutboxRow<'a> {
     pub id: &'a str,
     pub event_id: &'a str,

@@ -3,7 +3,11 @@
 //! reports one affected row; the table's CHECK is the backstop.
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Bool, HasSqlType, Text};
 
 use crate::db::schema::{events, site_visits};
 use crate::db::DbConnection;
@@ -137,20 +141,38 @@ pub fn update_details(
 
 /// Takes one seat if the visit has room. `automatic` claims (registration, waitlist
 /// promotion) also respect a frozen roster; an organiser's explicit move does not.
+/// The conditional seat update, written by hand so that it stays prepared (diesel
+/// prepares its own `UPDATE`s again on every run; see [`crate::store`]). One text for
+/// both kinds of claim, since diesel caches it under its type: an organiser's claim
+/// (`automatic` false) may fill a frozen visit.
+struct TakeSeat<'a> {
+    id: &'a str,
+    ignore_frozen: bool,
+}
+prepared_statement!(TakeSeat);
+
+impl<DB> QueryFragment<DB> for TakeSeat<'_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<Bool>,
+    str: ToSql<Text, DB>,
+    bool: ToSql<Bool, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        sql_with_binds!(out, "UPDATE site_visits SET assigned = assigned + 1 \
+             WHERE id = ? AND assigned < capacity AND (? OR NOT frozen)";
+            Text => self.id, Bool => &self.ignore_frozen);
+        Ok(())
+    }
+}
+
+/// Takes a seat if the visit has room — and, for `automatic` claims (first come,
+/// waitlist refills), is not frozen; true when it did.
 pub fn try_take_seat(conn: &mut DbConnection, id: &str, automatic: bool) -> QueryResult<bool> {
-    let room = site_visits::table
-        .find(id)
-        .filter(site_visits::assigned.lt(site_visits::capacity));
-    let taken = if automatic {
-        diesel::update(room.filter(site_visits::frozen.eq(false)))
-            .set(site_visits::assigned.eq(site_visits::assigned + 1))
-            .execute(conn)?
-    } else {
-        diesel::update(room)
-            .set(site_visits::assigned.eq(site_visits::assigned + 1))
-            .execute(conn)?
+    let claim = TakeSeat {
+        id,
+        ignore_frozen: !automatic,
     };
-    Ok(taken == 1)
+    Ok(claim.execute(conn)? == 1)
 }
 
 pub fn give_back_seat(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
