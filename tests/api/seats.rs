@@ -9,6 +9,7 @@ use crate::helpers::{
 
 crate::on_both_backends!(
     concurrent_registrations_never_overbook,
+    concurrent_ranked_registrations_fall_through_their_choices,
     interleaved_cancellations_and_registrations_keep_counts_exact,
     a_cancelled_seat_goes_to_the_earliest_waitlisted,
     cancelling_twice_is_harmless,
@@ -128,6 +129,46 @@ fn concurrent_registrations_never_overbook(backend: Backend) {
     assert_eq!(assigned, 10);
     let locations: Vec<String> = replies.iter().map(|r| r.location.clone().unwrap()).collect();
     assert_eq!(check_visit(&app, "rush", "tour", &locations), (10, 190));
+}
+
+/// On PostgreSQL the first choice is claimed in the registration's own statement and the
+/// others one statement each: a first choice filled by a concurrent request must fall
+/// through to the next choice with room, never leave a ranked seat empty or overbook.
+fn concurrent_ranked_registrations_fall_through_their_choices(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("ranked", json!({}), &[("a", 5), ("b", 5), ("c", 5)]);
+    let url = app.url("/api/v1/events/ranked/registrations");
+    let seated = |replies: &[Reply]| {
+        let mut visits: Vec<String> = replies
+            .iter()
+            .map(|r| {
+                assert_eq!(r.status, 201, "{}", r.body);
+                let seat = &r.json()["site_visit"];
+                match seat["status"].as_str() {
+                    Some("assigned") => seat["slug"].as_str().unwrap().to_owned(),
+                    _ => "-".to_owned(),
+                }
+            })
+            .collect();
+        visits.sort_unstable();
+        visits
+    };
+    // 12 people for 15 seats: everybody is seated, the first choices fill first.
+    let first = seated(&concurrently(
+        12,
+        registration_jobs(&url, 0..12, &["a", "b", "c"]),
+    ));
+    let expected: Vec<&str> = [["a"; 5].as_slice(), &["b"; 5], &["c"; 2]].concat();
+    assert_eq!(first, expected);
+    // 28 more: three seats left in c, everybody else waits for a.
+    let second = seated(&concurrently(
+        28,
+        registration_jobs(&url, 12..40, &["a", "b", "c"]),
+    ));
+    assert_eq!(second.iter().filter(|v| *v == "c").count(), 3);
+    assert_eq!(second.iter().filter(|v| *v == "-").count(), 25);
+    let rows = seat_rows(&app.server, "ranked");
+    assert_eq!(rows, [("a".into(), 5), ("b".into(), 5), ("c".into(), 5)]);
 }
 
 fn interleaved_cancellations_and_registrations_keep_counts_exact(backend: Backend) {
