@@ -176,10 +176,10 @@ pub fn register_participant(
         updated_at: now,
         language: input.language.code(),
     };
-    // Without an event-wide capacity the first choice's seat is tried with the insert
-    // (one statement on PostgreSQL); with one, the event place must be taken first.
-    // The hot rows (event counter, visit counters) are touched last, so that on
-    // PostgreSQL their locks are held for as short a time as possible.
+    // The hot rows (event counter, visit counters) are touched after the registration
+    // rows, so that on PostgreSQL their locks are held for as short a time as possible.
+    // Without an event-wide capacity the first choice's seat is claimed by the insert
+    // itself (one statement on PostgreSQL); with one, the event place comes first.
     let seat_first = (event.capacity.is_none() && seats_at_once(&event))
         .then(|| ranked.first())
         .flatten();

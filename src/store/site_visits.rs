@@ -139,8 +139,6 @@ pub fn update_details(
     Ok(())
 }
 
-/// Takes one seat if the visit has room. `automatic` claims (registration, waitlist
-/// promotion) also respect a frozen roster; an organiser's explicit move does not.
 /// The conditional seat update, written by hand so that it stays prepared (diesel
 /// prepares its own `UPDATE`s again on every run; see [`crate::store`]). One text for
 /// both kinds of claim, since diesel caches it under its type: an organiser's claim
@@ -165,8 +163,9 @@ where
     }
 }
 
-/// Takes a seat if the visit has room — and, for `automatic` claims (first come,
-/// waitlist refills), is not frozen; true when it did.
+/// Takes one seat if the visit has room; true when it did. `automatic` claims
+/// (registration, waitlist promotion) also respect a frozen roster; an organiser's
+/// explicit move does not.
 pub fn try_take_seat(conn: &mut DbConnection, id: &str, automatic: bool) -> QueryResult<bool> {
     let claim = TakeSeat {
         id,
