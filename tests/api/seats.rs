@@ -10,6 +10,7 @@ use crate::helpers::{
 crate::on_both_backends!(
     concurrent_registrations_never_overbook,
     concurrent_ranked_registrations_fall_through_their_choices,
+    the_same_person_registering_at_once_gets_one_registration_and_one_seat,
     interleaved_cancellations_and_registrations_keep_counts_exact,
     a_cancelled_seat_goes_to_the_earliest_waitlisted,
     cancelling_twice_is_harmless,
@@ -169,6 +170,37 @@ fn concurrent_ranked_registrations_fall_through_their_choices(backend: Backend) 
     assert_eq!(second.iter().filter(|v| *v == "-").count(), 25);
     let rows = seat_rows(&app.server, "ranked");
     assert_eq!(rows, [("a".into(), 5), ("b".into(), 5), ("c".into(), 5)]);
+}
+
+/// One email submitted many times at once (a double-clicking crowd of one): the
+/// registration and its seat are one statement on PostgreSQL, so every loser's seat
+/// update must go with its failed insert.
+fn the_same_person_registering_at_once_gets_one_registration_and_one_seat(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("twice", json!({}), &[("a", 5), ("b", 5)]);
+    let url = app.url("/api/v1/events/twice/registrations");
+    let jobs: Vec<Job> = (0..20)
+        .map(|n| {
+            let url = url.clone();
+            let mut body = participant(7, &["a", "b"]);
+            body["first_name"] = json!(format!("Attempt{n}"));
+            Box::new(move |agent: &ureq::Agent| {
+                send(agent.post(&url), "application/json", &body.to_string(), None)
+            }) as Job
+        })
+        .collect();
+    let replies = concurrently(20, jobs);
+    let created: Vec<&Reply> = replies.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 1, "exactly one registration");
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        reply.problem(409, "duplicate-registration");
+    }
+    assert_eq!(created[0].json()["site_visit"]["slug"], "a");
+    let rows = seat_rows(&app.server, "twice");
+    assert_eq!(rows, [("a".into(), 1), ("b".into(), 0)]);
+    let visits = app.event("twice")["site_visits"].clone();
+    assert_eq!(visits[0]["assigned"], 1, "the seat counter agrees with the rows");
+    assert_eq!(visits[1]["assigned"], 0);
 }
 
 fn interleaved_cancellations_and_registrations_keep_counts_exact(backend: Backend) {
