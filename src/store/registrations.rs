@@ -102,11 +102,24 @@ pub fn insert(conn: &mut DbConnection, row: &NewRegistrationRow<'_>) -> QueryRes
     Ok(())
 }
 
+/// The automatic seat claim of [`claim_seat`] as a `WITH` item named `seat` (the visit
+/// id is its one parameter): the conditional update of invariant 1, as in
+/// [`visits::try_take_seat`].
+macro_rules! seat_claim {
+    () => {
+        "seat AS (
+    UPDATE site_visits SET assigned = assigned + 1
+    WHERE id = ? AND assigned < capacity AND NOT frozen
+    RETURNING id
+)"
+    };
+}
+
 /// The registration, its ranking and a seat in `seat_in` if it has room, in one
 /// statement: on PostgreSQL every statement is a round trip, and this is the
 /// registration hot path. The seat is claimed as [`claim_seat`] claims it.
-const INSERT_RANKED_PG: &str = "\
-WITH registration AS (
+const INSERT_RANKED_PG: &str = concat!(
+    "WITH registration AS (
     INSERT INTO registrations (id, event_id, first_name, last_name, email, email_normalized,
         organisation, country, job_title, dietary, status, manage_token_hash, consent_at,
         created_at, updated_at, language)
@@ -116,13 +129,12 @@ WITH registration AS (
     INSERT INTO registration_preferences (registration_id, rank, site_visit_id)
     SELECT registration.id, CAST(p.rank AS INTEGER), p.visit
     FROM registration, unnest(CAST(? AS TEXT[])) WITH ORDINALITY AS p (visit, rank)
-), seat AS (
-    UPDATE site_visits SET assigned = assigned + 1
-    WHERE id = ? AND assigned < capacity AND NOT frozen
-    RETURNING id
-)
+), ",
+    seat_claim!(),
+    "
 INSERT INTO seat_assignments (registration_id, site_visit_id, assigned_at)
-SELECT registration.id, seat.id, ? FROM registration, seat";
+SELECT registration.id, seat.id, ? FROM registration, seat"
+);
 
 struct InsertRanked<'a> {
     row: &'a NewRegistrationRow<'a>,
@@ -131,7 +143,6 @@ struct InsertRanked<'a> {
 }
 
 prepared_statement!(InsertRanked);
-prepared_statement!(ClaimSeat);
 
 impl QueryFragment<Pg> for InsertRanked<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -175,20 +186,20 @@ pub fn insert_ranked(
     }
 }
 
-const CLAIM_SEAT_PG: &str = "\
-WITH seat AS (
-    UPDATE site_visits SET assigned = assigned + 1
-    WHERE id = ? AND assigned < capacity AND NOT frozen
-    RETURNING id
-)
+const CLAIM_SEAT_PG: &str = concat!(
+    "WITH ",
+    seat_claim!(),
+    "
 INSERT INTO seat_assignments (registration_id, site_visit_id, assigned_at)
-SELECT ?, seat.id, ? FROM seat";
+SELECT ?, seat.id, ? FROM seat"
+);
 
 struct ClaimSeat<'a> {
     registration_id: &'a str,
     visit_id: &'a str,
     now: NaiveDateTime,
 }
+prepared_statement!(ClaimSeat);
 
 impl QueryFragment<Pg> for ClaimSeat<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
