@@ -243,9 +243,7 @@ fn run_worker(settings: Settings) -> Result<(), CliError> {
         url => url.to_owned(),
     };
     let retention = crate::retention::spawn(db.clone(), settings.retention.anonymise_after_days);
-    let worker = crate::mail::delivery_worker(&settings, db, &public_url, key)
-        .map_err(StartupError::Mail)?
-        .spawn();
+    let worker = startup::delivery_worker(&settings, db, &public_url, key)?.spawn();
     println!("delivering emails; stop with Ctrl-C or SIGTERM");
     actix_web::rt::System::new().block_on(shutdown_signal())?;
     // Finishes the email in flight (and the retention batch) before returning.

@@ -62,8 +62,7 @@ impl Application {
             url => url.to_owned(),
         };
         let worker = if settings.mail.worker {
-            let worker = mail::delivery_worker(settings, db.clone(), &public_url, manage_key.clone())
-                .map_err(StartupError::Mail)?;
+            let worker = delivery_worker(settings, db.clone(), &public_url, manage_key.clone())?;
             Some(worker.spawn())
         } else {
             None
@@ -143,6 +142,18 @@ impl Application {
 }
 
 /// The key of manage links: configured, or kept in the database.
+/// The email delivery worker, writing manage links signed with `key` under `public_url`.
+pub fn delivery_worker(
+    settings: &Settings,
+    db: Database,
+    public_url: &str,
+    key: ManageKey,
+) -> Result<mail::worker::DeliveryWorker, StartupError> {
+    let public_url = public_url.to_owned();
+    let manage_link = Box::new(move |id: &str| access::manage_url(&public_url, &key.token_for(id)));
+    mail::delivery_worker(settings, db, manage_link).map_err(StartupError::Mail)
+}
+
 pub fn load_manage_key(db: &Database, settings: &Settings) -> Result<ManageKey, StartupError> {
     let configured = settings.security.secret_key.clone();
     db.write_blocking(move |conn| access::load_manage_key(conn, &configured, now()))

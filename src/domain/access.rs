@@ -70,6 +70,12 @@ impl ManageKey {
     }
 }
 
+/// The private link of a registration: `{public_url}/manage/{token}` (the one place that
+/// spells it; pages, API answers and emails all use it).
+pub fn manage_url(public_url: &str, token: &str) -> String {
+    format!("{}/manage/{token}", public_url.trim_end_matches('/'))
+}
+
 const MANAGE_LINK_LABEL: &[u8] = b"rallypoint manage link\0";
 const SESSION_LABEL: &[u8] = b"rallypoint board session\0";
 

@@ -1,124 +1,26 @@
 //! What participants do: register, look at their registration, change their ranking,
 //! cancel. Each function is one unit of work on one connection (one transaction).
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
-use chrono_tz::Tz;
+use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde::Serialize;
 
 use super::access::{hash_secret, ManageKey};
-use super::country::country_name;
 use super::error::DomainError;
-use super::event::AssignmentMode;
+use super::event_rules::{check_window, find_event_with_visits, seats_at_once};
 use super::notify::{self, Notice};
 use super::registration::{NewRegistration, Preferences};
 use super::seats::{self, SeatChange};
+use super::view::{registration_view, view_of, RegistrationView};
 use crate::db::DbConnection;
 use crate::mail::content::EmailKind;
-use crate::store::events::{self, EventRow};
+use crate::store::events;
 use crate::store::registrations::{self, RegistrationRow, CANCELLED, CONFIRMED, WAITLISTED};
 use crate::store::site_visits::{self, SiteVisitRow};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SeatStatus {
-    Assigned,
-    Waitlisted,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct SeatView {
-    pub slug: String,
-    pub name: String,
-    pub status: SeatStatus,
-    pub waitlist_position: Option<i64>,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
-    pub location: String,
-    pub meeting_point: String,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct RegistrationView {
-    pub id: String,
-    pub event: String,
-    pub status: String,
-    /// Place on the event-wide waitlist when `status` is `waitlisted`.
-    pub waitlist_position: Option<i64>,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub organisation: String,
-    pub country: String,
-    pub country_name: String,
-    pub job_title: Option<String>,
-    pub dietary: Option<String>,
-    pub preferences: Vec<String>,
-    pub site_visit: Option<SeatView>,
-    pub registered_at: DateTime<FixedOffset>,
-    pub cancelled_at: Option<DateTime<FixedOffset>>,
-    /// `en` or `fr`: the language of the person's emails.
-    pub language: String,
-}
 
 /// A new registration and the secret of its manage link (stored only hashed).
 pub struct Registered {
     pub view: RegistrationView,
     pub manage_token: String,
-}
-
-pub fn event_timezone(event: &EventRow) -> Tz {
-    event.timezone.parse().unwrap_or(Tz::UTC)
-}
-
-/// A stored UTC time shown in the event's time zone, with its offset.
-pub fn local_time(tz: Tz, utc: NaiveDateTime) -> DateTime<FixedOffset> {
-    tz.from_utc_datetime(&utc).fixed_offset()
-}
-
-pub fn find_event(conn: &mut DbConnection, slug: &str) -> Result<EventRow, DomainError> {
-    events::find_by_slug(conn, slug)?.ok_or(DomainError::NotFound("event"))
-}
-
-/// The event and its site visits, in one query.
-pub fn find_event_with_visits(
-    conn: &mut DbConnection,
-    slug: &str,
-) -> Result<(EventRow, Vec<SiteVisitRow>), DomainError> {
-    site_visits::event_with_visits(conn, slug)?.ok_or(DomainError::NotFound("event"))
-}
-
-fn assignment_mode(event: &EventRow) -> AssignmentMode {
-    AssignmentMode::parse(&event.assignment_mode).unwrap_or(AssignmentMode::FirstCome)
-}
-
-/// Seats are taken at registration (and freed seats refilled) in `first_come` events,
-/// and in `preferences` events once an allocation has been applied (latecomers and freed
-/// seats are then handled first come, first served).
-pub fn seats_at_once(event: &EventRow) -> bool {
-    assignment_mode(event) == AssignmentMode::FirstCome || event.allocated_at.is_some()
-}
-
-/// Refuses changes outside the registration window.
-pub fn check_window(event: &EventRow, now: NaiveDateTime) -> Result<(), DomainError> {
-    let tz = event_timezone(event);
-    if let Some(opens) = event.registration_opens_at {
-        if now < opens {
-            return Err(DomainError::RegistrationClosed(format!(
-                "registration opens at {}",
-                local_time(tz, opens).to_rfc3339()
-            )));
-        }
-    }
-    if let Some(closes) = event.registration_closes_at {
-        if now >= closes {
-            return Err(DomainError::RegistrationClosed(format!(
-                "registration closed at {}",
-                local_time(tz, closes).to_rfc3339()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Visit ids for ranked slugs; a slug the event does not have is a field error.
@@ -223,6 +125,12 @@ pub fn find_by_manage_token(conn: &mut DbConnection, token: &str) -> Result<Regi
         return Err(DomainError::NotFound("registration"));
     }
     registrations::find_by_token_hash(conn, &hash_secret(token))?.ok_or(DomainError::NotFound("registration"))
+}
+
+/// The slug of the event a manage token's registration belongs to.
+pub fn event_slug_of_manage_token(conn: &mut DbConnection, token: &str) -> Result<String, DomainError> {
+    let registration = find_by_manage_token(conn, token)?;
+    Ok(events::find(conn, &registration.event_id)?.slug)
 }
 
 pub fn view_by_manage_token(conn: &mut DbConnection, token: &str) -> Result<RegistrationView, DomainError> {
@@ -348,89 +256,4 @@ fn reevaluate_seat(
         }
         (None, held) => Ok(held),
     }
-}
-
-/// The registration as its holder sees it: status, ranking, seat or waitlist place.
-pub fn registration_view(
-    conn: &mut DbConnection,
-    event: &EventRow,
-    visits: &[SiteVisitRow],
-    registration: &RegistrationRow,
-) -> Result<RegistrationView, DomainError> {
-    let ranked = registrations::preferences(conn, &registration.id)?;
-    let seat = registrations::seat(conn, &registration.id)?;
-    view_of(conn, event, visits, registration, &ranked, seat.as_deref())
-}
-
-/// [`registration_view`] from a ranking and seat the caller already knows (saves the
-/// queries on the registration hot path).
-fn view_of(
-    conn: &mut DbConnection,
-    event: &EventRow,
-    visits: &[SiteVisitRow],
-    registration: &RegistrationRow,
-    ranked: &[String],
-    seat: Option<&str>,
-) -> Result<RegistrationView, DomainError> {
-    let tz = event_timezone(event);
-    let slug_of = |id: &str| visits.iter().find(|v| v.id == id);
-    let seat_view = |visit: &SiteVisitRow, status, waitlist_position| SeatView {
-        slug: visit.slug.clone(),
-        name: visit.name.clone(),
-        status,
-        waitlist_position,
-        starts_at: local_time(tz, visit.starts_at),
-        ends_at: local_time(tz, visit.ends_at),
-        location: visit.location.clone(),
-        meeting_point: visit.meeting_point.clone(),
-    };
-    let first_choice = ranked.first().and_then(|id| slug_of(id));
-    let (site_visit, waitlist_position) = match registration.status.as_str() {
-        CANCELLED => (None, None),
-        WAITLISTED => (
-            first_choice.map(|v| seat_view(v, SeatStatus::Waitlisted, None)),
-            Some(registrations::event_waitlist_position(conn, registration)?),
-        ),
-        _ => match seat {
-            Some(seat) => (
-                slug_of(seat).map(|v| seat_view(v, SeatStatus::Assigned, None)),
-                None,
-            ),
-            // An organiser took them out of every visit: they wait for none.
-            None if !registration.on_waitlist => (None, None),
-            None => match first_choice {
-                Some(visit) if seats_at_once(event) => {
-                    let position = registrations::waitlist_position(conn, &visit.id, registration)?;
-                    (
-                        Some(seat_view(visit, SeatStatus::Waitlisted, Some(position))),
-                        None,
-                    )
-                }
-                Some(visit) => (Some(seat_view(visit, SeatStatus::Waitlisted, None)), None),
-                None => (None, None),
-            },
-        },
-    };
-    Ok(RegistrationView {
-        id: registration.id.clone(),
-        event: event.slug.clone(),
-        status: registration.status.clone(),
-        waitlist_position,
-        first_name: registration.first_name.clone(),
-        last_name: registration.last_name.clone(),
-        email: registration.email.clone(),
-        organisation: registration.organisation.clone(),
-        country: registration.country.clone(),
-        country_name: country_name(&registration.country).to_owned(),
-        job_title: registration.job_title.clone(),
-        dietary: registration.dietary.clone(),
-        preferences: ranked
-            .iter()
-            .filter_map(|id| slug_of(id).map(|v| v.slug.clone()))
-            .collect(),
-        site_visit,
-        registered_at: local_time(tz, registration.created_at),
-        cancelled_at: registration.cancelled_at.map(|t| local_time(tz, t)),
-        language: registration.language.clone(),
-    })
 }

@@ -5,9 +5,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
-use super::booking::{event_timezone, find_event, local_time, seats_at_once};
 use super::error::DomainError;
 use super::event::{EventFile, NewEvent, NewSiteVisit};
+use super::event_rules::{check_window, event_timezone, find_event, local_time, seats_at_once};
 use super::notify;
 use super::seats::{self, SeatChange};
 use crate::db::DbConnection;
@@ -132,7 +132,7 @@ fn view_with_waiting(
         })
         .collect();
     Ok(EventView {
-        registration_open: super::booking::check_window(&event, now).is_ok(),
+        registration_open: check_window(&event, now).is_ok(),
         registration_opens_at: event.registration_opens_at.map(|t| local_time(tz, t)),
         registration_closes_at: event.registration_closes_at.map(|t| local_time(tz, t)),
         slug: event.slug,
@@ -164,7 +164,7 @@ pub fn create_event(
         return Err(slug_taken("slug"));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    match events::insert(conn, &id, event, now) {
+    match events::insert(conn, &id, &event.slug, &event.changes(now)) {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(slug_taken("slug")),
         other => Ok(other?),
     }
@@ -200,7 +200,14 @@ pub fn add_site_visit(
     }
     let position = visit.position.unwrap_or(existing.len() as i32);
     let id = uuid::Uuid::now_v7().to_string();
-    match site_visits::insert(conn, &id, &event.id, visit, position, now) {
+    match site_visits::insert(
+        conn,
+        &id,
+        &event.id,
+        &visit.slug,
+        visit.capacity,
+        &visit.details(position, now),
+    ) {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(slug_taken("slug")),
         other => Ok(other?),
     }
@@ -230,7 +237,7 @@ pub fn import_event_file(
             find_event(conn, &file.event.slug)?
         }
         Some(existing) => {
-            events::update(conn, &existing.id, &file.event, now)?;
+            events::update(conn, &existing.id, &file.event.changes(now))?;
             if let Some(capacity) = file.event.capacity {
                 let confirmed = match existing.capacity {
                     Some(_) => existing.confirmed,
@@ -257,11 +264,18 @@ pub fn import_event_file(
         match site_visits::find(conn, &event.id, &visit.slug)? {
             None => {
                 let id = uuid::Uuid::now_v7().to_string();
-                site_visits::insert(conn, &id, &event.id, visit, position, now)?;
+                site_visits::insert(
+                    conn,
+                    &id,
+                    &event.id,
+                    &visit.slug,
+                    visit.capacity,
+                    &visit.details(position, now),
+                )?;
                 outcome.visits_created += 1;
             }
             Some(row) => {
-                site_visits::update_details(conn, &row.id, visit, position, now)?;
+                site_visits::update_details(conn, &row.id, &visit.details(position, now))?;
                 if row.capacity != visit.capacity
                     && !seats::change_capacity(
                         conn,
@@ -293,4 +307,10 @@ pub fn import_event_file(
         now,
     )?;
     Ok(outcome)
+}
+
+/// Every visit of every event as `(event slug, visit slug, capacity, assigned)`, for the
+/// seat gauges of `/metrics`.
+pub fn seat_gauges(conn: &mut DbConnection) -> Result<Vec<(String, String, i32, i32)>, DomainError> {
+    Ok(site_visits::all_with_event_slug(conn)?)
 }

@@ -74,6 +74,22 @@ fn sort_key(name: &str) -> String {
     lower.strip_prefix("the ").map(str::to_owned).unwrap_or(lower)
 }
 
+/// In the OpenAPI document: one of the country table's codes (also accepted lower-case).
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(all_countries().iter().map(|country| country.code)))
+            .description(Some(
+                "ISO 3166-1 alpha-2 code; lower case is accepted too, and stored upper-case",
+            ))
+            .examples([serde_json::json!("BE")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CountryCode {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

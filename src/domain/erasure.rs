@@ -14,8 +14,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::audit::{self, AuditEntry};
-use super::booking::{self, event_timezone, find_event, local_time, RegistrationView};
+use super::booking;
 use super::error::DomainError;
+use super::event_rules::{event_timezone, find_event, local_time};
+use super::view::{registration_view, RegistrationView};
 use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
 use crate::store::registrations::{self, RegistrationRow, CANCELLED};
@@ -57,7 +59,7 @@ pub fn cancel_by_staff(
     }
     let visits = site_visits::list(conn, &event.id)?;
     let registration = super::organiser::find_registration(conn, &event, id)?;
-    booking::registration_view(conn, &event, &visits, &registration)
+    registration_view(conn, &event, &visits, &registration)
 }
 
 /// Erases one registration of the event: cancelled if active, then its personal data

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use super::error::{DomainError, FieldErrors};
 use super::input::{check_slug, Fields};
 use super::registration::Email;
+use crate::store::events::EventChanges;
+use crate::store::site_visits::VisitDetails;
 
 /// How seats are given (invariant 8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +56,25 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// The row fields this event writes, as of `now`.
+    pub fn changes(&self, now: NaiveDateTime) -> EventChanges<'_> {
+        EventChanges {
+            name: &self.name,
+            description: &self.description,
+            venue: &self.venue,
+            contact_email: &self.contact_email,
+            timezone: self.timezone.name(),
+            starts_on: self.starts_on,
+            ends_on: self.ends_on,
+            assignment_mode: self.assignment_mode.as_str(),
+            registration_opens_at: self.registration_opens_at,
+            registration_closes_at: self.registration_closes_at,
+            max_preferences: self.max_preferences,
+            capacity: self.capacity,
+            updated_at: now,
+        }
+    }
+
     pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
         let mut fields = Fields::new(body);
         let event = Self::read(&mut fields);
@@ -134,6 +155,20 @@ pub struct NewSiteVisit {
 }
 
 impl NewSiteVisit {
+    /// The descriptive row fields this visit writes at `position`, as of `now`.
+    pub fn details(&self, position: i32, now: NaiveDateTime) -> VisitDetails<'_> {
+        VisitDetails {
+            name: &self.name,
+            description: &self.description,
+            location: &self.location,
+            meeting_point: &self.meeting_point,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            position,
+            updated_at: now,
+        }
+    }
+
     pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
         let mut fields = Fields::new(body);
         let visit = Self::read(&mut fields);

@@ -1,5 +1,6 @@
 //! What the admin exports report: attendee counts by country and by site visit, and the
-//! attendee list. The numbers are defined here once (see the README for the wording):
+//! attendee list. The numbers are defined here once (their wording for admins is in
+//! `docs/exports-and-data-protection.md`):
 //!
 //! - `registered`: active registrations (confirmed, or on the event waitlist);
 //! - `assigned`: those holding a seat;
@@ -13,10 +14,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use chrono_tz::Tz;
 
-use super::booking::{event_timezone, find_event_with_visits, local_time, seats_at_once, SeatStatus};
 use super::catalog::{self, EventView};
 use super::country::country_name;
 use super::error::DomainError;
+use super::event_rules::{event_timezone, find_event_with_visits, local_time, seats_at_once};
+use super::view::SeatStatus;
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
 use crate::store::registrations::{self, CONFIRMED, WAITLISTED};
@@ -385,7 +387,7 @@ impl AttendeeCursor {
             .map(|v| v.slug.clone())
     }
 
-    /// One person's line, as `booking::registration_view` would show them; then the
+    /// One person's line, as `view::registration_view` would show them; then the
     /// person is counted as ahead of everyone after them.
     fn attendee(
         &mut self,

@@ -7,9 +7,11 @@ pub mod audit;
 pub mod booking;
 pub mod catalog;
 pub mod country;
+pub mod emails;
 pub mod erasure;
 pub mod error;
 pub mod event;
+pub mod event_rules;
 pub mod exports;
 pub mod idempotency;
 pub mod input;
@@ -17,13 +19,11 @@ pub mod notify;
 pub mod organiser;
 pub mod registration;
 pub mod seats;
+pub mod view;
 
 #[cfg(test)]
 mod seat_model_tests;
 
 pub use error::{DomainError, FieldErrors};
 
-/// The current time as stored: UTC without offset.
-pub fn now() -> chrono::NaiveDateTime {
-    chrono::Utc::now().naive_utc()
-}
+pub use crate::db::now;

@@ -4,9 +4,10 @@
 
 use chrono::NaiveDateTime;
 
-use super::booking::{self, RegistrationView, SeatStatus, SeatView};
 use super::error::DomainError;
+use super::event_rules::{event_timezone, local_time};
 use super::seats::SeatChange;
+use super::view::{registration_view, RegistrationView, SeatStatus, SeatView};
 use crate::db::DbConnection;
 use crate::mail::content::{CalendarUpdate, EmailData, EmailKind, EventInfo, SeatInfo, SeatReason};
 use crate::store::events::EventRow;
@@ -32,14 +33,14 @@ fn seat_info(seat: &SeatView) -> SeatInfo {
 }
 
 fn visit_info(event: &EventRow, visit: &SiteVisitRow) -> SeatInfo {
-    let tz = booking::event_timezone(event);
+    let tz = event_timezone(event);
     SeatInfo {
         slug: visit.slug.clone(),
         name: visit.name.clone(),
         location: visit.location.clone(),
         meeting_point: visit.meeting_point.clone(),
-        starts_at: booking::local_time(tz, visit.starts_at).to_rfc3339(),
-        ends_at: booking::local_time(tz, visit.ends_at).to_rfc3339(),
+        starts_at: local_time(tz, visit.starts_at).to_rfc3339(),
+        ends_at: local_time(tz, visit.ends_at).to_rfc3339(),
         status: "released".into(),
         waitlist_position: None,
     }
@@ -148,7 +149,7 @@ pub fn queue_for(
 ) -> Result<(), DomainError> {
     let registration =
         registrations::find(conn, registration_id)?.ok_or(DomainError::NotFound("registration"))?;
-    let view = booking::registration_view(conn, event, visits, &registration)?;
+    let view = registration_view(conn, event, visits, &registration)?;
     queue_email(conn, event, visits, &view, notice, now)
 }
 

@@ -10,16 +10,15 @@ use serde_json::{json, Map, Value};
 
 use super::allocation::{allocate, Options, Participant, Plan, Visit};
 use super::audit::{self, AuditEntry};
-use super::booking::{
-    self, event_timezone, find_event, find_event_with_visits, local_time, seats_at_once, RegistrationView,
-};
 use super::catalog::{self, EventView, SiteVisitView};
 use super::country::country_name;
 use super::error::DomainError;
 use super::event::MAX_CAPACITY;
+use super::event_rules::{event_timezone, find_event, find_event_with_visits, local_time, seats_at_once};
 use super::input::Fields;
 use super::notify::{self, Notice};
 use super::seats;
+use super::view::{registration_view, RegistrationView};
 use crate::db::DbConnection;
 use crate::mail::content::{EmailKind, SeatReason};
 use crate::store::events::{self, EventRow};
@@ -139,7 +138,7 @@ pub fn move_participant(
     };
     audit::record(conn, entry, now)?;
     let registration = find_registration(conn, &event, id)?;
-    booking::registration_view(conn, &event, &visits, &registration)
+    registration_view(conn, &event, &visits, &registration)
 }
 
 /// What an organiser may change on a visit.

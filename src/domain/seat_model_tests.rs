@@ -6,9 +6,10 @@
 
 use proptest::prelude::*;
 
-use super::booking::{self, cancel_registration, change_preferences, register_participant};
+use super::booking::{cancel_registration, change_preferences, register_participant};
 use super::catalog::{add_site_visit, create_event};
 use super::event::{NewEvent, NewSiteVisit};
+use super::event_rules;
 use super::exports::{self, Counts, CountsBy};
 use super::registration::{Email, NewRegistration, Preferences};
 use super::{seats, DomainError};
@@ -201,7 +202,7 @@ fn fixture(capacities: &[i32]) -> Fixture {
                 };
                 add_site_visit(conn, "model", &visit, now)?;
             }
-            let event = booking::find_event(conn, "model")?;
+            let event = event_rules::find_event(conn, "model")?;
             Ok::<_, DomainError>(
                 site_visits::list(conn, &event.id)?
                     .into_iter()
@@ -281,7 +282,7 @@ fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
             fixture
                 .db
                 .write_blocking(move |conn| {
-                    let event = booking::find_event(conn, "model")?;
+                    let event = event_rules::find_event(conn, "model")?;
                     let row = site_visits::list(conn, &event.id)?
                         .into_iter()
                         .find(|v| v.id == id)
@@ -304,7 +305,7 @@ fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Resul
             for id in &ids {
                 seats.push(registrations::seat(conn, id)?);
             }
-            let event = booking::find_event(conn, "model")?;
+            let event = event_rules::find_event(conn, "model")?;
             Ok::<_, DomainError>((seats, site_visits::list(conn, &event.id)?))
         })
         .unwrap();

@@ -1,60 +1,121 @@
 //! The counts as JSON: the same numbers as the CSV, with the per-visit seats of a
 //! country as an object keyed by visit slug. JSON is data, not a spreadsheet: nothing is
-//! neutralised here.
+//! neutralised here. The types below are what is serialised and what the OpenAPI
+//! document describes: one home for the shape.
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::exports::{CountryCounts, CountryLine, Counts, VisitCounts, VisitLine};
 
-pub fn counts(counts: &Counts) -> Value {
+/// A by-country line; `country` is `TOTAL` on the total line.
+#[derive(Serialize, ToSchema)]
+pub struct CountryCountsLine {
+    pub country: String,
+    /// Empty on the total line.
+    pub country_name: String,
+    pub registered: i64,
+    pub assigned: i64,
+    pub waitlisted: i64,
+    /// Seats this country's people hold, per visit slug.
+    pub site_visits: BTreeMap<String, i64>,
+}
+
+/// Counts by country (`format=json`).
+#[derive(Serialize, ToSchema)]
+pub struct CountsByCountry {
+    pub event: String,
+    #[schema(pattern = "^country$")]
+    pub by: &'static str,
+    /// Visit slugs in display order.
+    pub site_visits: Vec<String>,
+    pub rows: Vec<CountryCountsLine>,
+    pub total: CountryCountsLine,
+}
+
+/// A by-visit line; `site_visit` is `TOTAL` on the total line.
+#[derive(Serialize, ToSchema)]
+pub struct VisitCountsLine {
+    pub site_visit: String,
+    pub name: String,
+    pub capacity: i64,
+    pub assigned: i64,
+    pub waitlisted: i64,
+    pub seats_left: i64,
+}
+
+/// Counts by site visit (`format=json`).
+#[derive(Serialize, ToSchema)]
+pub struct CountsBySiteVisit {
+    pub event: String,
+    #[schema(pattern = "^site_visit$")]
+    pub by: &'static str,
+    pub rows: Vec<VisitCountsLine>,
+    pub total: VisitCountsLine,
+}
+
+/// The counts as JSON, by country or by site visit.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CountsDocument {
+    ByCountry(CountsByCountry),
+    BySiteVisit(CountsBySiteVisit),
+}
+
+pub fn counts(counts: &Counts) -> CountsDocument {
     match counts {
-        Counts::ByCountry(counts) => by_country(counts),
-        Counts::BySiteVisit(counts) => by_site_visit(counts),
+        Counts::ByCountry(counts) => CountsDocument::ByCountry(by_country(counts)),
+        Counts::BySiteVisit(counts) => CountsDocument::BySiteVisit(by_site_visit(counts)),
     }
 }
 
-fn country_line(visits: &[String], line: &CountryLine) -> Value {
-    let per_visit: Map<String, Value> = visits
-        .iter()
-        .zip(&line.per_visit)
-        .map(|(slug, n)| (slug.clone(), json!(n)))
-        .collect();
-    json!({
-        "country": line.country,
-        "country_name": line.country_name,
-        "registered": line.registered,
-        "assigned": line.assigned,
-        "waitlisted": line.waitlisted,
-        "site_visits": per_visit,
-    })
+fn country_line(visits: &[String], line: &CountryLine) -> CountryCountsLine {
+    CountryCountsLine {
+        country: line.country.clone(),
+        country_name: line.country_name.clone(),
+        registered: line.registered,
+        assigned: line.assigned,
+        waitlisted: line.waitlisted,
+        site_visits: visits
+            .iter()
+            .cloned()
+            .zip(line.per_visit.iter().copied())
+            .collect(),
+    }
 }
 
-fn by_country(counts: &CountryCounts) -> Value {
-    json!({
-        "event": counts.event,
-        "by": "country",
-        "site_visits": counts.visits,
-        "rows": counts.lines.iter().map(|l| country_line(&counts.visits, l)).collect::<Vec<_>>(),
-        "total": country_line(&counts.visits, &counts.total),
-    })
+fn by_country(counts: &CountryCounts) -> CountsByCountry {
+    CountsByCountry {
+        event: counts.event.clone(),
+        by: "country",
+        site_visits: counts.visits.clone(),
+        rows: counts
+            .lines
+            .iter()
+            .map(|l| country_line(&counts.visits, l))
+            .collect(),
+        total: country_line(&counts.visits, &counts.total),
+    }
 }
 
-fn visit_line(line: &VisitLine) -> Value {
-    json!({
-        "site_visit": line.site_visit,
-        "name": line.name,
-        "capacity": line.capacity,
-        "assigned": line.assigned,
-        "waitlisted": line.waitlisted,
-        "seats_left": line.seats_left,
-    })
+fn visit_line(line: &VisitLine) -> VisitCountsLine {
+    VisitCountsLine {
+        site_visit: line.site_visit.clone(),
+        name: line.name.clone(),
+        capacity: line.capacity,
+        assigned: line.assigned,
+        waitlisted: line.waitlisted,
+        seats_left: line.seats_left,
+    }
 }
 
-fn by_site_visit(counts: &VisitCounts) -> Value {
-    json!({
-        "event": counts.event,
-        "by": "site_visit",
-        "rows": counts.lines.iter().map(visit_line).collect::<Vec<_>>(),
-        "total": visit_line(&counts.total),
-    })
+fn by_site_visit(counts: &VisitCounts) -> CountsBySiteVisit {
+    CountsBySiteVisit {
+        event: counts.event.clone(),
+        by: "site_visit",
+        rows: counts.lines.iter().map(visit_line).collect(),
+        total: visit_line(&counts.total),
+    }
 }

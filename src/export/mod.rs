@@ -10,8 +10,8 @@ use std::borrow::Cow;
 
 use chrono::{NaiveDate, SecondsFormat};
 
-use crate::domain::booking::SeatStatus;
 use crate::domain::exports::{Attendee, CountryCounts, Counts, CountsBy, VisitCounts};
+use crate::domain::view::SeatStatus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -4,17 +4,16 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::extract::{path_param, query_object, read_object, require_role};
-use super::openapi::{NewEventBody, NewSiteVisitBody};
 use super::problem::ApiError;
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::access::Role;
 use crate::domain::catalog;
 use crate::domain::catalog::{EventView, SiteVisitView};
+use crate::domain::emails::{self, EmailView};
 use crate::domain::event::{NewEvent, NewSiteVisit};
 use crate::domain::input::Fields;
-use crate::domain::{now, DomainError};
-use crate::store::outbox;
+use crate::domain::now;
 
 #[utoipa::path(
     post,
@@ -93,22 +92,6 @@ pub async fn create_site_visit(
         .json(created))
 }
 
-/// An email of the outbox.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct EmailView {
-    pub id: String,
-    pub event_id: String,
-    pub registration_id: Option<String>,
-    pub kind: String,
-    pub recipient: String,
-    pub status: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
-    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 /// A page of the outbox.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct EmailPage {
@@ -126,27 +109,6 @@ pub enum EmailStatus {
     Sent,
     Failed,
 }
-
-impl From<outbox::OutboxRow> for EmailView {
-    fn from(row: outbox::OutboxRow) -> Self {
-        let utc = |t: chrono::NaiveDateTime| t.and_utc();
-        Self {
-            id: row.id,
-            event_id: row.event_id,
-            registration_id: row.registration_id,
-            kind: row.kind,
-            recipient: row.recipient,
-            status: row.status,
-            attempts: row.attempts,
-            last_error: row.last_error,
-            created_at: utc(row.created_at),
-            next_attempt_at: utc(row.next_attempt_at),
-            sent_at: row.sent_at.map(utc),
-        }
-    }
-}
-
-const EMAIL_STATUSES: [&str; 4] = [outbox::PENDING, outbox::SENDING, outbox::SENT, outbox::FAILED];
 
 /// `GET /api/v1/emails?status=failed&limit=100&offset=0`: the outbox, oldest first.
 #[utoipa::path(
@@ -167,18 +129,20 @@ pub async fn list_emails(req: HttpRequest, state: web::Data<AppState>) -> Result
     let mut fields = Fields::new(query_object(&req));
     let status = fields.optional_text("status", 16);
     if let Some(status) = &status {
-        if !EMAIL_STATUSES.contains(&status.as_str()) {
-            fields.error("status", format!("must be one of {}", EMAIL_STATUSES.join(", ")));
+        if !emails::STATUSES.contains(&status.as_str()) {
+            fields.error(
+                "status",
+                format!("must be one of {}", emails::STATUSES.join(", ")),
+            );
         }
     }
     let limit = fields.optional_int("limit", 1, 500).unwrap_or(100);
     let offset = fields.optional_int("offset", 0, i64::from(i32::MAX)).unwrap_or(0);
     fields.finish(|| Some(()))?;
-    let rows = state
+    let emails = state
         .db
-        .read(move |conn| outbox::list(conn, status.as_deref(), limit, offset).map_err(DomainError::from))
+        .read(move |conn| emails::list_emails(conn, status.as_deref(), limit, offset))
         .await?;
-    let emails: Vec<EmailView> = rows.into_iter().map(EmailView::from).collect();
     Ok(HttpResponse::Ok().json(EmailPage {
         emails,
         limit,
@@ -201,22 +165,73 @@ pub async fn list_emails(req: HttpRequest, state: web::Data<AppState>) -> Result
     ),
 )]
 pub async fn retry_email(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    require_role(&req, &state, Role::Admin).await?;
+    let actor = require_role(&req, &state, Role::Admin).await?;
     let id = path_param(&req, "id");
-    let row = state
+    let email = state
         .db
-        .write(move |conn| {
-            let Some(row) = outbox::find(conn, &id)? else {
-                return Err(DomainError::NotFound("email"));
-            };
-            if !outbox::requeue_failed(conn, &id, now())? {
-                return Err(DomainError::invalid(
-                    "id",
-                    format!("only failed emails can be retried; this one is {}", row.status),
-                ));
-            }
-            Ok(outbox::find(conn, &id)?.unwrap_or(row))
-        })
+        .write(move |conn| emails::retry_email(conn, &actor.name, &id, now()))
         .await?;
-    Ok(HttpResponse::Ok().json(EmailView::from(row)))
+    Ok(HttpResponse::Ok().json(email))
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = AssignmentMode)]
+pub enum AssignmentModeDoc {
+    FirstCome,
+    Preferences,
+}
+
+/// `POST /api/v1/events`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEventBody {
+    #[schema(schema_with = super::schema::slug)]
+    pub slug: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    #[schema(max_length = 300)]
+    pub venue: Option<String>,
+    #[schema(format = Email, max_length = 254)]
+    pub contact_email: Option<String>,
+    #[schema(schema_with = super::schema::time_zone)]
+    pub timezone: String,
+    pub starts_on: chrono::NaiveDate,
+    /// Not before `starts_on`.
+    pub ends_on: chrono::NaiveDate,
+    #[schema(inline)]
+    pub assignment_mode: Option<AssignmentModeDoc>,
+    pub registration_opens_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// After `registration_opens_at`.
+    pub registration_closes_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[schema(minimum = 1, maximum = 20, default = 3)]
+    pub max_preferences: Option<i32>,
+    /// Event-wide places; past them newcomers join the waiting list.
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    pub capacity: Option<i32>,
+}
+
+/// `POST /api/v1/events/{event}/site-visits`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSiteVisitBody {
+    #[schema(schema_with = super::schema::slug)]
+    pub slug: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    #[schema(max_length = 300)]
+    pub location: Option<String>,
+    #[schema(max_length = 300)]
+    pub meeting_point: Option<String>,
+    pub starts_at: chrono::DateTime<chrono::FixedOffset>,
+    /// After `starts_at`.
+    pub ends_at: chrono::DateTime<chrono::FixedOffset>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    pub capacity: i32,
+    #[schema(minimum = 0, maximum = 10_000)]
+    pub position: Option<i32>,
 }

@@ -4,7 +4,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::extract::{path_param, query_object, require_role};
-use super::openapi::StaffDeletion;
 use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::Role;
@@ -47,4 +46,13 @@ pub async fn delete_registration(
         .write(move |conn| erasure::cancel_by_staff(conn, &actor.name, &event, &id, now()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// What `DELETE …/registrations/{id}` answers: the registration as cancelled, or, with
+/// `erase=true`, the erasure.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum StaffDeletion {
+    Cancelled(Box<crate::domain::view::RegistrationView>),
+    Erased(crate::domain::erasure::Erasure),
 }

@@ -10,7 +10,6 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
 use super::extract::{path_param, query_object, require_role};
-use super::openapi::{AttendeesFormat, CountsByParam, CountsDocument, CountsFormat};
 use super::problem::ApiError;
 use super::AppState;
 use crate::db::Database;
@@ -18,6 +17,7 @@ use crate::domain::access::Role;
 use crate::domain::exports::{self, AttendeeCursor, CountsBy};
 use crate::domain::input::Fields;
 use crate::domain::{now, DomainError};
+use crate::export::json::CountsDocument;
 use crate::export::{self, xlsx, Format};
 
 /// `format` from the query, one of `allowed`, csv when absent.
@@ -237,4 +237,27 @@ fn write_workbook<W: Write + Send>(
     }
     workbook.finish(&mut *writer).map_err(|e| e.to_string())?;
     writer.flush().map_err(|e| e.to_string())
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = CountsBy)]
+pub enum CountsByParam {
+    Country,
+    SiteVisit,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CountsFormat {
+    Csv,
+    Json,
+    Xlsx,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttendeesFormat {
+    Csv,
+    Xlsx,
 }

@@ -4,17 +4,15 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::extract::{path_param, read_object};
-use super::openapi::PreferenceChangeBody;
 use super::problem::ApiError;
 use super::problem::Problem;
 use super::public::{preference_rules, RegistrationAnswer};
 use super::AppState;
 use crate::domain::booking;
+use crate::domain::now;
 use crate::domain::registration::parse_preference_change;
-use crate::domain::{now, DomainError};
-use crate::store::events;
 
-fn answer(state: &AppState, token: &str, view: booking::RegistrationView) -> HttpResponse {
+fn answer(state: &AppState, token: &str, view: crate::domain::view::RegistrationView) -> HttpResponse {
     HttpResponse::Ok().json(RegistrationAnswer {
         view,
         manage_url: state.manage_url(token),
@@ -60,10 +58,7 @@ pub async fn change(
     let lookup = token.clone();
     let event_slug = state
         .db
-        .read(move |conn| {
-            let registration = booking::find_by_manage_token(conn, &lookup)?;
-            Ok::<_, DomainError>(events::find(conn, &registration.event_id)?.slug)
-        })
+        .read(move |conn| booking::event_slug_of_manage_token(conn, &lookup))
         .await?;
     let rules = preference_rules(&state, event_slug).await?;
     let body = read_object(&req, payload, state.max_body_bytes).await?;
@@ -101,4 +96,12 @@ pub async fn cancel(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
         })
         .await?;
     Ok(answer(&state, &token, view))
+}
+
+/// `PATCH /api/v1/manage/{token}`: the new ranking; an empty list withdraws every choice.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceChangeBody {
+    #[schema(schema_with = super::schema::ranking)]
+    pub preferences: Vec<String>,
 }

@@ -14,6 +14,7 @@ pub mod organiser;
 pub mod pages;
 pub mod problem;
 pub mod public;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,7 +91,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn manage_url(&self, token: &str) -> String {
-        format!("{}/manage/{token}", self.public_url)
+        crate::domain::access::manage_url(&self.public_url, token)
     }
 }
 

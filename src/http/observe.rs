@@ -18,7 +18,7 @@ use super::problem::ApiError;
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::DomainError;
-use crate::store::{outbox, site_visits};
+use crate::domain::{catalog, emails};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -161,8 +161,8 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let (visits, outbox_counts) = state
         .db
         .read(|conn| {
-            let visits = site_visits::all_with_event_slug(conn)?;
-            let counts = outbox::count_by_status(conn)?;
+            let visits = catalog::seat_gauges(conn)?;
+            let counts = emails::count_by_status(conn)?;
             Ok::<_, DomainError>((visits, counts))
         })
         .await?;
@@ -180,11 +180,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
             .set(i64::from(capacity));
     }
     metrics.outbox.reset();
-    for status in [outbox::PENDING, outbox::SENDING, outbox::SENT, outbox::FAILED] {
-        let count = outbox_counts
-            .iter()
-            .find(|(s, _)| s == status)
-            .map_or(0, |(_, n)| *n);
+    for (status, count) in outbox_counts {
         metrics.outbox.with_label_values(&[status]).set(count);
     }
     let mut text = Vec::new();

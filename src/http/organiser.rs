@@ -8,15 +8,11 @@ use super::problem::ApiError;
 use super::AppState;
 use chrono::NaiveDateTime;
 
-use super::openapi::AllocationBody;
-use super::openapi::MoveBody;
-use super::openapi::VisitUpdateBody;
 use super::problem::Problem;
 use crate::db::{DbConnection, DbError};
 use crate::domain::access::Role;
 use crate::domain::allocation::Plan;
 use crate::domain::audit::AuditView;
-use crate::domain::booking::RegistrationView;
 use crate::domain::catalog::SiteVisitView;
 use crate::domain::country::CountryCode;
 use crate::domain::idempotency::{self, Answer, IdempotencyKey};
@@ -27,6 +23,7 @@ use crate::domain::organiser::Roster;
 use crate::domain::organiser::{
     self, AllocationInput, AllocationReport, AllocationRequest, ListQuery, VisitUpdate,
 };
+use crate::domain::view::RegistrationView;
 use crate::domain::DomainError;
 
 const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
@@ -81,7 +78,7 @@ fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
     params(
         ("event" = String, Path, description = "Event slug"),
         ("status" = Option<ListStatus>, Query, description = "Only registrations of this status"),
-        ("country" = Option<super::openapi::CountryCode>, Query, description = "Only people from this country"),
+        ("country" = Option<crate::domain::country::CountryCode>, Query, description = "Only people from this country"),
         ("site_visit" = Option<String>, Query, max_length = 64, description = "Only people seated in this visit (slug)"),
         ("q" = Option<String>, Query, max_length = 100, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$",
             description = "Search in names, email and organisation"),
@@ -344,4 +341,76 @@ pub async fn allocate(
         // Without a key nothing is kept, so nothing can be replayed.
         Answer::Replayed { .. } => Err(DbError::Unavailable("unexpected replay".into()).into()),
     }
+}
+
+/// `PUT …/registrations/{id}/site-visit`: the visit to seat the person in, or null to
+/// take their seat away.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBody {
+    #[schema(schema_with = super::schema::move_target, required)]
+    pub site_visit: Option<String>,
+}
+
+/// `PATCH …/site-visits/{visit}`: `capacity`, `frozen` or both (null counts as absent).
+pub struct VisitUpdateBody;
+
+impl utoipa::PartialSchema for VisitUpdateBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, AllOfBuilder, AnyOfBuilder, ObjectBuilder, SchemaType, Type,
+        };
+        let capacity = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(1_000_000))
+        };
+        let frozen = || ObjectBuilder::new().schema_type(Type::Boolean);
+        let fields = ObjectBuilder::new()
+            .property(
+                "capacity",
+                capacity().schema_type(SchemaType::from_iter([Type::Integer, Type::Null])),
+            )
+            .property(
+                "frozen",
+                frozen()
+                    .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+                    .description(Some("A frozen roster changes only by an organiser's hand")),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        // At least one of them present and not null.
+        let given = AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property("capacity", capacity())
+                    .required("capacity"),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property("frozen", frozen())
+                    .required("frozen"),
+            );
+        AllOfBuilder::new()
+            .item(fields)
+            .item(given)
+            .description(Some("`capacity`, `frozen` or both; null counts as absent"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for VisitUpdateBody {}
+
+/// `POST …/allocation`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationBody {
+    /// Show the plan and write nothing (the default).
+    #[schema(default = true)]
+    pub dry_run: Option<bool>,
+    #[schema(default = false)]
+    pub balance_countries: Option<bool>,
+    /// Tie-break seed, for a reproducible plan.
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
+    pub seed: Option<i64>,
 }

@@ -7,15 +7,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::extract::{accept_language, idempotency_key, path_param, read_object};
-use super::openapi::RegistrationBody;
 use super::problem::ApiError;
 use super::problem::Problem;
 use super::{AppState, EventRules};
-use crate::domain::booking::{self, RegistrationView};
+use crate::domain::booking;
 use crate::domain::catalog;
 use crate::domain::catalog::EventView;
+use crate::domain::event_rules::find_event_with_visits;
 use crate::domain::idempotency::{self, Answer};
 use crate::domain::registration::NewRegistration;
+use crate::domain::view::RegistrationView;
 use crate::domain::{now, DomainError};
 
 #[utoipa::path(
@@ -55,7 +56,7 @@ pub async fn preference_rules(state: &AppState, event_slug: String) -> Result<Ar
     let rules = state
         .db
         .read(move |conn| {
-            let (event, visits) = booking::find_event_with_visits(conn, &slug)?;
+            let (event, visits) = find_event_with_visits(conn, &slug)?;
             Ok::<_, DomainError>(EventRules {
                 visit_slugs: visits.into_iter().map(|v| v.slug).collect(),
                 max_preferences: event.max_preferences.max(1) as usize,
@@ -135,4 +136,45 @@ pub async fn register(
             .insert_header((header::LOCATION, format!("/api/v1/manage/{token}")))
             .json(body),
     )
+}
+
+/// `POST /api/v1/events/{event}/registrations`. Also accepted as a urlencoded form
+/// (repeated `preferences` keep their order; a checked box is true). Names, organisation
+/// and job title are one line each (no control character but tab).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationBody {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub first_name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub last_name: String,
+    #[schema(format = Email, max_length = 254, example = "irena@example.pl")]
+    pub email: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub organisation: String,
+    #[schema(value_type = crate::domain::country::CountryCode)]
+    pub country: String,
+    #[schema(schema_with = super::schema::ranking)]
+    pub preferences: Option<Vec<String>>,
+    #[schema(schema_with = super::schema::consent)]
+    pub consent: bool,
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub job_title: Option<String>,
+    #[schema(max_length = 500)]
+    pub dietary: Option<String>,
 }

@@ -9,9 +9,8 @@ pub mod worker;
 use std::time::Duration;
 
 use crate::db::Database;
-use crate::domain::access::ManageKey;
 use crate::settings::Settings;
-use render::Renderer;
+use render::{ManageLink, Renderer};
 use transport::Transport;
 use worker::{DeliveryOptions, DeliveryWorker};
 
@@ -19,8 +18,7 @@ use worker::{DeliveryOptions, DeliveryWorker};
 pub fn delivery_worker(
     settings: &Settings,
     db: Database,
-    public_url: &str,
-    key: ManageKey,
+    manage_link: ManageLink,
 ) -> Result<DeliveryWorker, String> {
     let mail = &settings.mail;
     let transport = Transport::new(
@@ -40,7 +38,7 @@ pub fn delivery_worker(
     Ok(DeliveryWorker::new(
         db,
         transport,
-        Renderer::new(from, public_url, key),
+        Renderer::new(from, manage_link),
         options,
     ))
 }

@@ -10,7 +10,6 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::content::{CalendarUpdate, EmailData, SeatInfo};
-use crate::domain::access::ManageKey;
 use crate::i18n::Lang;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +20,12 @@ pub struct RenderError(String);
 pub struct Renderer {
     templates: Environment<'static>,
     from: Mailbox,
-    public_url: String,
-    key: ManageKey,
+    manage_link: ManageLink,
 }
+
+/// How a registration's private manage link is made (the domain signs it; mail only
+/// writes it into the message): registration id → URL.
+pub type ManageLink = Box<dyn Fn(&str) -> String + Send + Sync>;
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -35,7 +37,7 @@ struct Context<'a> {
 }
 
 impl Renderer {
-    pub fn new(from: Mailbox, public_url: &str, key: ManageKey) -> Self {
+    pub fn new(from: Mailbox, manage_link: ManageLink) -> Self {
         let mut templates = Environment::new();
         templates.set_auto_escape_callback(|name| {
             if name.ends_with(".html.j2") {
@@ -71,17 +73,12 @@ impl Renderer {
         Self {
             templates,
             from,
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            key,
+            manage_link,
         }
     }
 
     pub fn manage_url(&self, registration_id: &str) -> String {
-        format!(
-            "{}/manage/{}",
-            self.public_url,
-            self.key.token_for(registration_id)
-        )
+        (self.manage_link)(registration_id)
     }
 
     /// The message for outbox row `row_id`; its Message-ID is derived from the row, so a

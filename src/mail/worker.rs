@@ -16,8 +16,7 @@ use super::content::EmailData;
 use super::render::Renderer;
 use super::transport::{SendFailure, Transport};
 use crate::background::BackgroundThread;
-use crate::db::{Database, DbError};
-use crate::domain::now;
+use crate::db::{now, Database, DbError};
 use crate::store::outbox::{self, OutboxRow, FAILED, PENDING, SENT};
 
 #[derive(Clone, Debug)]

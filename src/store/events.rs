@@ -5,7 +5,6 @@ use diesel::prelude::*;
 
 use crate::db::schema::events;
 use crate::db::DbConnection;
-use crate::domain::event::NewEvent;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -30,42 +29,24 @@ pub struct EventRow {
     pub allocated_at: Option<NaiveDateTime>,
 }
 
+/// An event's details as written on creation and on every later change (an event file
+/// loaded again); the `confirmed` counter and `allocated_at` are not among them.
 #[derive(AsChangeset, Insertable)]
 #[diesel(table_name = events, treat_none_as_null = true)]
-struct EventChanges<'a> {
-    name: &'a str,
-    description: &'a str,
-    venue: &'a str,
-    contact_email: &'a str,
-    timezone: &'a str,
-    starts_on: NaiveDate,
-    ends_on: NaiveDate,
-    assignment_mode: &'a str,
-    registration_opens_at: Option<NaiveDateTime>,
-    registration_closes_at: Option<NaiveDateTime>,
-    max_preferences: i32,
-    capacity: Option<i32>,
-    updated_at: NaiveDateTime,
-}
-
-impl<'a> EventChanges<'a> {
-    fn from(event: &'a NewEvent, timezone: &'a str, now: NaiveDateTime) -> Self {
-        Self {
-            name: &event.name,
-            description: &event.description,
-            venue: &event.venue,
-            contact_email: &event.contact_email,
-            timezone,
-            starts_on: event.starts_on,
-            ends_on: event.ends_on,
-            assignment_mode: event.assignment_mode.as_str(),
-            registration_opens_at: event.registration_opens_at,
-            registration_closes_at: event.registration_closes_at,
-            max_preferences: event.max_preferences,
-            capacity: event.capacity,
-            updated_at: now,
-        }
-    }
+pub struct EventChanges<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub venue: &'a str,
+    pub contact_email: &'a str,
+    pub timezone: &'a str,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub assignment_mode: &'a str,
+    pub registration_opens_at: Option<NaiveDateTime>,
+    pub registration_closes_at: Option<NaiveDateTime>,
+    pub max_preferences: i32,
+    pub capacity: Option<i32>,
+    pub updated_at: NaiveDateTime,
 }
 
 pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<EventRow>> {
@@ -88,15 +69,14 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<EventRow> {
     events::table.find(id).select(EventRow::as_select()).first(conn)
 }
 
-pub fn insert(conn: &mut DbConnection, id: &str, event: &NewEvent, now: NaiveDateTime) -> QueryResult<()> {
-    let timezone = event.timezone.name();
+pub fn insert(conn: &mut DbConnection, id: &str, slug: &str, event: &EventChanges<'_>) -> QueryResult<()> {
     diesel::insert_into(events::table)
         .values((
             events::id.eq(id),
-            events::slug.eq(&event.slug),
+            events::slug.eq(slug),
             events::confirmed.eq(0),
-            events::created_at.eq(now),
-            EventChanges::from(event, timezone, now),
+            events::created_at.eq(event.updated_at),
+            event,
         ))
         .execute(conn)?;
     Ok(())
@@ -104,11 +84,8 @@ pub fn insert(conn: &mut DbConnection, id: &str, event: &NewEvent, now: NaiveDat
 
 /// Rewrites the event's details (an event file loaded again). The `confirmed` counter
 /// stays; a capacity below it fails on the table's CHECK and is refused before that.
-pub fn update(conn: &mut DbConnection, id: &str, event: &NewEvent, now: NaiveDateTime) -> QueryResult<()> {
-    let timezone = event.timezone.name();
-    diesel::update(events::table.find(id))
-        .set(EventChanges::from(event, timezone, now))
-        .execute(conn)?;
+pub fn update(conn: &mut DbConnection, id: &str, event: &EventChanges<'_>) -> QueryResult<()> {
+    diesel::update(events::table.find(id)).set(event).execute(conn)?;
     Ok(())
 }
 

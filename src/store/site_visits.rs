@@ -11,7 +11,6 @@ use diesel::sql_types::{Bool, HasSqlType, Text};
 
 use crate::db::schema::{events, site_visits};
 use crate::db::DbConnection;
-use crate::domain::event::NewSiteVisit;
 use crate::store::events::EventRow;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -34,32 +33,19 @@ pub struct SiteVisitRow {
     pub updated_at: NaiveDateTime,
 }
 
+/// A visit's descriptive fields, as written on creation and on every later change;
+/// capacity and the seat counter change only through their own queries.
 #[derive(AsChangeset, Insertable)]
 #[diesel(table_name = site_visits)]
-struct VisitDetails<'a> {
-    name: &'a str,
-    description: &'a str,
-    location: &'a str,
-    meeting_point: &'a str,
-    starts_at: NaiveDateTime,
-    ends_at: NaiveDateTime,
-    position: i32,
-    updated_at: NaiveDateTime,
-}
-
-impl<'a> VisitDetails<'a> {
-    fn from(visit: &'a NewSiteVisit, position: i32, now: NaiveDateTime) -> Self {
-        Self {
-            name: &visit.name,
-            description: &visit.description,
-            location: &visit.location,
-            meeting_point: &visit.meeting_point,
-            starts_at: visit.starts_at,
-            ends_at: visit.ends_at,
-            position,
-            updated_at: now,
-        }
-    }
+pub struct VisitDetails<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub location: &'a str,
+    pub meeting_point: &'a str,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub position: i32,
+    pub updated_at: NaiveDateTime,
 }
 
 /// The event's visits in display order.
@@ -106,35 +92,29 @@ pub fn insert(
     conn: &mut DbConnection,
     id: &str,
     event_id: &str,
-    visit: &NewSiteVisit,
-    position: i32,
-    now: NaiveDateTime,
+    slug: &str,
+    capacity: i32,
+    details: &VisitDetails<'_>,
 ) -> QueryResult<()> {
     diesel::insert_into(site_visits::table)
         .values((
             site_visits::id.eq(id),
             site_visits::event_id.eq(event_id),
-            site_visits::slug.eq(&visit.slug),
-            site_visits::capacity.eq(visit.capacity),
+            site_visits::slug.eq(slug),
+            site_visits::capacity.eq(capacity),
             site_visits::assigned.eq(0),
             site_visits::frozen.eq(false),
-            site_visits::created_at.eq(now),
-            VisitDetails::from(visit, position, now),
+            site_visits::created_at.eq(details.updated_at),
+            details,
         ))
         .execute(conn)?;
     Ok(())
 }
 
 /// Rewrites the descriptive fields; capacity changes go through [`set_capacity`].
-pub fn update_details(
-    conn: &mut DbConnection,
-    id: &str,
-    visit: &NewSiteVisit,
-    position: i32,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn update_details(conn: &mut DbConnection, id: &str, details: &VisitDetails<'_>) -> QueryResult<()> {
     diesel::update(site_visits::table.find(id))
-        .set(VisitDetails::from(visit, position, now))
+        .set(details)
         .execute(conn)?;
     Ok(())
 }

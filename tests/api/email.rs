@@ -287,7 +287,7 @@ fn two_workers_deliver_every_email_exactly_once(backend: Backend) {
             let url = settings.database_url().unwrap();
             let db = rallypoint::db::Database::connect(&url, settings.db_options()).unwrap();
             let key = rallypoint::startup::load_manage_key(&db, &settings).unwrap();
-            rallypoint::mail::delivery_worker(&settings, db, "http://rallypoint.test", key)
+            rallypoint::startup::delivery_worker(&settings, db, "http://rallypoint.test", key)
                 .unwrap()
                 .spawn()
         })

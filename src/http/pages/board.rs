@@ -20,9 +20,9 @@ use serde_json::{Map, Value as Json};
 
 use super::{OrPage, PageError, PageRequest};
 use crate::domain::access::{self, Principal, Role};
-use crate::domain::booking::SeatStatus;
 use crate::domain::catalog::{self, EventSummary};
 use crate::domain::organiser::{self, AllocationReport, AllocationRequest, PersonEntry, VisitUpdate};
+use crate::domain::view::SeatStatus;
 use crate::domain::{now, DomainError};
 use crate::http::extract::{path_param, query_object};
 use crate::http::organiser::allocate;

@@ -10,10 +10,11 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use super::{OrPage, PageError, PageRequest};
-use crate::domain::booking::{self, RegistrationView, SeatStatus, SeatView};
+use crate::domain::booking;
 use crate::domain::catalog::{self, EventView};
 use crate::domain::country::{all_countries, CountryChoice};
 use crate::domain::registration::{parse_preference_change, NewRegistration};
+use crate::domain::view::{RegistrationView, SeatStatus, SeatView};
 use crate::domain::{now, DomainError, FieldErrors};
 use crate::http::extract::{path_param, query_object};
 use crate::http::public::preference_rules;
