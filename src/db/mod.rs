@@ -131,6 +131,9 @@ pub enum DbError {
     Conflict(String),
     #[error(transparent)]
     Query(DieselError),
+    /// The unit of work panicked (a bug): its transaction was rolled back (HTTP 500).
+    #[error("the unit of work failed: {0}")]
+    Panicked(String),
 }
 
 impl From<DieselError> for DbError {
@@ -348,7 +351,7 @@ struct Inner {
     url: DatabaseUrl,
     options: DbOptions,
     pool: Pool,
-    writer: Option<mpsc::SyncSender<Box<dyn WriteJob>>>,
+    writer: Option<SqliteWriter>,
     reachability: Arc<Reachability>,
 }
 
@@ -394,7 +397,7 @@ impl Database {
                 reachability: reachability.clone(),
             });
         let writer = match url {
-            DatabaseUrl::Sqlite(_) => Some(spawn_sqlite_writer(first, options.max_batch)),
+            DatabaseUrl::Sqlite(_) => Some(SqliteWriter::spawn(first, url.clone(), options.clone())),
             DatabaseUrl::Postgres(_) => None,
         };
         Ok(Self {
@@ -430,13 +433,15 @@ impl Database {
                     Some(deadline),
                     Box::new(move |answer| drop(sender.send(answer))),
                 )?;
-                receiver.await.unwrap_or_else(|_| Err(E::from(writer_gone())))
+                receiver
+                    .await
+                    .unwrap_or_else(|_| Err(E::from(writer.unanswered())))
             }
             None => {
                 let db = self.clone();
                 tokio::task::spawn_blocking(move || db.write_pooled(&work, db.inner.options.lock_wait))
                     .await
-                    .unwrap_or_else(|e| Err(E::from(DbError::Unavailable(e.to_string()))))
+                    .unwrap_or_else(|e| Err(E::from(join_failure(e))))
             }
         }
     }
@@ -458,7 +463,9 @@ impl Database {
                     None,
                     Box::new(move |answer| drop(sender.send(answer))),
                 )?;
-                receiver.recv().unwrap_or_else(|_| Err(E::from(writer_gone())))
+                receiver
+                    .recv()
+                    .unwrap_or_else(|_| Err(E::from(writer.unanswered())))
             }
             None => self.write_pooled(&work, PATIENT_CHECKOUT),
         }
@@ -474,7 +481,7 @@ impl Database {
         let db = self.clone();
         tokio::task::spawn_blocking(move || db.read_within(work, db.inner.options.lock_wait))
             .await
-            .unwrap_or_else(|e| Err(E::from(DbError::Unavailable(e.to_string()))))
+            .unwrap_or_else(|e| Err(E::from(join_failure(e))))
     }
 
     pub fn read_blocking<T, E, F>(&self, work: F) -> Result<T, E>
@@ -510,7 +517,7 @@ impl Database {
 
     fn submit<T, E, F>(
         &self,
-        writer: &mpsc::SyncSender<Box<dyn WriteJob>>,
+        writer: &SqliteWriter,
         work: F,
         deadline: Option<Instant>,
         reply: Reply<T, E>,
@@ -525,7 +532,7 @@ impl Database {
             reply,
             deadline,
         });
-        writer.try_send(job).map_err(|e| match e {
+        writer.jobs.try_send(job).map_err(|e| match e {
             mpsc::TrySendError::Full(_) => DbError::Unavailable("write queue full".into()),
             mpsc::TrySendError::Disconnected(_) => writer_gone(),
         })
@@ -576,6 +583,14 @@ impl Database {
 
     /// True when the database answers and has every migration this build knows.
     pub fn is_ready(&self) -> Result<bool, DbError> {
+        if self
+            .inner
+            .writer
+            .as_ref()
+            .is_some_and(|writer| !writer.is_alive())
+        {
+            return Err(writer_gone());
+        }
         let mut conn = self.checkout(self.inner.options.lock_wait)?;
         let pending = match &mut *conn {
             DbConnection::Sqlite(conn) => sqlite_has_pending_migration(conn),
@@ -619,18 +634,76 @@ fn create_parent_dir(path: &Path) -> Result<(), DbError> {
     }
 }
 
-fn spawn_sqlite_writer(conn: DbConnection, max_batch: usize) -> mpsc::SyncSender<Box<dyn WriteJob>> {
-    let (sender, receiver) = mpsc::sync_channel::<Box<dyn WriteJob>>(16 * 1024);
-    std::thread::Builder::new()
-        .name("sqlite-writer".into())
-        .spawn(move || sqlite_writer_loop(conn, receiver, max_batch.max(1)))
-        .expect("spawn the SQLite writer thread");
-    sender
+/// A failed `spawn_blocking` task: a panic in the unit of work is a bug (500), a task
+/// cancelled at shutdown is unavailability (503).
+fn join_failure(error: tokio::task::JoinError) -> DbError {
+    if error.is_panic() {
+        tracing::error!(%error, "a unit of work panicked; its transaction was rolled back");
+        DbError::Panicked("a unit of work panicked".into())
+    } else {
+        DbError::Unavailable(error.to_string())
+    }
+}
+
+/// The one thread that writes to SQLite, and the queue of units of work it runs.
+struct SqliteWriter {
+    jobs: mpsc::SyncSender<Box<dyn WriteJob>>,
+    /// False once the thread has ended (it could not reconnect after a failed batch).
+    alive: Arc<AtomicBool>,
+}
+
+/// Marks the writer dead when its thread ends, whichever way it ends.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+impl SqliteWriter {
+    fn spawn(conn: DbConnection, url: DatabaseUrl, options: DbOptions) -> Self {
+        let (jobs, receiver) = mpsc::sync_channel::<Box<dyn WriteJob>>(16 * 1024);
+        let alive = Arc::new(AtomicBool::new(true));
+        let guard = AliveGuard(alive.clone());
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let _guard = guard;
+                sqlite_writer_loop(conn, receiver, &url, &options)
+            })
+            .expect("spawn the SQLite writer thread");
+        Self { jobs, alive }
+    }
+
+    fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Why a job was dropped without an answer: the thread is gone, or the job panicked
+    /// (the thread lives on, the job's batch was rolled back).
+    fn unanswered(&self) -> DbError {
+        if self.is_alive() {
+            DbError::Panicked("a unit of work panicked".into())
+        } else {
+            writer_gone()
+        }
+    }
 }
 
 /// Group commit: take everything queued (up to `max_batch`), run each in a savepoint of
 /// one `BEGIN IMMEDIATE` transaction, commit once, then answer every caller.
-fn sqlite_writer_loop(mut conn: DbConnection, receiver: mpsc::Receiver<Box<dyn WriteJob>>, max_batch: usize) {
+///
+/// A unit of work that panics fails its whole batch (500 to every caller; the other
+/// units' savepoints went with the rolled-back transaction) and the thread goes on with
+/// a fresh connection; only when it cannot reconnect does it end, and `/readyz` says so.
+fn sqlite_writer_loop(
+    mut conn: DbConnection,
+    receiver: mpsc::Receiver<Box<dyn WriteJob>>,
+    url: &DatabaseUrl,
+    options: &DbOptions,
+) {
+    let max_batch = options.max_batch.max(1);
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -651,27 +724,46 @@ fn sqlite_writer_loop(mut conn: DbConnection, receiver: mpsc::Receiver<Box<dyn W
         if live.is_empty() {
             continue;
         }
-        let DbConnection::Sqlite(raw) = &mut conn else {
-            unreachable!("the writer thread only runs for SQLite")
-        };
-        if let Err(error) = AnsiTransactionManager::begin_transaction_sql(raw, "BEGIN IMMEDIATE") {
-            let error = DbError::from(error);
+        if let Err(error) = begin_immediate(&mut conn) {
             tracing::warn!(%error, "cannot begin the write transaction");
             for job in live {
                 job.fail(DbError::Unavailable(error.to_string()));
             }
             continue;
         }
-        let answers: Vec<_> = live.into_iter().map(|job| job.run(&mut conn)).collect();
-        let DbConnection::Sqlite(raw) = &mut conn else {
-            unreachable!("the writer thread only runs for SQLite")
-        };
-        let commit = AnsiTransactionManager::commit_transaction(raw).map_err(|e| {
-            let error = DbError::from(e);
-            tracing::error!(%error, "group commit failed; every request of the batch fails");
-            let _ = AnsiTransactionManager::rollback_transaction(raw);
-            DbError::Unavailable(error.to_string())
-        });
+        let mut answers = Vec::with_capacity(live.len());
+        let mut jobs = live.into_iter();
+        let mut panicked = false;
+        for job in jobs.by_ref() {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&mut conn))) {
+                Ok(answer) => answers.push(answer),
+                Err(_) => {
+                    panicked = true;
+                    break;
+                }
+            }
+        }
+        if panicked {
+            tracing::error!("a unit of work panicked; its batch is rolled back and fails");
+            let failure = || DbError::Panicked("a unit of work of the same batch panicked".into());
+            for answer in answers {
+                answer(Err(failure()));
+            }
+            for job in jobs {
+                job.fail(failure());
+            }
+            // The panic left diesel's transaction state unknown: closing the connection
+            // rolls the batch back, and a new one starts clean.
+            match establish(url, options, false) {
+                Ok(fresh) => conn = fresh,
+                Err(error) => {
+                    tracing::error!(%error, "the SQLite writer cannot reconnect and stops");
+                    return;
+                }
+            }
+            continue;
+        }
+        let commit = commit_batch(&mut conn);
         for answer in answers {
             answer(
                 commit
@@ -681,4 +773,23 @@ fn sqlite_writer_loop(mut conn: DbConnection, receiver: mpsc::Receiver<Box<dyn W
             );
         }
     }
+}
+
+fn begin_immediate(conn: &mut DbConnection) -> Result<(), DbError> {
+    let DbConnection::Sqlite(raw) = conn else {
+        unreachable!("the writer thread only runs for SQLite")
+    };
+    AnsiTransactionManager::begin_transaction_sql(raw, "BEGIN IMMEDIATE").map_err(DbError::from)
+}
+
+fn commit_batch(conn: &mut DbConnection) -> Result<(), DbError> {
+    let DbConnection::Sqlite(raw) = conn else {
+        unreachable!("the writer thread only runs for SQLite")
+    };
+    AnsiTransactionManager::commit_transaction(raw).map_err(|e| {
+        let error = DbError::from(e);
+        tracing::error!(%error, "group commit failed; every request of the batch fails");
+        let _ = AnsiTransactionManager::rollback_transaction(raw);
+        DbError::Unavailable(error.to_string())
+    })
 }

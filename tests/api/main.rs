@@ -13,6 +13,7 @@ mod operations;
 mod organiser;
 mod outage;
 mod pages;
+mod reliability;
 mod schema;
 mod seats;
 mod smtp;
