@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::error::DomainError;
-use crate::db::{DbConnection, DbError};
+use crate::db::{Database, DbConnection, DbError};
 use crate::store::idempotency::{self, StoredAnswer};
 
 pub const LIFETIME_HOURS: i64 = 24;
@@ -46,6 +46,17 @@ impl IdempotencyKey {
 pub enum Answer<T> {
     Fresh(T),
     Replayed { status: u16, body: Value },
+}
+
+impl<T> Answer<T> {
+    /// The status and body to answer with: `fresh_status` and the rendered result, or
+    /// what was kept.
+    pub fn into_parts(self, fresh_status: u16, render: impl FnOnce(&T) -> Value) -> (u16, Value) {
+        match self {
+            Self::Fresh(value) => (fresh_status, render(&value)),
+            Self::Replayed { status, body } => (status, body),
+        }
+    }
 }
 
 /// Runs `action` unless `key` was seen (then its kept answer is returned), and keeps
@@ -94,4 +105,26 @@ pub fn run<T>(
     answer.response = render(&result).to_string();
     idempotency::set_response(conn, &answer)?;
     Ok(Answer::Fresh(result))
+}
+
+/// Runs `action` as one write transaction at the time it runs, kept under `key` with
+/// `status` and `render(result)` so that a retry replays that answer: the one way every
+/// idempotent write of the API is made.
+pub async fn write<T, F, R>(
+    db: &Database,
+    key: Option<IdempotencyKey>,
+    status: u16,
+    action: F,
+    render: R,
+) -> Result<Answer<T>, DomainError>
+where
+    F: Fn(&mut DbConnection, NaiveDateTime) -> Result<T, DomainError> + Send + 'static,
+    R: Fn(&T) -> Value + Send + 'static,
+    T: Send + 'static,
+{
+    db.write(move |conn| {
+        let now = crate::db::now();
+        run(conn, key.as_ref(), status, now, |conn| action(conn, now), &render)
+    })
+    .await
 }

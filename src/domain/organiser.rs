@@ -15,11 +15,12 @@ use super::country::country_name;
 use super::error::DomainError;
 use super::event::MAX_CAPACITY;
 use super::event_rules::{event_timezone, find_event, find_event_with_visits, local_time, seats_at_once};
+use super::idempotency::{self, Answer, IdempotencyKey};
 use super::input::Fields;
 use super::notify::{self, Notice};
 use super::seats;
 use super::view::{registration_view, RegistrationView};
-use crate::db::DbConnection;
+use crate::db::{Database, DbConnection, DbError};
 use crate::mail::content::{EmailKind, SeatReason};
 use crate::store::events::{self, EventRow};
 use crate::store::registrations::{self, RegistrationFilter, RegistrationRow, CANCELLED, CONFIRMED};
@@ -628,6 +629,36 @@ pub fn report_for(input: &AllocationInput, request: &AllocationRequest, plan: &P
 /// meanwhile: every seat is still taken by the conditional claim (never overbooking),
 /// people who cancelled or were moved by hand meanwhile are left alone, newcomers keep
 /// what they have, and seats still free at the end go to the waitlists as usual.
+/// Runs the allocation for `actor` (the audit names them): a dry run only plans; a real
+/// run plans, then applies in one transaction kept under `key` for retries. The input is
+/// read from a snapshot and planned outside any write transaction, on a blocking thread
+/// (planning may take a second for a large event); people who changed meanwhile are left
+/// as they are by [`apply_allocation`]. The API and the board both run it this way.
+pub async fn run_allocation(
+    db: &Database,
+    actor: String,
+    event: String,
+    request: AllocationRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<Answer<AllocationReport>, DomainError> {
+    let input = db.read(move |conn| allocation_input(conn, &event)).await?;
+    let planned = input.clone();
+    let plan = tokio::task::spawn_blocking(move || plan_allocation(&planned, &request))
+        .await
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    if request.dry_run {
+        return Ok(Answer::Fresh(report_for(&input, &request, &plan)));
+    }
+    idempotency::write(
+        db,
+        key,
+        200,
+        move |conn, now| apply_allocation(conn, &actor, &input, &request, &plan, now),
+        |report| serde_json::to_value(report).unwrap_or_default(),
+    )
+    .await
+}
+
 pub fn apply_allocation(
     conn: &mut DbConnection,
     actor: &str,

@@ -2,7 +2,7 @@
 //! see of it (status, ranking, seat or waitlist place, times in the event's zone).
 
 use chrono::{DateTime, FixedOffset};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::country::country_name;
 use super::error::DomainError;
@@ -12,14 +12,14 @@ use crate::store::events::EventRow;
 use crate::store::registrations::{self, RegistrationRow, CANCELLED, WAITLISTED};
 use crate::store::site_visits::SiteVisitRow;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SeatStatus {
     Assigned,
     Waitlisted,
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeatView {
     pub slug: String,
     pub name: String,
@@ -31,7 +31,7 @@ pub struct SeatView {
     pub meeting_point: String,
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegistrationView {
     pub id: String,
     pub event: String,

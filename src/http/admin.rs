@@ -1,17 +1,15 @@
 //! Admin-only actions: creating events and site visits, the email outbox.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{path_param, query_object, read_object, require_role};
-use super::problem::ApiError;
-use super::problem::Problem;
+use super::extract::{query_object, Admin, Write};
+use super::problem::{ApiError, Problem};
 use super::AppState;
-use crate::domain::access::Role;
-use crate::domain::catalog;
-use crate::domain::catalog::{EventView, SiteVisitView};
+use crate::domain::catalog::{self, EventView, SiteVisitView};
 use crate::domain::emails::{self, EmailView};
 use crate::domain::event::{NewEvent, NewSiteVisit};
+use crate::domain::idempotency;
 use crate::domain::input::Fields;
 use crate::domain::now;
 
@@ -31,25 +29,22 @@ use crate::domain::now;
             ("ListRegistrations" = (operation_id = "list_registrations", parameters(("event" = "$response.body#/slug")))),
         ))),
 )]
-pub async fn create_event(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    require_role(&req, &state, Role::Admin).await?;
-    let event = NewEvent::parse(read_object(&req, payload, state.max_body_bytes).await?)?;
-    let slug = event.slug.clone();
-    let view = state
-        .db
-        .write(move |conn| {
-            let now = now();
+pub async fn create_event(write: Write<Admin>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let event = NewEvent::parse(write.body)?;
+    let answer = idempotency::write(
+        &state.db,
+        write.key,
+        201,
+        move |conn, now| {
             catalog::create_event(conn, &event, now)?;
             catalog::event_view(conn, &event.slug, now)
-        })
-        .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/events/{slug}")))
-        .json(view))
+        },
+        to_json,
+    )
+    .await?;
+    let (status, body) = answer.into_parts(201, to_json);
+    let location = format!("/api/v1/events/{}", body["slug"].as_str().unwrap_or_default());
+    Ok(created(status, location, body))
 }
 
 #[utoipa::path(
@@ -70,26 +65,39 @@ pub async fn create_event(
         ))),
 )]
 pub async fn create_site_visit(
-    req: HttpRequest,
-    payload: web::Payload,
+    write: Write<Admin>,
+    event: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_role(&req, &state, Role::Admin).await?;
-    let event_slug = path_param(&req, "event");
-    let visit = NewSiteVisit::parse(read_object(&req, payload, state.max_body_bytes).await?)?;
-    let visit_slug = visit.slug.clone();
-    let view = state
-        .db
-        .write(move |conn| {
-            let now = now();
-            catalog::add_site_visit(conn, &event_slug, &visit, now)?;
-            catalog::event_view(conn, &event_slug, now)
-        })
-        .await?;
-    let created = view.site_visits.iter().find(|v| v.slug == visit_slug).cloned();
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/events/{}", view.slug)))
-        .json(created))
+    let event_slug = event.into_inner();
+    let slug = event_slug.clone();
+    let visit = NewSiteVisit::parse(write.body)?;
+    let answer = idempotency::write(
+        &state.db,
+        write.key,
+        201,
+        move |conn, now| {
+            catalog::add_site_visit(conn, &slug, &visit, now)?;
+            let view = catalog::event_view(conn, &slug, now)?;
+            Ok(view.site_visits.into_iter().find(|v| v.slug == visit.slug))
+        },
+        to_json,
+    )
+    .await?;
+    let (status, body) = answer.into_parts(201, to_json);
+    let location = format!("/api/v1/events/{event_slug}");
+    Ok(created(status, location, body))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+/// A 201 (or the status kept for a replay) with its `Location`.
+fn created(status: u16, location: String, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED))
+        .insert_header((header::LOCATION, location))
+        .json(body)
 }
 
 /// A page of the outbox.
@@ -124,8 +132,11 @@ pub enum EmailStatus {
     ),
     responses((status = 200, description = "A page of the outbox", body = EmailPage)),
 )]
-pub async fn list_emails(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    require_role(&req, &state, Role::Admin).await?;
+pub async fn list_emails(
+    _: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::new(query_object(&req));
     let status = fields.optional_text("status", 16);
     if let Some(status) = &status {
@@ -164,9 +175,12 @@ pub async fn list_emails(req: HttpRequest, state: web::Data<AppState>) -> Result
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub async fn retry_email(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let actor = require_role(&req, &state, Role::Admin).await?;
-    let id = path_param(&req, "id");
+pub async fn retry_email(
+    admin: Admin,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (admin.principal(), id.into_inner());
     let email = state
         .db
         .write(move |conn| emails::retry_email(conn, &actor.name, &id, now()))

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{path_param, query_object, require_role};
+use super::extract::{query_object, require_role};
 use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::Role;
@@ -25,13 +25,16 @@ use crate::domain::now;
     responses((status = 200, description = "The registration as cancelled, or the erasure", body = StaffDeletion)),
 )]
 pub async fn delete_registration(
+    path: web::Path<(String, String)>,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::new(query_object(&req));
     let erase = fields.flag("erase").unwrap_or(false);
     fields.finish(|| Some(()))?;
-    let (event, id) = (path_param(&req, "event"), path_param(&req, "id"));
+    let (event, id) = path.into_inner();
+    // The role needed depends on the query, so it is checked here rather than by an
+    // extractor: erasing needs an admin, cancelling an organiser.
     if erase {
         let actor = require_role(&req, &state, Role::Admin).await?;
         let erased = state

@@ -1,8 +1,15 @@
 //! Reading requests: bodies (JSON or urlencoded form, size-limited) into one JSON object,
-//! and bearer tokens into a principal with a role.
+//! and bearer tokens into a principal with a role — as actix extractors, so that a
+//! handler starts with what it needs: [`Organiser`] / [`Admin`] for a read, and
+//! [`Write`] for a write, which checks in a fixed order: the caller (401, 403), then the
+//! body (415, 413, 400), then its `Idempotency-Key` (422).
 
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
 use super::problem::ApiError;
@@ -14,6 +21,119 @@ use crate::i18n::Lang;
 enum BodyKind {
     Json,
     Form,
+}
+
+/// The shared state, which every app built by `startup` carries.
+fn app_state(req: &HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("the app carries its state")
+        .clone()
+}
+
+/// Who may call an endpoint, and the name their `Idempotency-Key`s are kept under.
+pub trait Caller: Sized + 'static {
+    fn identify(
+        req: HttpRequest,
+        state: web::Data<AppState>,
+    ) -> LocalBoxFuture<'static, Result<Self, ApiError>>;
+    /// Keys of different callers never meet: the same key from two callers is two keys.
+    fn idempotency_scope(&self) -> &str;
+}
+
+/// A role a bearer token must have (or include) to call an endpoint.
+pub trait RequiredRole: 'static {
+    const ROLE: Role;
+}
+
+pub struct OrganiserRole;
+impl RequiredRole for OrganiserRole {
+    const ROLE: Role = Role::Organiser;
+}
+
+pub struct AdminRole;
+impl RequiredRole for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+/// The caller, by a bearer token whose role includes `R`: 401 without a valid token,
+/// 403 with a token of a lesser role.
+pub struct Staff<R>(pub Principal, PhantomData<R>);
+
+pub type Organiser = Staff<OrganiserRole>;
+pub type Admin = Staff<AdminRole>;
+
+impl<R: RequiredRole> Staff<R> {
+    pub fn principal(self) -> Principal {
+        self.0
+    }
+}
+
+impl<R: RequiredRole> Caller for Staff<R> {
+    fn identify(
+        req: HttpRequest,
+        state: web::Data<AppState>,
+    ) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
+        Box::pin(async move {
+            let principal = require_role(&req, &state, R::ROLE).await?;
+            Ok(Staff(principal, PhantomData))
+        })
+    }
+
+    fn idempotency_scope(&self) -> &str {
+        &self.0.token_id
+    }
+}
+
+impl<R: RequiredRole> FromRequest for Staff<R> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Self::identify(req.clone(), app_state(req))
+    }
+}
+
+/// Anyone: public endpoints.
+pub struct Public;
+
+impl Caller for Public {
+    fn identify(_: HttpRequest, _: web::Data<AppState>) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
+        Box::pin(async { Ok(Public) })
+    }
+
+    fn idempotency_scope(&self) -> &str {
+        "public"
+    }
+}
+
+/// A write request of caller `C`: who, the body as one object, and the request's
+/// `Idempotency-Key` scoped to its method, path and caller (`None` without the header).
+pub struct Write<C> {
+    pub caller: C,
+    pub body: Map<String, Value>,
+    pub key: Option<IdempotencyKey>,
+}
+
+impl<C: Caller> FromRequest for Write<C> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = web::Payload::from_request(&req, payload);
+        Box::pin(async move {
+            let state = app_state(&req);
+            // One after the other, never at once: a caller who may not write gets 401 or
+            // 403 whatever they sent, and their body is not read.
+            let caller = C::identify(req.clone(), state.clone()).await?;
+            let payload = payload
+                .await
+                .map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+            let body = read_object(&req, payload, state.max_body_bytes).await?;
+            let key = idempotency_key(&req, caller.idempotency_scope(), &body)?;
+            Ok(Write { caller, body, key })
+        })
+    }
 }
 
 /// The body as a JSON object. Forms become objects too: a repeated key becomes a list in

@@ -3,10 +3,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{path_param, read_object};
+use super::extract::read_object;
 use super::problem::ApiError;
 use super::problem::Problem;
-use super::public::{preference_rules, RegistrationAnswer};
+use super::public::RegistrationAnswer;
+use super::registering::preference_rules;
 use super::AppState;
 use crate::domain::booking;
 use crate::domain::now;
@@ -27,8 +28,8 @@ fn answer(state: &AppState, token: &str, view: crate::domain::view::Registration
     params(("token" = String, Path, description = "The secret of the manage link")),
     responses((status = 200, description = "The registration", body = RegistrationAnswer)),
 )]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let token = path_param(&req, "token");
+pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let token = token.into_inner();
     let lookup = token.clone();
     let view = state
         .db
@@ -50,11 +51,12 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     ),
 )]
 pub async fn change(
+    token: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = path_param(&req, "token");
+    let token = token.into_inner();
     let lookup = token.clone();
     let event_slug = state
         .db
@@ -84,8 +86,8 @@ pub async fn change(
     params(("token" = String, Path, description = "The secret of the manage link")),
     responses((status = 200, description = "The registration as cancelled", body = RegistrationAnswer)),
 )]
-pub async fn cancel(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let token = path_param(&req, "token");
+pub async fn cancel(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let token = token.into_inner();
     let lookup = token.clone();
     let view = state
         .db

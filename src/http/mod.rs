@@ -2,6 +2,7 @@
 //! call one domain function inside one unit of work, and render; they decide no rule.
 
 pub mod admin;
+pub mod downloads;
 pub mod erasure;
 pub mod exports;
 pub mod extract;
@@ -14,6 +15,7 @@ pub mod organiser;
 pub mod pages;
 pub mod problem;
 pub mod public;
+pub mod registering;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -23,9 +25,11 @@ use std::time::{Duration, Instant};
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder, Route, Scope};
 
-use crate::db::Database;
+use crate::db::{Database, DbConnection};
 use crate::domain::access::ManageKey;
+use crate::domain::idempotency::{self, Answer, IdempotencyKey};
 use crate::domain::registration::PreferenceRules;
+use crate::domain::DomainError;
 use problem::ApiError;
 
 /// What a ranking may contain for one event, as parsing needs it.
@@ -92,6 +96,31 @@ pub struct AppState {
 impl AppState {
     pub fn manage_url(&self, token: &str) -> String {
         crate::domain::access::manage_url(&self.public_url, token)
+    }
+}
+
+/// Runs `action` as one write whose answer (200, the result as JSON) is kept under `key`,
+/// so that a retry replays it: the idempotent write of every organiser action.
+pub async fn idempotent_write<T, F>(
+    db: &Database,
+    key: Option<IdempotencyKey>,
+    action: F,
+) -> Result<Answer<T>, ApiError>
+where
+    F: Fn(&mut DbConnection, chrono::NaiveDateTime) -> Result<T, DomainError> + Send + 'static,
+    T: serde::Serialize + Send + 'static,
+{
+    let render = |value: &T| serde_json::to_value(value).unwrap_or_default();
+    Ok(idempotency::write(db, key, 200, action, render).await?)
+}
+
+/// A write's answer: the fresh result (200), or the one kept for its `Idempotency-Key`.
+pub fn respond<T: serde::Serialize>(answer: Answer<T>) -> HttpResponse {
+    match answer {
+        Answer::Fresh(value) => HttpResponse::Ok().json(value),
+        Answer::Replayed { status, body } => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default()).json(body)
+        }
     }
 }
 

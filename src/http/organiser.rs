@@ -3,63 +3,20 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{idempotency_key, path_param, query_object, read_object, require_role};
-use super::problem::ApiError;
-use super::AppState;
-use chrono::NaiveDateTime;
-
-use super::problem::Problem;
-use crate::db::{DbConnection, DbError};
-use crate::domain::access::Role;
-use crate::domain::allocation::Plan;
+use super::extract::{query_object, Admin, Organiser, Write};
+use super::problem::{ApiError, Problem};
+use super::{idempotent_write, respond, AppState};
 use crate::domain::audit::AuditView;
 use crate::domain::catalog::SiteVisitView;
 use crate::domain::country::CountryCode;
-use crate::domain::idempotency::{self, Answer, IdempotencyKey};
 use crate::domain::input::Fields;
 use crate::domain::now;
-use crate::domain::organiser::RegistrationPage;
-use crate::domain::organiser::Roster;
 use crate::domain::organiser::{
-    self, AllocationInput, AllocationReport, AllocationRequest, ListQuery, VisitUpdate,
+    self, AllocationReport, AllocationRequest, ListQuery, RegistrationPage, Roster, VisitUpdate,
 };
 use crate::domain::view::RegistrationView;
-use crate::domain::DomainError;
 
 const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
-
-fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or_default()
-}
-
-/// Runs `action` as one write, kept under `key` so that a retry replays its answer.
-async fn idempotent_write<T, F>(
-    state: &AppState,
-    key: Option<IdempotencyKey>,
-    action: F,
-) -> Result<Answer<T>, ApiError>
-where
-    F: Fn(&mut DbConnection, NaiveDateTime) -> Result<T, DomainError> + Send + 'static,
-    T: serde::Serialize + Send + 'static,
-{
-    Ok(state
-        .db
-        .write(move |conn| {
-            let now = now();
-            idempotency::run(conn, key.as_ref(), 200, now, |conn| action(conn, now), to_json)
-        })
-        .await?)
-}
-
-/// A write's answer: the fresh result, or the one kept for its `Idempotency-Key`.
-fn respond<T: serde::Serialize>(answer: Answer<T>) -> HttpResponse {
-    match answer {
-        Answer::Fresh(value) => HttpResponse::Ok().json(value),
-        Answer::Replayed { status, body } => {
-            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default()).json(body)
-        }
-    }
-}
 
 /// `limit` and `offset` of a paged list; unknown parameters are errors.
 fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
@@ -88,11 +45,12 @@ fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
     responses((status = 200, description = "A page of registrations", body = RegistrationPage)),
 )]
 pub async fn list_registrations(
+    _: Organiser,
+    event: web::Path<String>,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_role(&req, &state, Role::Organiser).await?;
-    let event = path_param(&req, "event");
+    let event = event.into_inner();
     let mut fields = Fields::new(query_object(&req));
     let status = fields.optional_text("status", 16);
     if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
@@ -133,9 +91,12 @@ pub async fn list_registrations(
     params(("event" = String, Path, description = "Event slug"), ("visit" = String, Path, description = "Site-visit slug")),
     responses((status = 200, description = "The roster", body = Roster)),
 )]
-pub async fn roster(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    require_role(&req, &state, Role::Organiser).await?;
-    let (event, visit) = (path_param(&req, "event"), path_param(&req, "visit"));
+pub async fn roster(
+    _: Organiser,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (event, visit) = path.into_inner();
     let roster = state
         .db
         .read(move |conn| organiser::roster(conn, &event, &visit, now()))
@@ -150,10 +111,7 @@ pub async fn roster(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     tag = "organiser",
     summary = "Seat a person in a site visit by hand, or take their seat away (`null`)",
     security(("bearer" = [])),
-    params(("event" = String, Path, description = "Event slug"), ("id" = String, Path, description = "Registration id"), (
-            "Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
-            description = "Makes a retry safe: the same key and body within 24 h get the first answer again and write nothing; the same key with another body is 422"
-        )),
+    params(("event" = String, Path, description = "Event slug"), ("id" = String, Path, description = "Registration id")),
     request_body(content = MoveBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The registration as moved", body = RegistrationView),
@@ -161,16 +119,14 @@ pub async fn roster(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     ),
 )]
 pub async fn move_participant(
-    req: HttpRequest,
-    payload: web::Payload,
+    write: Write<Organiser>,
+    path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = require_role(&req, &state, Role::Organiser).await?;
-    let (event, id) = (path_param(&req, "event"), path_param(&req, "id"));
-    let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let key = idempotency_key(&req, &actor.token_id, &body)?;
-    let target = organiser::parse_move_target(body)?;
-    let answer = idempotent_write(&state, key, move |conn, now| {
+    let actor = write.caller.principal();
+    let (event, id) = path.into_inner();
+    let target = organiser::parse_move_target(write.body)?;
+    let answer = idempotent_write(&state.db, write.key, move |conn, now| {
         organiser::move_participant(conn, &actor.name, &event, &id, target.as_deref(), now)
     })
     .await?;
@@ -184,10 +140,7 @@ pub async fn move_participant(
     tag = "organiser",
     summary = "Change a visit's capacity (a raise promotes the waitlist) or freeze its roster",
     security(("bearer" = [])),
-    params(("event" = String, Path, description = "Event slug"), ("visit" = String, Path, description = "Site-visit slug"), (
-            "Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
-            description = "Makes a retry safe: the same key and body within 24 h get the first answer again and write nothing; the same key with another body is 422"
-        )),
+    params(("event" = String, Path, description = "Event slug"), ("visit" = String, Path, description = "Site-visit slug")),
     request_body(content = VisitUpdateBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The visit as changed", body = SiteVisitView),
@@ -195,16 +148,14 @@ pub async fn move_participant(
     ),
 )]
 pub async fn update_site_visit(
-    req: HttpRequest,
-    payload: web::Payload,
+    write: Write<Organiser>,
+    path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = require_role(&req, &state, Role::Organiser).await?;
-    let (event, visit) = (path_param(&req, "event"), path_param(&req, "visit"));
-    let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let key = idempotency_key(&req, &actor.token_id, &body)?;
-    let update = VisitUpdate::parse(body)?;
-    let answer = idempotent_write(&state, key, move |conn, now| {
+    let actor = write.caller.principal();
+    let (event, visit) = path.into_inner();
+    let update = VisitUpdate::parse(write.body)?;
+    let answer = idempotent_write(&state.db, write.key, move |conn, now| {
         organiser::update_site_visit(conn, &actor.name, &event, &visit, &update, now)
     })
     .await?;
@@ -243,9 +194,13 @@ pub enum ListStatus {
     ),
     responses((status = 200, description = "A page of the audit trail", body = AuditPage)),
 )]
-pub async fn audit_trail(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    require_role(&req, &state, Role::Admin).await?;
-    let event = path_param(&req, "event");
+pub async fn audit_trail(
+    _: Admin,
+    event: web::Path<String>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let event = event.into_inner();
     let mut fields = Fields::new(query_object(&req));
     let (limit, offset) = paging(&mut fields, 100);
     fields.finish(|| Some(()))?;
@@ -268,81 +223,21 @@ pub async fn audit_trail(req: HttpRequest, state: web::Data<AppState>) -> Result
     tag = "organiser",
     summary = "Plan (dry run, the default) or apply the preference allocation",
     security(("bearer" = [])),
-    params(("event" = String, Path, description = "Event slug"), (
-            "Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
-            description = "Makes a retry safe: the same key and body within 24 h get the first answer again and write nothing; the same key with another body is 422"
-        )),
+    params(("event" = String, Path, description = "Event slug")),
     request_body(content = AllocationBody, content_type = "application/json"),
     responses((status = 200, description = "Counts per rank and the plan", body = AllocationReport)),
 )]
 pub async fn run_allocation(
-    req: HttpRequest,
-    payload: web::Payload,
+    write: Write<Organiser>,
+    event: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = require_role(&req, &state, Role::Organiser).await?;
-    let event = path_param(&req, "event");
-    let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let key = idempotency_key(&req, &actor.token_id, &body)?;
-    let request = AllocationRequest::parse(body)?;
-    if request.dry_run {
-        return Ok(HttpResponse::Ok().json(allocate(&state, actor.name, event, request).await?));
-    }
-    Ok(respond(apply(&state, actor.name, event, request, key).await?))
+    let actor = write.caller.principal();
+    let request = AllocationRequest::parse(write.body)?;
+    let answer =
+        organiser::run_allocation(&state.db, actor.name, event.into_inner(), request, write.key).await?;
+    Ok(respond(answer))
 }
-
-/// The allocation's input read from a snapshot and its plan, made outside any write
-/// transaction (planning may take a second for a large event).
-async fn plan(
-    state: &AppState,
-    event: String,
-    request: AllocationRequest,
-) -> Result<(AllocationInput, Plan), ApiError> {
-    let input = state
-        .db
-        .read(move |conn| organiser::allocation_input(conn, &event))
-        .await?;
-    let planned = input.clone();
-    let plan = tokio::task::spawn_blocking(move || organiser::plan_allocation(&planned, &request))
-        .await
-        .map_err(|e| DbError::Unavailable(e.to_string()))?;
-    Ok((input, plan))
-}
-
-/// Applies a fresh plan in one transaction (kept under `key` for retries).
-async fn apply(
-    state: &AppState,
-    actor: String,
-    event: String,
-    request: AllocationRequest,
-    key: Option<IdempotencyKey>,
-) -> Result<Answer<AllocationReport>, ApiError> {
-    let (input, plan) = plan(state, event, request).await?;
-    idempotent_write(state, key, move |conn, now| {
-        organiser::apply_allocation(conn, &actor, &input, &request, &plan, now)
-    })
-    .await
-}
-
-/// Runs the allocation for `actor` (the audit names them): a dry run only plans, a real
-/// run plans and applies in one transaction. The organisers' board runs it this way.
-pub async fn allocate(
-    state: &AppState,
-    actor: String,
-    event: String,
-    request: AllocationRequest,
-) -> Result<AllocationReport, ApiError> {
-    if request.dry_run {
-        let (input, plan) = plan(state, event, request).await?;
-        return Ok(organiser::report_for(&input, &request, &plan));
-    }
-    match apply(state, actor, event, request, None).await? {
-        Answer::Fresh(report) => Ok(report),
-        // Without a key nothing is kept, so nothing can be replayed.
-        Answer::Replayed { .. } => Err(DbError::Unavailable("unexpected replay".into()).into()),
-    }
-}
-
 /// `PUT …/registrations/{id}/site-visit`: the visit to seat the person in, or null to
 /// take their seat away.
 #[derive(serde::Deserialize, utoipa::ToSchema)]

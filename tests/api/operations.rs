@@ -179,6 +179,26 @@ fn organiser_writes_are_idempotent_too(backend: Backend) {
         1,
         "the retry wrote nothing"
     );
+    // Creating an event or a visit with a key: a retry gets the same 201 and Location.
+    let event = json!({"slug": "keyed", "name": "Keyed", "timezone": "Europe/Brussels",
+        "starts_on": "2030-01-01", "ends_on": "2030-01-02"});
+    let events_url = app.url("/api/v1/events");
+    let created = post_with_key(&agent, &events_url, "event-1", &event, Some(&app.admin));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let again = post_with_key(&agent, &events_url, "event-1", &event, Some(&app.admin));
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.json(), created.json());
+    assert_eq!(again.location.as_deref(), Some("/api/v1/events/keyed"));
+    let visit = json!({"slug": "walk", "name": "Walk", "capacity": 5,
+        "starts_at": "2030-01-02T13:00:00+01:00", "ends_at": "2030-01-02T17:00:00+01:00"});
+    let visits_url = app.url("/api/v1/events/keyed/site-visits");
+    let first = post_with_key(&agent, &visits_url, "visit-1", &visit, Some(&app.admin));
+    assert_eq!(first.status, 201, "{}", first.body);
+    let replayed = post_with_key(&agent, &visits_url, "visit-1", &visit, Some(&app.admin));
+    assert_eq!(replayed.status, 201, "{}", replayed.body);
+    assert_eq!(replayed.json(), first.json());
+    assert_eq!(replayed.location, first.location);
+    assert_eq!(app.event("keyed")["site_visits"].as_array().unwrap().len(), 1);
 }
 
 fn public_writes_are_rate_limited_per_client(backend: Backend) {

@@ -348,6 +348,14 @@ fn a_form_registration_is_confirmed_in_the_page_language(backend: Backend) {
     assert_eq!(api["dietary"], "vegetarian");
     assert_eq!(api["job_title"], Value::Null);
     assert_eq!(api["language"], "en");
+    // The form and the API register through one service: both are counted.
+    assert_eq!(
+        app.register(DEMO_EVENT, &participant(1, &["aperam-chatelet"]))
+            .status,
+        201
+    );
+    let metrics = app.get("/metrics").body;
+    assert!(metrics.contains("rallypoint_registrations_total 2"), "{metrics}");
 
     // In French, through the switch.
     let french = Browser::new(&app);

@@ -4,7 +4,10 @@
 //! operation itself so that no handler can forget one.
 
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::Required;
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, PartialSchema};
 
@@ -29,6 +32,26 @@ fn with_header(response: ResponseBuilder, name: &str, description: &str) -> Resp
             .description(Some(description))
             .build(),
     )
+}
+
+/// The `Idempotency-Key` header of a write.
+fn idempotency_key() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retry safe: the same key and body within 24 h get the first answer again \
+             and write nothing; the same key with another body is 422",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+        ))
+        .build()
 }
 
 /// Adds the security scheme and the error answers operations share (see the module doc).
@@ -62,6 +85,15 @@ impl Modify for Conventions {
                 let tags = operation.tags.clone().unwrap_or_default();
                 if !path.starts_with(crate::http::API_PREFIX) || tags.iter().any(|t| t == "documentation") {
                     continue;
+                }
+                // Every write with a body reads its caller, body and key through
+                // `http::extract::Write`; the manage link's own change is idempotent as
+                // it is (it sets a ranking) and takes no key.
+                if operation.request_body.is_some() && !tags.iter().any(|t| t == "participant") {
+                    operation
+                        .parameters
+                        .get_or_insert_with(Vec::new)
+                        .push(idempotency_key());
                 }
                 let mut shared: Vec<(&str, RefOr<Response>)> = Vec::new();
                 let params = operation.parameters.as_deref().unwrap_or_default();

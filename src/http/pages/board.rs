@@ -21,11 +21,11 @@ use serde_json::{Map, Value as Json};
 use super::{OrPage, PageError, PageRequest};
 use crate::domain::access::{self, Principal, Role};
 use crate::domain::catalog::{self, EventSummary};
+use crate::domain::idempotency::Answer;
 use crate::domain::organiser::{self, AllocationReport, AllocationRequest, PersonEntry, VisitUpdate};
 use crate::domain::view::SeatStatus;
 use crate::domain::{now, DomainError};
 use crate::http::extract::{path_param, query_object};
-use crate::http::organiser::allocate;
 use crate::http::problem::ApiError;
 use crate::http::AppState;
 use crate::i18n::Lang;
@@ -511,7 +511,7 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
 /// (same query and answer as the API's), for an admin signed in to the board.
 pub async fn export_counts(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     match admin_session(&req, &state).await? {
-        Ok(()) => crate::http::exports::counts_download(&req, &state)
+        Ok(()) => crate::http::downloads::counts_file(&req, &state)
             .await
             .or_page(&page(&req, &state)),
         Err(redirect) => Ok(redirect),
@@ -525,7 +525,7 @@ pub async fn export_attendees(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     match admin_session(&req, &state).await? {
-        Ok(()) => crate::http::exports::attendees_download(&req, &state)
+        Ok(()) => crate::http::downloads::attendees_file(&req, &state)
             .await
             .or_page(&page(&req, &state)),
         Err(redirect) => Ok(redirect),
@@ -734,14 +734,17 @@ pub async fn allocation(
         }
     };
     let viewer = Viewer::of(&actor);
-    let report = match allocate(&state, actor.name, event.clone(), request).await {
-        Ok(report) => report,
-        Err(ApiError::Domain(error)) => {
+    let report = match organiser::run_allocation(&state.db, actor.name, event.clone(), request, None).await {
+        Ok(Answer::Fresh(report)) => report,
+        // Without a key nothing is kept, so nothing can be replayed.
+        Ok(Answer::Replayed { .. }) => {
+            return Err(ApiError::Internal("a write without a key was replayed".into())).or_page(&page)
+        }
+        Err(error) => {
             let flash = outcome_flash(&page, Err::<(), _>(error), |_| String::new())?;
             set_flash(&mut page, flash);
             return Ok(back_to_board(page, &event));
         }
-        Err(other) => return Err(other).or_page(&page),
     };
     if !request.dry_run {
         let first = report.by_rank.first().copied().unwrap_or(0);

@@ -13,11 +13,13 @@ use super::{OrPage, PageError, PageRequest};
 use crate::domain::booking;
 use crate::domain::catalog::{self, EventView};
 use crate::domain::country::{all_countries, CountryChoice};
-use crate::domain::registration::{parse_preference_change, NewRegistration};
+use crate::domain::idempotency::Answer;
+use crate::domain::registration::parse_preference_change;
 use crate::domain::view::{RegistrationView, SeatStatus, SeatView};
 use crate::domain::{now, DomainError, FieldErrors};
 use crate::http::extract::{path_param, query_object};
-use crate::http::public::preference_rules;
+use crate::http::problem::ApiError;
+use crate::http::registering::{self, preference_rules};
 use crate::http::AppState;
 use crate::i18n::Lang;
 
@@ -296,22 +298,14 @@ pub async fn register(
     let form = page.read_form(&req, payload, &state).await?;
     let values = FormValues::from_form(&form);
     let event = load_event(&state, &page, slug.clone()).await?;
-    let rules = preference_rules(&state, slug.clone()).await.or_page(&page)?;
-    let outcome = match NewRegistration::parse(form, &rules.as_preference_rules()) {
-        Ok(input) => {
-            let input = input.in_language(page.lang);
-            let key = state.manage_key.clone();
-            let slug = slug.clone();
-            state
-                .db
-                .write(move |conn| booking::register_participant(conn, &key, &slug, &input, now()))
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let outcome = registering::register(&state, slug.clone(), form, None, page.lang).await;
     let lang = page.lang;
     let (status, errors) = match outcome {
-        Ok(registered) => {
+        // Without a key nothing is kept, so nothing can be replayed.
+        Ok(Answer::Replayed { .. }) => {
+            return Err(ApiError::Internal("a write without a key was replayed".into())).or_page(&page)
+        }
+        Ok(Answer::Fresh(registered)) => {
             let context = RegisteredPage::new(
                 lang,
                 &event.name,
@@ -320,17 +314,19 @@ pub async fn register(
             );
             return page.render(StatusCode::OK, "registered.html.j2", context);
         }
-        Err(DomainError::Validation(errors)) => {
+        Err(ApiError::Domain(DomainError::Validation(errors))) => {
             (StatusCode::UNPROCESSABLE_ENTITY, PageErrors::new(lang, &errors))
         }
-        Err(DomainError::DuplicateRegistration) => {
+        Err(ApiError::Domain(DomainError::DuplicateRegistration)) => {
             let mut errors = PageErrors::default();
             let message = lang.text("error.duplicate").unwrap_or_default().to_owned();
             errors.add(lang, "email", message);
             (StatusCode::CONFLICT, errors)
         }
         // The page shown again says when registration opens or closed.
-        Err(DomainError::RegistrationClosed(_)) => (StatusCode::CONFLICT, PageErrors::default()),
+        Err(ApiError::Domain(DomainError::RegistrationClosed(_))) => {
+            (StatusCode::CONFLICT, PageErrors::default())
+        }
         Err(other) => return Err(other).or_page(&page),
     };
     // Read again: the window or the seats left may have changed meanwhile.
