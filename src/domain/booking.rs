@@ -14,7 +14,8 @@ use super::view::{registration_view, view_of, RegistrationView};
 use crate::db::DbConnection;
 use crate::mail::content::EmailKind;
 use crate::store::events;
-use crate::store::registrations::{self, RegistrationRow, CANCELLED, CONFIRMED, WAITLISTED};
+use crate::store::registrations::RegistrationStatus::{Cancelled, Confirmed, Waitlisted};
+use crate::store::registrations::{self, RegistrationRow, CONFIRMED};
 use crate::store::site_visits::{self, SiteVisitRow};
 
 /// A new registration and the secret of its manage link (stored only hashed).
@@ -94,7 +95,7 @@ pub fn register_participant(
     };
     let mut confirmed = true;
     if event.capacity.is_some() && !events::try_take_place(conn, &event.id)? {
-        registrations::change_status(conn, &id, &[CONFIRMED], WAITLISTED, now)?;
+        registrations::change_status(conn, &id, &[Confirmed], Waitlisted, now)?;
         confirmed = false;
     }
     let seat = match seat_first {
@@ -104,7 +105,7 @@ pub fn register_participant(
         None => None,
     };
     let registration = RegistrationRow {
-        status: if confirmed { CONFIRMED } else { WAITLISTED }.to_owned(),
+        status: if confirmed { Confirmed } else { Waitlisted },
         ..row.to_owned_row()
     };
     let view = view_of(conn, &event, &visits, &registration, &ranked, seat.as_deref())?;
@@ -152,14 +153,14 @@ pub fn cancel_registration(
     let mut confirmed = Vec::new();
     let mut released = None;
     // Two conditional updates tell reliably what the status was, under the row lock.
-    if registrations::change_status(conn, &registration.id, &[CONFIRMED], CANCELLED, now)? {
+    if registrations::change_status(conn, &registration.id, &[Confirmed], Cancelled, now)? {
         released = seats::release_seat(conn, &registration.id, now, &mut changes)?;
         if event.capacity.is_some() {
             events::give_back_place(conn, &event.id)?;
             confirmed =
                 seats::promote_event_waitlist(conn, &event, seats_at_once(&event), now, &mut changes)?;
         }
-    } else if !registrations::change_status(conn, &registration.id, &[WAITLISTED], CANCELLED, now)? {
+    } else if !registrations::change_status(conn, &registration.id, &[Waitlisted], Cancelled, now)? {
         return Ok(()); // already cancelled: nothing changes, nobody is emailed again
     }
     let visits = site_visits::list(conn, &event.id)?;
@@ -194,10 +195,10 @@ pub fn change_preferences(
     let ranked = visit_ids(&visits, preferences)?;
     let id = &registration.id;
     // Lock the row and learn the current status under the lock.
-    let status = if registrations::change_status(conn, id, &[CONFIRMED], CONFIRMED, now)? {
-        CONFIRMED
-    } else if registrations::change_status(conn, id, &[WAITLISTED], WAITLISTED, now)? {
-        WAITLISTED
+    let status = if registrations::change_status(conn, id, &[Confirmed], Confirmed, now)? {
+        Confirmed
+    } else if registrations::change_status(conn, id, &[Waitlisted], Waitlisted, now)? {
+        Waitlisted
     } else {
         return Err(DomainError::RegistrationClosed(
             "this registration was cancelled".into(),
@@ -209,7 +210,7 @@ pub fn change_preferences(
     registrations::set_on_waitlist(conn, id, true)?;
     let mut changes = Vec::new();
     let held = registrations::seat(conn, id)?;
-    let seat_now = if status == CONFIRMED && seats_at_once(&event) {
+    let seat_now = if status == Confirmed && seats_at_once(&event) {
         reevaluate_seat(conn, id, &ranked, held.clone(), now, &mut changes)?
     } else {
         held.clone()

@@ -20,7 +20,8 @@ use super::event_rules::{event_timezone, find_event, local_time};
 use super::view::{registration_view, RegistrationView};
 use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
-use crate::store::registrations::{self, RegistrationRow, CANCELLED};
+use crate::store::registrations::RegistrationStatus::{self, Cancelled};
+use crate::store::registrations::{self, RegistrationRow};
 use crate::store::{outbox, site_visits};
 
 /// An erased registration, as the admin who asked for it sees it.
@@ -28,7 +29,7 @@ use crate::store::{outbox, site_visits};
 pub struct Erasure {
     pub id: String,
     pub event: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     /// False when it had already been cancelled (no number changed).
     pub was_active: bool,
     pub erased_at: DateTime<FixedOffset>,
@@ -46,14 +47,14 @@ pub fn cancel_by_staff(
     let event = find_event(conn, event_slug)?;
     let registration = super::organiser::find_registration(conn, &event, id)?;
     booking::cancel_registration(conn, &registration, now)?;
-    if registration.status != CANCELLED {
+    if registration.status != Cancelled {
         let entry = AuditEntry {
             event_id: Some(&event.id),
             actor,
             action: "cancel",
             subject: Some(id),
             before: Some(json!({ "status": registration.status })),
-            after: Some(json!({ "status": CANCELLED })),
+            after: Some(json!({ "status": Cancelled })),
         };
         audit::record(conn, entry, now)?;
     }
@@ -108,7 +109,7 @@ fn erase(
             erased_at: local_time(tz, erased_at),
         });
     }
-    let was_active = registration.status != CANCELLED;
+    let was_active = registration.status != Cancelled;
     // Frees and refills the seat like any cancellation; the cancellation email it
     // queues for the person is removed again by `forget` below, in this transaction.
     booking::cancel_registration(conn, &registration, now)?;
@@ -130,7 +131,7 @@ fn erase(
     Ok(Erasure {
         id: registration.id,
         event: event.slug.clone(),
-        status: CANCELLED.into(),
+        status: Cancelled,
         was_active,
         erased_at: local_time(tz, erased_at),
     })

@@ -21,7 +21,7 @@ use super::event_rules::{event_timezone, find_event_with_visits, local_time, sea
 use super::view::SeatStatus;
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
-use crate::store::registrations::{self, CONFIRMED, WAITLISTED};
+use crate::store::registrations::{self, RegistrationStatus};
 use crate::store::site_visits::SiteVisitRow;
 use crate::store::{counts, exports};
 
@@ -290,7 +290,7 @@ pub struct Attendee {
     pub country: String,
     pub country_name: String,
     /// `confirmed`, or `waitlisted` for the event-wide waitlist.
-    pub status: String,
+    pub status: RegistrationStatus,
     pub event_waitlist_position: Option<i64>,
     /// The visit whose seat they hold, or the first choice they wait for.
     pub site_visit: Option<String>,
@@ -397,8 +397,8 @@ impl AttendeeCursor {
     ) -> Attendee {
         let first_choice = ranked.first().map(String::as_str);
         let mut event_waitlist_position = None;
-        let (site_visit, seat_status, waitlist_position) = match (row.status.as_str(), seat) {
-            (WAITLISTED, _) => {
+        let (site_visit, seat_status, waitlist_position) = match (row.status, seat) {
+            (RegistrationStatus::Waitlisted, _) => {
                 self.event_waitlist_ahead += 1;
                 event_waitlist_position = Some(self.event_waitlist_ahead);
                 let visit = first_choice.and_then(|v| self.slug_of(v));
@@ -406,7 +406,7 @@ impl AttendeeCursor {
                 (visit, status, None)
             }
             (_, Some(visit)) => (self.slug_of(visit), Some(SeatStatus::Assigned), None),
-            (CONFIRMED, None) => {
+            (RegistrationStatus::Confirmed, None) => {
                 let position = first_choice
                     .filter(|_| self.positions_apply)
                     .map(|v| self.waiting_ahead.get(v).copied().unwrap_or(0) + 1);

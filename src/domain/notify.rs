@@ -112,7 +112,7 @@ pub fn queue_email(
         first_name: view.first_name.clone(),
         last_name: view.last_name.clone(),
         email: view.email.clone(),
-        status: view.status.clone(),
+        status: view.status.as_str().to_owned(),
         event_waitlist_position: view.waitlist_position,
         seat: view.site_visit.as_ref().map(seat_info),
         previous_visit: previous.map(|v| v.name.clone()),

@@ -23,7 +23,8 @@ use super::view::{registration_view, RegistrationView};
 use crate::db::{Database, DbConnection, DbError};
 use crate::mail::content::{EmailKind, SeatReason};
 use crate::store::events::{self, EventRow};
-use crate::store::registrations::{self, RegistrationFilter, RegistrationRow, CANCELLED, CONFIRMED};
+use crate::store::registrations::RegistrationStatus::{self, Cancelled, Confirmed};
+use crate::store::registrations::{self, RegistrationFilter, RegistrationRow};
 use crate::store::site_visits::{self, SiteVisitRow};
 
 fn find_visit(visits: &[SiteVisitRow], slug: &str) -> Result<SiteVisitRow, DomainError> {
@@ -88,9 +89,9 @@ pub fn move_participant(
         None => None,
     };
     let id = registration.id.as_str();
-    if !registrations::change_status(conn, id, &[CONFIRMED], CONFIRMED, now)? {
+    if !registrations::change_status(conn, id, &[Confirmed], Confirmed, now)? {
         let current = registrations::find(conn, id)?.map(|r| r.status);
-        return Err(if current.as_deref() == Some(CANCELLED) {
+        return Err(if current == Some(Cancelled) {
             DomainError::RegistrationClosed("this registration is cancelled".into())
         } else {
             DomainError::CapacityExceeded("the person is on the event's waitlist: the event is full".into())
@@ -237,7 +238,7 @@ pub struct PersonEntry {
     pub organisation: String,
     pub country: String,
     pub country_name: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     /// Which choice this visit was for them (1 = first), if they ranked it.
     pub rank: Option<usize>,
     /// The visit whose seat they hold, if any.
@@ -380,7 +381,7 @@ pub fn board(conn: &mut DbConnection, event_slug: &str, now: NaiveDateTime) -> R
 /// The list filters as given (slugs, codes), resolved against the event.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
-    pub status: Option<String>,
+    pub status: Option<RegistrationStatus>,
     pub country: Option<String>,
     pub site_visit: Option<String>,
     pub search: Option<String>,
@@ -416,7 +417,7 @@ pub fn list_registrations(
         None => None,
     };
     let filter = RegistrationFilter {
-        status: query.status.clone(),
+        status: query.status,
         country: query.country.clone(),
         site_visit_id,
         search: query.search.clone(),

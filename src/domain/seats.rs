@@ -166,8 +166,8 @@ pub fn promote_event_waitlist(
         if !registrations::change_status(
             conn,
             &candidate,
-            &[registrations::WAITLISTED],
-            registrations::CONFIRMED,
+            &[registrations::RegistrationStatus::Waitlisted],
+            registrations::RegistrationStatus::Confirmed,
             now,
         )? {
             events::give_back_place(conn, &event.id)?;

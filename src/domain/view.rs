@@ -9,7 +9,8 @@ use super::error::DomainError;
 use super::event_rules::{event_timezone, local_time, seats_at_once};
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
-use crate::store::registrations::{self, RegistrationRow, CANCELLED, WAITLISTED};
+pub use crate::store::registrations::RegistrationStatus;
+use crate::store::registrations::{self, RegistrationRow};
 use crate::store::site_visits::SiteVisitRow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -35,7 +36,7 @@ pub struct SeatView {
 pub struct RegistrationView {
     pub id: String,
     pub event: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     /// Place on the event-wide waitlist when `status` is `waitlisted`.
     pub waitlist_position: Option<i64>,
     pub first_name: String,
@@ -89,9 +90,9 @@ pub(super) fn view_of(
         meeting_point: visit.meeting_point.clone(),
     };
     let first_choice = ranked.first().and_then(|id| slug_of(id));
-    let (site_visit, waitlist_position) = match registration.status.as_str() {
-        CANCELLED => (None, None),
-        WAITLISTED => (
+    let (site_visit, waitlist_position) = match registration.status {
+        RegistrationStatus::Cancelled => (None, None),
+        RegistrationStatus::Waitlisted => (
             first_choice.map(|v| seat_view(v, SeatStatus::Waitlisted, None)),
             Some(registrations::event_waitlist_position(conn, registration)?),
         ),
@@ -118,7 +119,7 @@ pub(super) fn view_of(
     Ok(RegistrationView {
         id: registration.id.clone(),
         event: event.slug.clone(),
-        status: registration.status.clone(),
+        status: registration.status,
         waitlist_position,
         first_name: registration.first_name.clone(),
         last_name: registration.last_name.clone(),

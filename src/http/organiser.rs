@@ -14,9 +14,7 @@ use crate::domain::now;
 use crate::domain::organiser::{
     self, AllocationReport, AllocationRequest, ListQuery, RegistrationPage, Roster, VisitUpdate,
 };
-use crate::domain::view::RegistrationView;
-
-const STATUSES: [&str; 3] = ["confirmed", "waitlisted", "cancelled"];
+use crate::domain::view::{RegistrationStatus, RegistrationView};
 
 /// `limit` and `offset` of a paged list; unknown parameters are errors.
 fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
@@ -34,7 +32,7 @@ fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
     security(("bearer" = [])),
     params(
         ("event" = String, Path, description = "Event slug"),
-        ("status" = Option<ListStatus>, Query, description = "Only registrations of this status"),
+        ("status" = Option<RegistrationStatus>, Query, description = "Only registrations of this status"),
         ("country" = Option<crate::domain::country::CountryCode>, Query, description = "Only people from this country"),
         ("site_visit" = Option<String>, Query, max_length = 64, description = "Only people seated in this visit (slug)"),
         ("q" = Option<String>, Query, max_length = 100, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$",
@@ -52,10 +50,14 @@ pub async fn list_registrations(
 ) -> Result<HttpResponse, ApiError> {
     let event = event.into_inner();
     let mut fields = Fields::new(query_object(&req));
-    let status = fields.optional_text("status", 16);
-    if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
-        fields.error("status", format!("must be one of {}", STATUSES.join(", ")));
-    }
+    let status = fields.optional_text("status", 16).and_then(|text| {
+        let status = RegistrationStatus::parse(&text);
+        if status.is_none() {
+            let choices: Vec<&str> = RegistrationStatus::ALL.iter().map(|s| s.as_str()).collect();
+            fields.error("status", format!("must be one of {}", choices.join(", ")));
+        }
+        status
+    });
     let country = fields.optional_text("country", 8).and_then(|raw| {
         CountryCode::parse(&raw)
             .map_err(|e| fields.error("country", e))
@@ -168,16 +170,6 @@ pub struct AuditPage {
     pub entries: Vec<AuditView>,
     pub limit: i64,
     pub offset: i64,
-}
-
-/// The registration statuses a list can be filtered by (read as text, see `STATUSES`).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = RegistrationStatus)]
-pub enum ListStatus {
-    Confirmed,
-    Waitlisted,
-    Cancelled,
 }
 
 /// `GET /api/v1/events/{event}/audit?limit=&offset=` (admins), newest first.

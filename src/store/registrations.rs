@@ -17,6 +17,41 @@ pub const CONFIRMED: &str = "confirmed";
 pub const WAITLISTED: &str = "waitlisted";
 pub const CANCELLED: &str = "cancelled";
 
+/// Where a registration stands (stored as text: `confirmed`, `waitlisted`, `cancelled`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    /// Holds a place of the event (and a seat or a place in a visit's waitlist).
+    Confirmed,
+    /// On the event-wide waitlist: the event's own capacity is reached.
+    Waitlisted,
+    Cancelled,
+}
+
+impl RegistrationStatus {
+    pub const ALL: [Self; 3] = [Self::Confirmed, Self::Waitlisted, Self::Cancelled];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => CONFIRMED,
+            Self::Waitlisted => WAITLISTED,
+            Self::Cancelled => CANCELLED,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+impl TryFrom<String> for RegistrationStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("unknown registration status `{text}`"))
+    }
+}
+
 diesel::alias!(registration_preferences as held: HeldPreference);
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -32,7 +67,8 @@ pub struct RegistrationRow {
     pub country: String,
     pub job_title: Option<String>,
     pub dietary: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: RegistrationStatus,
     pub manage_token_hash: String,
     pub consent_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
@@ -82,7 +118,7 @@ impl NewRegistrationRow<'_> {
             country: self.country.to_owned(),
             job_title: self.job_title.map(str::to_owned),
             dietary: self.dietary.map(str::to_owned),
-            status: self.status.to_owned(),
+            status: RegistrationStatus::parse(self.status).unwrap_or(RegistrationStatus::Confirmed),
             manage_token_hash: self.manage_token_hash.to_owned(),
             consent_at: self.consent_at,
             created_at: self.created_at,
@@ -255,10 +291,12 @@ pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Op
 pub fn change_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &[&str],
-    to: &str,
+    from: &[RegistrationStatus],
+    to: RegistrationStatus,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
+    let to = to.as_str();
     let target = registrations::table
         .find(id)
         .filter(registrations::status.eq_any(from));
@@ -281,7 +319,8 @@ pub fn change_status(
 /// Locks an active confirmed registration before its seat is changed by someone else's
 /// transaction (promotion); false when it is no longer active.
 pub fn lock_confirmed(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    change_status(conn, id, &[CONFIRMED], CONFIRMED, now)
+    use RegistrationStatus::Confirmed;
+    change_status(conn, id, &[Confirmed], Confirmed, now)
 }
 
 /// The ranked visit ids, best first.
@@ -577,7 +616,7 @@ type Backend = <DbConnection as diesel::Connection>::Backend;
 /// What an organiser's list can be narrowed to.
 #[derive(Clone, Debug, Default)]
 pub struct RegistrationFilter {
-    pub status: Option<String>,
+    pub status: Option<RegistrationStatus>,
     pub country: Option<String>,
     /// Registrations holding a seat in this visit.
     pub site_visit_id: Option<String>,
@@ -589,8 +628,8 @@ fn filtered<'a>(event_id: &'a str, filter: &'a RegistrationFilter) -> registrati
     let mut query = registrations::table
         .filter(registrations::event_id.eq(event_id))
         .into_boxed();
-    if let Some(status) = &filter.status {
-        query = query.filter(registrations::status.eq(status));
+    if let Some(status) = filter.status {
+        query = query.filter(registrations::status.eq(status.as_str()));
     }
     if let Some(country) = &filter.country {
         query = query.filter(registrations::country.eq(country));

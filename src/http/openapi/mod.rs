@@ -54,7 +54,7 @@ use conventions::Conventions;
     components(schemas(
         super::problem::Problem,
         super::problem::ProblemType,
-        super::organiser::ListStatus,
+        crate::domain::view::RegistrationStatus,
         super::admin::EmailStatus,
         super::exports::CountsByParam,
         super::exports::CountsFormat,

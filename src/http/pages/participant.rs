@@ -15,7 +15,7 @@ use crate::domain::catalog::{self, EventView};
 use crate::domain::country::{all_countries, CountryChoice};
 use crate::domain::idempotency::Answer;
 use crate::domain::registration::parse_preference_change;
-use crate::domain::view::{RegistrationView, SeatStatus, SeatView};
+use crate::domain::view::{RegistrationStatus, RegistrationView, SeatStatus, SeatView};
 use crate::domain::{now, DomainError, FieldErrors};
 use crate::http::extract::{path_param, query_object};
 use crate::http::problem::ApiError;
@@ -377,7 +377,7 @@ impl RegisteredPage {
         Self {
             event_name: event_name.to_owned(),
             email: view.email.clone(),
-            event_waitlisted: view.status == "waitlisted",
+            event_waitlisted: view.status == RegistrationStatus::Waitlisted,
             event_waitlist_position: view.waitlist_position,
             seat: view.site_visit.as_ref().map(|seat| SeatContext::new(seat, lang)),
             manage_url,
@@ -420,9 +420,11 @@ impl RegistrationContext {
             country_name: view.country_name.clone(),
             job_title: view.job_title.clone(),
             dietary: view.dietary.clone(),
-            status_key: format!("status.{}", view.status),
-            cancelled: view.status == "cancelled",
-            event_waitlist_position: view.waitlist_position.filter(|_| view.status == "waitlisted"),
+            status_key: format!("status.{}", view.status.as_str()),
+            cancelled: view.status == RegistrationStatus::Cancelled,
+            event_waitlist_position: view
+                .waitlist_position
+                .filter(|_| view.status == RegistrationStatus::Waitlisted),
             registered_on: lang.date(view.registered_at.date_naive()),
             ranked: view.preferences.iter().map(name_of).collect(),
         }
@@ -565,7 +567,7 @@ pub async fn confirm_cancel(req: HttpRequest, state: web::Data<AppState>) -> Res
     let token = path_param(&req, "token");
     let (view, event) = load_registration(&state, &page, token.clone()).await?;
     let manage_path = format!("/manage/{token}");
-    if view.status == "cancelled" {
+    if view.status == RegistrationStatus::Cancelled {
         return Ok(page.redirect(&manage_path));
     }
     let context = CancelPage {
