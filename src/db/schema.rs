@@ -61,7 +61,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
-        on_waitlist -> Bool,
+        /// Automatic seat changes apply (off once an organiser placed the person by hand).
+        auto_seat -> Bool,
         language -> Text,
         erased_at -> Nullable<Timestamp>,
     }
@@ -161,7 +162,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A view: who waits for which visit, defined once in migrations/*/2024-11-09-000000_waitlist.
+    visit_waitlist (site_visit_id, registration_id) {
+        site_visit_id -> Text,
+        registration_id -> Text,
+        event_id -> Text,
+        country -> Text,
+        created_at -> Timestamp,
+        /// Holds a seat ranked lower (served after everyone who holds none).
+        upgrading -> Bool,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(visit_waitlist -> registrations (registration_id));
 diesel::joinable!(audit_log -> events (event_id));
 diesel::joinable!(outbox_emails -> events (event_id));
 diesel::joinable!(outbox_emails -> registrations (registration_id));
@@ -183,6 +198,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_keys,
     audit_log,
     idempotency_keys,
+    visit_waitlist,
 );
 
 // Counts by country and visit group seats by the holder's country.

@@ -207,7 +207,7 @@ pub fn change_preferences(
     registrations::replace_preferences(conn, id, &ranked)?;
     // A new ranking is the person's own wish: automatic seat changes apply again, even
     // if an organiser had placed them.
-    registrations::set_on_waitlist(conn, id, true)?;
+    registrations::set_auto_seat(conn, id, true)?;
     let mut changes = Vec::new();
     let held = registrations::seat(conn, id)?;
     let seat_now = if status == Confirmed && seats_at_once(&event) {

@@ -92,10 +92,7 @@ pub fn event_view_from_rows(
     now: NaiveDateTime,
 ) -> Result<EventView, DomainError> {
     let event = find_event(conn, slug)?;
-    let waiting: Vec<(String, i64)> = registrations::waiting_counts(conn, &event.id)?
-        .into_iter()
-        .map(|(visit, unseated, upgrading)| (visit, unseated + upgrading))
-        .collect();
+    let waiting = registrations::waiting_counts(conn, &event.id)?;
     view_with_waiting(conn, event, &waiting, now)
 }
 

@@ -308,9 +308,10 @@ pub const PAGE_SIZE: i64 = 1_000;
 ///
 /// Waitlist positions are not looked up per person (that would be a count per row):
 /// the list runs in registration order, which is the waitlists' order, so the cursor
-/// counts, per visit, the people without a seat it has passed who ranked that visit —
-/// exactly what `registrations::waitlist_position` counts — and likewise the event
-/// waitlist. A registration that changes while a long export runs shows the state its
+/// counts, per visit, the people without a seat it has passed who wait for that visit
+/// (confirmed, ranked it, automatic seating on: the `visit_waitlist` view's unseated
+/// people) — exactly what `registrations::waitlist_position` counts — and likewise the
+/// event waitlist. A registration that changes while a long export runs shows the state its
 /// page was read in.
 pub struct AttendeeCursor {
     event: EventRow,
@@ -410,12 +411,15 @@ impl AttendeeCursor {
                 let position = first_choice
                     .filter(|_| self.positions_apply)
                     .map(|v| self.waiting_ahead.get(v).copied().unwrap_or(0) + 1);
-                for visit in ranked {
-                    *self.waiting_ahead.entry(visit.clone()).or_default() += 1;
+                // Only people in the waitlists (`visit_waitlist`) are ahead of anyone.
+                if row.auto_seat {
+                    for visit in ranked {
+                        *self.waiting_ahead.entry(visit.clone()).or_default() += 1;
+                    }
                 }
                 match first_choice {
                     // An organiser took them out of every visit: they wait for none.
-                    Some(visit) if row.on_waitlist => {
+                    Some(visit) if row.auto_seat => {
                         (self.slug_of(visit), Some(SeatStatus::Waitlisted), position)
                     }
                     _ => (None, None, None),

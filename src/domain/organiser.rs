@@ -98,7 +98,7 @@ pub fn move_participant(
         });
     }
     // Before any refill, so that the seat this person leaves does not come straight back.
-    registrations::set_on_waitlist(conn, id, false)?;
+    registrations::set_auto_seat(conn, id, false)?;
     let held = registrations::seat(conn, id)?;
     let mut changes = Vec::new();
     if held.as_deref() != target.as_ref().map(|v| v.id.as_str()) {
@@ -244,7 +244,7 @@ pub struct PersonEntry {
     /// The visit whose seat they hold, if any.
     pub site_visit: Option<String>,
     /// False when an organiser placed them: no automatic changes apply.
-    pub on_waitlist: bool,
+    pub auto_seat: bool,
     pub preferences: Vec<String>,
     pub registered_at: DateTime<FixedOffset>,
 }
@@ -302,7 +302,7 @@ fn entries(
                 organisation: row.organisation,
                 country: row.country,
                 status: row.status,
-                on_waitlist: row.on_waitlist,
+                auto_seat: row.auto_seat,
             }
         })
         .collect())
@@ -324,12 +324,7 @@ pub fn roster(
         .map(|(row, _)| row)
         .collect();
     let assigned = entries(conn, &event, &visits, seated, Some(&visit.id))?;
-    let mut waiting = registrations::unseated_waiting(conn, &visit.id, ROSTER_WAITLIST_LIMIT)?;
-    waiting.extend(registrations::upgrade_waiting(
-        conn,
-        &visit.id,
-        ROSTER_WAITLIST_LIMIT,
-    )?);
+    let waiting = registrations::waiting_for(conn, &visit.id, true, ROSTER_WAITLIST_LIMIT)?;
     let mut rows = registrations::find_many(conn, &waiting)?;
     rows.sort_by_key(|row| waiting.iter().position(|id| *id == row.id));
     let waitlist = entries(conn, &event, &visits, rows, Some(&visit.id))?
@@ -528,7 +523,7 @@ pub fn allocation_input(conn: &mut DbConnection, event_slug: &str) -> Result<All
     for row in &rows {
         let seat = seats.get(&row.id).cloned();
         let seat_index = seat.as_deref().and_then(|s| index_of.get(s).copied());
-        if !row.on_waitlist || seat_index.is_some_and(|i| visits[i].frozen) {
+        if !row.auto_seat || seat_index.is_some_and(|i| visits[i].frozen) {
             if let Some(i) = seat_index {
                 kept[i] += 1;
             }
@@ -684,7 +679,7 @@ pub fn apply_allocation(
         let planned = seat.map(|v| input.visits[v].id.clone());
         let current = registrations::find(conn, id)?;
         let still_eligible =
-            current.as_ref().is_some_and(|r| r.on_waitlist) && registrations::lock_confirmed(conn, id, now)?;
+            current.as_ref().is_some_and(|r| r.auto_seat) && registrations::lock_confirmed(conn, id, now)?;
         let held = registrations::seat(conn, id)?;
         if !still_eligible || held.as_deref().is_some_and(|h| frozen.contains(&h)) {
             report.skipped += 1;

@@ -102,7 +102,7 @@ pub(super) fn view_of(
                 None,
             ),
             // An organiser took them out of every visit: they wait for none.
-            None if !registration.on_waitlist => (None, None),
+            None if !registration.auto_seat => (None, None),
             None => match first_choice {
                 Some(visit) if seats_at_once(event) => {
                     let position = registrations::waitlist_position(conn, &visit.id, registration)?;

@@ -52,7 +52,7 @@ pub fn waiting_by_country(conn: &mut DbConnection, event_id: &str) -> QueryResul
     registrations::table
         .filter(registrations::event_id.eq(event_id))
         .filter(registrations::status.ne(CANCELLED))
-        .filter(registrations::on_waitlist.eq(true))
+        .filter(registrations::auto_seat.eq(true))
         .filter(not(exists(
             seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
         )))

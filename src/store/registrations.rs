@@ -1,6 +1,6 @@
 //! Queries on registrations, their ranked preferences, their seats and the waitlists
-//! derived from them. A waitlist is not stored: it is every active confirmed registration
-//! that ranked the visit and has no seat, or holds a seat it ranked lower.
+//! derived from them. A waitlist is not stored: it is the `visit_waitlist` view (see the
+//! waitlist migration and docs/decisions.md, "The waitlist").
 
 use chrono::NaiveDateTime;
 use diesel::dsl::{count_star, exists, not};
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Nullable, Text, Timestamp};
 
-use crate::db::schema::{registration_preferences, registrations, seat_assignments, site_visits};
+use crate::db::schema::{registration_preferences, registrations, seat_assignments, visit_waitlist};
 use crate::db::DbConnection;
 use crate::store::site_visits as visits;
 
@@ -74,7 +74,7 @@ pub struct RegistrationRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub cancelled_at: Option<NaiveDateTime>,
-    pub on_waitlist: bool,
+    pub auto_seat: bool,
     /// `en` or `fr`: the language of the person's emails.
     pub language: String,
     /// Set when the person's data was erased or anonymised; the row keeps counting.
@@ -124,7 +124,7 @@ impl NewRegistrationRow<'_> {
             created_at: self.created_at,
             updated_at: self.updated_at,
             cancelled_at: None,
-            on_waitlist: true,
+            auto_seat: true,
             language: self.language.to_owned(),
             erased_at: None,
         }
@@ -429,144 +429,84 @@ pub fn delete_seat(conn: &mut DbConnection, registration_id: &str) -> QueryResul
     Ok(())
 }
 
-/// Registrations waiting for `visit_id` that hold no seat at all, earliest first.
-pub fn unseated_waiting(conn: &mut DbConnection, visit_id: &str, limit: i64) -> QueryResult<Vec<String>> {
-    registration_preferences::table
-        .inner_join(registrations::table)
-        .filter(registration_preferences::site_visit_id.eq(visit_id))
-        .filter(registrations::status.eq(CONFIRMED))
-        .filter(registrations::on_waitlist.eq(true))
-        .filter(not(exists(
-            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
-        )))
-        .order((registrations::created_at, registrations::id))
-        .select(registrations::id)
-        .limit(limit)
-        .load(conn)
+/// The people waiting for `visit_id`, in the order a free seat goes to them (invariant
+/// 4): those holding no seat by registration time, then those holding a seat they
+/// ranked lower. Who waits is defined once, by the `visit_waitlist` view.
+fn waitlist_of(visit_id: &str) -> visit_waitlist::BoxedQuery<'_, Backend> {
+    visit_waitlist::table
+        .filter(visit_waitlist::site_visit_id.eq(visit_id))
+        .order((
+            visit_waitlist::upgrading,
+            visit_waitlist::created_at,
+            visit_waitlist::registration_id,
+        ))
+        .into_boxed()
 }
 
-/// Registrations holding a seat they ranked below `visit_id`, in a visit whose roster
-/// is not frozen, earliest first.
-pub fn upgrade_waiting(conn: &mut DbConnection, visit_id: &str, limit: i64) -> QueryResult<Vec<String>> {
-    registration_preferences::table
-        .inner_join(registrations::table)
-        .inner_join(
-            seat_assignments::table
-                .on(seat_assignments::registration_id.eq(registration_preferences::registration_id)),
-        )
-        .inner_join(
-            held.on(held
-                .field(registration_preferences::registration_id)
-                .eq(seat_assignments::registration_id)
-                .and(
-                    held.field(registration_preferences::site_visit_id)
-                        .eq(seat_assignments::site_visit_id),
-                )),
-        )
-        .inner_join(site_visits::table.on(site_visits::id.eq(seat_assignments::site_visit_id)))
-        .filter(registration_preferences::site_visit_id.eq(visit_id))
-        .filter(registrations::status.eq(CONFIRMED))
-        .filter(registrations::on_waitlist.eq(true))
-        .filter(
-            held.field(registration_preferences::rank)
-                .gt(registration_preferences::rank),
-        )
-        .filter(site_visits::frozen.eq(false))
-        .order((registrations::created_at, registrations::id))
-        .select(registrations::id)
-        .limit(limit)
-        .load(conn)
-}
-
-/// The next person a free seat of `visit_id` goes to (invariant 4): the earliest with no
-/// seat at all, else the earliest holding a seat they ranked lower.
-pub fn next_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Option<String>> {
-    match unseated_waiting(conn, visit_id, 1)?.pop() {
-        Some(id) => Ok(Some(id)),
-        None => Ok(upgrade_waiting(conn, visit_id, 1)?.pop()),
+/// The first `limit` people waiting for `visit_id` who hold no seat, then (when
+/// `upgrades`) those who would move up from a lower-ranked seat.
+pub fn waiting_for(
+    conn: &mut DbConnection,
+    visit_id: &str,
+    upgrades: bool,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let mut query = waitlist_of(visit_id);
+    if !upgrades {
+        query = query.filter(visit_waitlist::upgrading.eq(false));
     }
+    query
+        .select(visit_waitlist::registration_id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// The next person a free seat of `visit_id` goes to.
+pub fn next_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Option<String>> {
+    waitlist_of(visit_id)
+        .select(visit_waitlist::registration_id)
+        .first(conn)
+        .optional()
 }
 
 /// Whether automatic seat changes apply to the registration (an organiser's placement
 /// turns them off; the person's own new ranking turns them on again).
-pub fn set_on_waitlist(conn: &mut DbConnection, id: &str, on_waitlist: bool) -> QueryResult<()> {
+pub fn set_auto_seat(conn: &mut DbConnection, id: &str, auto_seat: bool) -> QueryResult<()> {
     diesel::update(registrations::table.find(id))
-        .set(registrations::on_waitlist.eq(on_waitlist))
+        .set(registrations::auto_seat.eq(auto_seat))
         .execute(conn)?;
     Ok(())
 }
 
-/// 1-based place of an unseated registration in the visit's waitlist.
+/// 1-based place of an unseated registration in the visit's waitlist (the people
+/// holding a seat come after everyone who holds none, so only those count).
 pub fn waitlist_position(
     conn: &mut DbConnection,
     visit_id: &str,
     registration: &RegistrationRow,
 ) -> QueryResult<i64> {
-    let ahead: i64 = registration_preferences::table
-        .inner_join(registrations::table)
-        .filter(registration_preferences::site_visit_id.eq(visit_id))
-        .filter(registrations::status.eq(CONFIRMED))
-        .filter(not(exists(
-            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
-        )))
+    let ahead: i64 = visit_waitlist::table
+        .filter(visit_waitlist::site_visit_id.eq(visit_id))
+        .filter(visit_waitlist::upgrading.eq(false))
         .filter(
-            registrations::created_at
+            visit_waitlist::created_at
                 .lt(registration.created_at)
-                .or(registrations::created_at
+                .or(visit_waitlist::created_at
                     .eq(registration.created_at)
-                    .and(registrations::id.lt(&registration.id))),
+                    .and(visit_waitlist::registration_id.lt(&registration.id))),
         )
         .select(count_star())
         .first(conn)?;
     Ok(ahead + 1)
 }
 
-/// Registrations waiting per visit of the event: (visit id, unseated, holding a
-/// lower-ranked seat).
-pub fn waiting_counts(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<(String, i64, i64)>> {
-    let unseated: Vec<(String, i64)> = registration_preferences::table
-        .inner_join(registrations::table)
-        .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(CONFIRMED))
-        .filter(registrations::on_waitlist.eq(true))
-        .filter(not(exists(
-            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
-        )))
-        .group_by(registration_preferences::site_visit_id)
-        .select((registration_preferences::site_visit_id, count_star()))
-        .load(conn)?;
-    let upgrading: Vec<(String, i64)> = registration_preferences::table
-        .inner_join(registrations::table)
-        .inner_join(
-            seat_assignments::table
-                .on(seat_assignments::registration_id.eq(registration_preferences::registration_id)),
-        )
-        .inner_join(
-            held.on(held
-                .field(registration_preferences::registration_id)
-                .eq(seat_assignments::registration_id)
-                .and(
-                    held.field(registration_preferences::site_visit_id)
-                        .eq(seat_assignments::site_visit_id),
-                )),
-        )
-        .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(CONFIRMED))
-        .filter(
-            held.field(registration_preferences::rank)
-                .gt(registration_preferences::rank),
-        )
-        .group_by(registration_preferences::site_visit_id)
-        .select((registration_preferences::site_visit_id, count_star()))
-        .load(conn)?;
-    let mut counts: Vec<(String, i64, i64)> = unseated.into_iter().map(|(id, n)| (id, n, 0)).collect();
-    for (id, n) in upgrading {
-        match counts.iter_mut().find(|(visit, _, _)| *visit == id) {
-            Some(entry) => entry.2 = n,
-            None => counts.push((id, 0, n)),
-        }
-    }
-    Ok(counts)
+/// How many wait for each visit of the event that anyone waits for.
+pub fn waiting_counts(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    visit_waitlist::table
+        .filter(visit_waitlist::event_id.eq(event_id))
+        .group_by(visit_waitlist::site_visit_id)
+        .select((visit_waitlist::site_visit_id, count_star()))
+        .load(conn)
 }
 
 /// The earliest registration on the event-wide waitlist.

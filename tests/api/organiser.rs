@@ -13,6 +13,7 @@ crate::on_both_backends!(
     moves_respect_capacity_refill_and_are_audited_and_emailed,
     capacity_changes_promote_or_are_refused,
     a_frozen_roster_changes_only_by_hand,
+    every_reader_of_a_waitlist_agrees,
     organiser_routes_check_roles_and_input,
     the_allocation_previews_then_applies_an_optimal_plan,
     balancing_countries_evens_the_spread,
@@ -310,6 +311,97 @@ fn a_frozen_roster_changes_only_by_hand(backend: Backend) {
         .map(|e| e["action"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(actions, ["unfreeze", "move", "capacity", "freeze"]);
+}
+
+/// The waitlist is defined once: the roster's waitlist, the positions people are shown,
+/// the event view's `waitlisted` and the counts export agree, for people holding no
+/// seat, people holding a lower-ranked seat, people an organiser placed or took out by
+/// hand, and people seated in a frozen roster.
+fn every_reader_of_a_waitlist_agrees(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("queue", json!({}), &[("a", 1), ("b", 1), ("c", 5)]);
+    let people = register_all(
+        &app,
+        "queue",
+        &[
+            (0, &["a", "c"]), // seated in a
+            (1, &["a", "b"]), // seated in b, waits to move up to a
+            (2, &["a"]),      // no seat: first in a's queue
+            (3, &["a", "c"]), // seated in c, waits to move up (until c is frozen)
+            (4, &["a"]),      // no seat, then placed in c by hand
+            (5, &["a"]),      // no seat, then taken out of every visit by hand
+            (6, &["a"]),      // no seat
+        ],
+    );
+    let move_to = |n: usize, visit: Value| {
+        let reply = put(
+            &app,
+            &format!("/api/v1/events/queue/registrations/{}/site-visit", people[n].0),
+            json!({"site_visit": visit}),
+            &app.organiser,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    move_to(4, json!("c"));
+    move_to(5, Value::Null);
+    let check = |expected: &[usize]| {
+        let a = roster(&app, "queue", "a");
+        let expected_ids: Vec<String> = expected.iter().map(|&n| people[n].0.clone()).collect();
+        assert_eq!(ids(&a["waitlist"]), expected_ids);
+        let positions: Vec<i64> = a["waitlist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["position"].as_i64().unwrap())
+            .collect();
+        assert_eq!(positions, (1..=expected.len() as i64).collect::<Vec<_>>());
+        assert_eq!(a["site_visit"]["waitlisted"], expected.len());
+        let event = app.event("queue");
+        assert_eq!(event["site_visits"][0]["waitlisted"], expected.len(), "{event}");
+        let counts = get(
+            &app,
+            "/api/v1/events/queue/exports/counts?by=site_visit&format=json",
+            Some(&app.admin),
+        )
+        .json();
+        assert_eq!(counts["rows"][0]["waitlisted"], expected.len(), "{counts}");
+        // People without a seat are shown their place among the people without a seat.
+        let unseated: Vec<usize> = expected.iter().copied().filter(|&n| n == 2 || n == 6).collect();
+        for (place, n) in unseated.iter().enumerate() {
+            let view = app.get(&people[*n].1).json();
+            assert_eq!(view["site_visit"]["slug"], "a");
+            assert_eq!(
+                view["site_visit"]["waitlist_position"],
+                place as i64 + 1,
+                "{view}"
+            );
+        }
+        // Taken out by hand: waits for nothing, is shown no place.
+        assert_eq!(app.get(&people[5].1).json()["site_visit"], Value::Null);
+    };
+    // a: the unseated first (2, 6), then the upgrades (1 from b, 3 from c).
+    check(&[2, 6, 1, 3]);
+    // Freezing c keeps its people where they are: 3 no longer waits to move up.
+    let frozen = patch(
+        &app,
+        "/api/v1/events/queue/site-visits/c",
+        json!({"frozen": true}),
+        &app.organiser,
+    );
+    assert_eq!(frozen.status, 200, "{}", frozen.body);
+    check(&[2, 6, 1]);
+    let open = patch(
+        &app,
+        "/api/v1/events/queue/site-visits/c",
+        json!({"frozen": false}),
+        &app.organiser,
+    );
+    assert_eq!(open.status, 200, "{}", open.body);
+    check(&[2, 6, 1, 3]);
+    // A freed seat in a goes to the head of that queue.
+    call(ureq::delete(&app.url(&people[0].1)), None);
+    check(&[6, 1, 3]);
+    assert_eq!(app.get(&people[2].1).json()["site_visit"]["status"], "assigned");
 }
 
 fn organiser_routes_check_roles_and_input(backend: Backend) {

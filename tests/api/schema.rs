@@ -80,11 +80,34 @@ fn both_migration_sets_create_the_same_tables_and_columns() {
         diesel::sql_query(
             "SELECT table_name::text AS table_name, column_name::text AS column_name, \
              data_type::text AS data_type, CASE WHEN is_nullable = 'YES' THEN 1 ELSE 0 END AS nullable \
-             FROM information_schema.columns WHERE table_schema = 'public'",
+             FROM information_schema.columns WHERE table_schema = 'public' \
+             AND table_name IN (SELECT table_name FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE')",
         )
         .load(&mut pg)
         .unwrap(),
     );
     assert!(sqlite_schema.len() > 30, "{sqlite_schema:?}");
     assert_eq!(sqlite_schema, pg_schema);
+    // The one definition of the waitlists is a view on both.
+    let sqlite_views = collect(
+        diesel::sql_query(
+            "SELECT m.name AS table_name, p.name AS column_name, '' AS data_type, 0 AS nullable \
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'view' \
+             AND m.name = 'visit_waitlist'",
+        )
+        .load(&mut sqlite)
+        .unwrap(),
+    );
+    let pg_views = collect(
+        diesel::sql_query(
+            "SELECT c.table_name::text AS table_name, c.column_name::text AS column_name, \
+             '' AS data_type, 0 AS nullable FROM information_schema.columns c \
+             WHERE c.table_schema = 'public' AND c.table_name = 'visit_waitlist'",
+        )
+        .load(&mut pg)
+        .unwrap(),
+    );
+    assert_eq!(sqlite_views.len(), 6, "{sqlite_views:?}");
+    assert_eq!(sqlite_views, pg_views);
 }

@@ -382,7 +382,7 @@ fn person_line(
             .map(name_of)
             .collect::<Vec<_>>()
             .join(" › "),
-        placed_by_hand: !person.on_waitlist,
+        placed_by_hand: !person.auto_seat,
     }
 }
 
