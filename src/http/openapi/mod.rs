@@ -16,6 +16,7 @@ use actix_web::HttpResponse;
 use serde_json::Value;
 use utoipa::OpenApi;
 
+use super::problem::ApiError;
 use conventions::Conventions;
 
 #[derive(OpenApi)]
@@ -106,16 +107,34 @@ pub async fn document() -> HttpResponse {
     summary = "The API documentation as a web page (offline, rendered from this document)",
     responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)),
 )]
-pub async fn docs_page() -> HttpResponse {
-    static PAGE: LazyLock<String> = LazyLock::new(|| {
+pub async fn docs_page() -> Result<HttpResponse, ApiError> {
+    // Rendered once; a template that fails to render is a 500 on every request rather
+    // than a panic in a worker (the page test renders it, so it should never happen).
+    static PAGE: LazyLock<Result<String, String>> = LazyLock::new(|| {
         let document: Value = serde_json::from_str(&DOCUMENT).expect("the document is JSON");
-        page::render_page(&document)
+        page::render_page(&document).map_err(|e| format!("{e:#}"))
     });
-    HttpResponse::Ok()
+    let page = PAGE
+        .as_ref()
+        .map_err(|e| ApiError::Internal(format!("the documentation page does not render: {e}")))?;
+    Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'unsafe-inline'",
         ))
-        .body(PAGE.as_str())
+        .body(page.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documentation_page_renders_from_the_served_document() {
+        let document: Value = serde_json::from_str(&DOCUMENT).expect("the document is JSON");
+        let html = page::render_page(&document).expect("the page renders");
+        assert!(html.contains("<span class=\"method\">get</span> <span class=\"path\">/api/v1/docs</span>"));
+        assert!(html.contains("id=\"schema-Problem\""));
+    }
 }

@@ -1,0 +1,50 @@
+//! The organisers' board: one column per site visit with its fill bar, roster, waitlist
+//! and country mix, and the controls to move people, change capacities, freeze rosters
+//! and run the allocation (a dry run first, then apply). In English: organisers work in
+//! the API's language.
+//!
+//! Sign-in takes an API token (organiser or admin) once, checks it with the same
+//! function as the API, and sets a session cookie that holds the token's id and an
+//! expiry signed with the service key — never the token. Every request reloads the
+//! token, so a revoked token ends its sessions at once, and every action re-checks the
+//! role. Actions are forms that call the same domain functions as `http::organiser`,
+//! with the token's name as the audit actor, then redirect back with a flash message.
+//!
+//! One job per file: the session and the check every action starts with in
+//! [`session`], the flash message in [`flash`], the pages in [`views`], the actions in
+//! [`actions`].
+
+mod actions;
+mod flash;
+mod session;
+mod views;
+
+use actix_web::cookie::{time::Duration as CookieAge, Cookie, SameSite};
+use actix_web::HttpRequest;
+
+use super::PageRequest;
+use crate::http::AppState;
+use crate::i18n::Lang;
+
+pub use actions::{allocation, export_attendees, export_counts, move_person, update_visit};
+pub use session::{sign_in, sign_in_page, sign_out};
+pub use views::{board_page, events_page};
+
+const SESSION_COOKIE: &str = "rp_board";
+const FLASH_COOKIE: &str = "rp_flash";
+const SESSION_HOURS: i64 = 12;
+const BOARD_PATH: &str = "/organiser";
+
+fn page(req: &HttpRequest, state: &AppState) -> PageRequest {
+    PageRequest::in_language(req, state, Lang::En)
+}
+
+fn board_cookie(name: &'static str, value: String, max_age: CookieAge, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path(BOARD_PATH)
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .max_age(max_age)
+        .finish()
+}
