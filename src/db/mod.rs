@@ -136,9 +136,7 @@ impl Database {
                     Some(deadline),
                     Box::new(move |answer| drop(sender.send(answer))),
                 )?;
-                receiver
-                    .await
-                    .unwrap_or_else(|_| Err(E::from(writer.unanswered())))
+                receiver.await.unwrap_or_else(|_| Err(E::from(writer_gone())))
             }
             None => {
                 let db = self.clone();
@@ -161,9 +159,7 @@ impl Database {
             Some(writer) => {
                 let (sender, receiver) = mpsc::sync_channel(1);
                 writer.submit(work, None, Box::new(move |answer| drop(sender.send(answer))))?;
-                receiver
-                    .recv()
-                    .unwrap_or_else(|_| Err(E::from(writer.unanswered())))
+                receiver.recv().unwrap_or_else(|_| Err(E::from(writer_gone())))
             }
             None => self.write_pooled(&work, PATIENT_CHECKOUT),
         }

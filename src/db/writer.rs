@@ -17,13 +17,20 @@ trait WriteJob: Send {
     /// When a request stops waiting (it then gets a 503 and the job is not run).
     fn deadline(&self) -> Option<Instant>;
     /// Runs inside the batch transaction (in a savepoint); the returned closure answers
-    /// the caller once the batch's commit is known.
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn FnOnce(Result<(), DbError>) + Send>;
+    /// the caller once the batch's commit is known. A unit of work that panics is
+    /// answered at once (a 500) and `Err` tells the loop that the batch must go.
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Result<Answer, Panicked>;
     fn fail(self: Box<Self>, error: DbError);
 }
 
 /// Where a unit of work's answer goes: an async waiter or a blocked thread.
 type Reply<T, E> = Box<dyn FnOnce(Result<T, E>) + Send>;
+
+/// Answers a caller once the batch's commit is known.
+type Answer = Box<dyn FnOnce(Result<(), DbError>) + Send>;
+
+/// A unit of work panicked (its caller has been answered).
+struct Panicked;
 
 struct TypedJob<F, T, E> {
     work: F,
@@ -41,17 +48,23 @@ where
         self.deadline
     }
 
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn FnOnce(Result<(), DbError>) + Send> {
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> Result<Answer, Panicked> {
         let TypedJob { work, reply, .. } = *self;
-        let outcome = conn.transaction(|conn| work(conn));
-        Box::new(move |commit| {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            conn.transaction(|conn| work(conn))
+        }));
+        let Ok(outcome) = outcome else {
+            reply(Err(E::from(DbError::Panicked("a unit of work panicked".into()))));
+            return Err(Panicked);
+        };
+        Ok(Box::new(move |commit| {
             let answer = match (outcome, commit) {
                 (Ok(value), Ok(())) => Ok(value),
                 (Ok(_), Err(error)) => Err(E::from(error)),
                 (Err(error), _) => Err(error),
             };
             reply(answer);
-        })
+        }))
     }
 
     fn fail(self: Box<Self>, error: DbError) {
@@ -120,16 +133,6 @@ impl SqliteWriter {
     pub(super) fn is_alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst)
     }
-
-    /// Why a job was dropped without an answer: the thread is gone, or the job panicked
-    /// (the thread lives on, the job's batch was rolled back).
-    pub(super) fn unanswered(&self) -> DbError {
-        if self.is_alive() {
-            DbError::Panicked("a unit of work panicked".into())
-        } else {
-            writer_gone()
-        }
-    }
 }
 
 /// Group commit: take everything queued (up to `max_batch`), run each in a savepoint of
@@ -176,9 +179,9 @@ fn sqlite_writer_loop(
         let mut jobs = live.into_iter();
         let mut panicked = false;
         for job in jobs.by_ref() {
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&mut conn))) {
+            match job.run(&mut conn) {
                 Ok(answer) => answers.push(answer),
-                Err(_) => {
+                Err(Panicked) => {
                     panicked = true;
                     break;
                 }

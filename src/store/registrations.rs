@@ -618,35 +618,59 @@ pub fn list_for_event(
     Ok((page, total))
 }
 
+/// Ids bound in one `IN (…)` list at most: SQLite refuses a statement with more than
+/// 32,766 bound values, and an event can have more registrations than that.
+const IDS_PER_STATEMENT: usize = 10_000;
+
+/// `query` run for each slice of `ids` small enough to bind, the results in slice order.
+fn in_slices<T>(
+    conn: &mut DbConnection,
+    ids: &[String],
+    mut query: impl FnMut(&mut DbConnection, &[String]) -> QueryResult<Vec<T>>,
+) -> QueryResult<Vec<T>> {
+    let mut all = Vec::new();
+    for slice in ids.chunks(IDS_PER_STATEMENT) {
+        all.extend(query(conn, slice)?);
+    }
+    Ok(all)
+}
+
 pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<RegistrationRow>> {
-    registrations::table
-        .filter(registrations::id.eq_any(ids))
-        .select(RegistrationRow::as_select())
-        .load(conn)
+    in_slices(conn, ids, |conn, ids| {
+        registrations::table
+            .filter(registrations::id.eq_any(ids))
+            .select(RegistrationRow::as_select())
+            .load(conn)
+    })
 }
 
 /// Seats of these registrations: (registration id, visit id).
 pub fn seats_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
-    seat_assignments::table
-        .filter(seat_assignments::registration_id.eq_any(ids))
-        .select((seat_assignments::registration_id, seat_assignments::site_visit_id))
-        .load(conn)
+    in_slices(conn, ids, |conn, ids| {
+        seat_assignments::table
+            .filter(seat_assignments::registration_id.eq_any(ids))
+            .select((seat_assignments::registration_id, seat_assignments::site_visit_id))
+            .load(conn)
+    })
 }
 
-/// Rankings of these registrations: (registration id, rank, visit id).
+/// Rankings of these registrations: (registration id, rank, visit id), each person's
+/// ranks in order.
 pub fn preferences_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, i32, String)>> {
-    registration_preferences::table
-        .filter(registration_preferences::registration_id.eq_any(ids))
-        .order((
-            registration_preferences::registration_id,
-            registration_preferences::rank,
-        ))
-        .select((
-            registration_preferences::registration_id,
-            registration_preferences::rank,
-            registration_preferences::site_visit_id,
-        ))
-        .load(conn)
+    in_slices(conn, ids, |conn, ids| {
+        registration_preferences::table
+            .filter(registration_preferences::registration_id.eq_any(ids))
+            .order((
+                registration_preferences::registration_id,
+                registration_preferences::rank,
+            ))
+            .select((
+                registration_preferences::registration_id,
+                registration_preferences::rank,
+                registration_preferences::site_visit_id,
+            ))
+            .load(conn)
+    })
 }
 
 /// Everyone holding a seat in the visit, in registration order, with when they got it.

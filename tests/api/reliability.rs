@@ -3,10 +3,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use rallypoint::db::DbError;
+use rallypoint::db::{DbConnection, DbError};
 use rallypoint::domain::access::{create_api_token, Role};
 
 use crate::helpers::{participant, Backend, TestApp, DEMO_EVENT};
+
+crate::on_both_backends!(
+    a_panicking_write_fails_alone_and_writes_go_on,
+    an_allocation_larger_than_a_bind_list_runs,
+);
 
 /// A write that panics fails with a 500-class error and rolls back what it wrote; the
 /// writer (SQLite's one thread, PostgreSQL's pool) goes on serving the next writes, and
@@ -51,8 +56,6 @@ fn a_panicking_write_fails_alone_and_writes_go_on(backend: Backend) {
     assert_eq!(app.get("/readyz").status, 200);
 }
 
-crate::on_both_backends!(a_panicking_write_fails_alone_and_writes_go_on);
-
 /// A SQLite writer that cannot go on (here: its database directory vanished, so it cannot
 /// reconnect after a panic) makes `/readyz` answer 503 instead of staying green.
 #[test]
@@ -79,4 +82,62 @@ fn a_dead_sqlite_writer_makes_readyz_fail() {
     }
     let reply = app.register(DEMO_EVENT, &participant(1, &["aperam-chatelet"]));
     assert_eq!(reply.status, 503, "{}", reply.body);
+}
+
+/// More registrations than SQLite binds in one statement (32,766): the allocation reads
+/// its input (rankings and seats of every confirmed registration) in slices and plans
+/// for everyone. Rows are inserted directly. Applying reads its input the same way; it
+/// is not run here, where it would take minutes of the suite (one transaction writing
+/// 32,800 seats and emails in a debug build).
+fn an_allocation_larger_than_a_bind_list_runs(backend: Backend) {
+    const PEOPLE: i64 = 32_800;
+    let app = TestApp::spawn(backend);
+    app.create_event(
+        "large",
+        serde_json::json!({"assignment_mode": "preferences"}),
+        &[("a", 20_000), ("b", 20_000)],
+    );
+    app.server
+        .db
+        .write_blocking(|conn| {
+            use diesel::connection::SimpleConnection;
+            let people = match conn {
+                DbConnection::Sqlite(_) => format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {PEOPLE}) \
+                     SELECT printf('large-%06d', i) AS id, i, \
+                     datetime('2030-01-01', '+' || i || ' seconds') AS at FROM n"
+                ),
+                DbConnection::Postgres(_) => format!(
+                    "SELECT 'large-' || lpad(i::text, 6, '0') AS id, i, \
+                     timestamp '2030-01-01' + i * interval '1 second' AS at \
+                     FROM generate_series(1, {PEOPLE}) AS i"
+                ),
+            };
+            let sql = format!(
+                "INSERT INTO registrations (id, event_id, first_name, last_name, email, email_normalized, \
+                 organisation, country, status, manage_token_hash, consent_at, created_at, updated_at, language) \
+                 SELECT p.id, e.id, 'Person', p.id, p.id || '@example.test', p.id || '@example.test', 'Org', \
+                 'BE', 'confirmed', 'hash-' || p.id, p.at, p.at, p.at, 'en' \
+                 FROM ({people}) p CROSS JOIN events e WHERE e.slug = 'large';
+                 INSERT INTO registration_preferences (registration_id, rank, site_visit_id)
+                 SELECT r.id, v.position + 1, v.id FROM registrations r
+                 JOIN events e ON e.id = r.event_id JOIN site_visits v ON v.event_id = e.id
+                 WHERE e.slug = 'large';"
+            );
+            conn.batch_execute(&sql).map_err(DbError::from)
+        })
+        .unwrap();
+    let plan = app.post_json(
+        "/api/v1/events/large/allocation",
+        &serde_json::json!({"dry_run": true}),
+        Some(&app.organiser),
+    );
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let plan = plan.json();
+    assert_eq!(
+        plan["by_rank"],
+        serde_json::json!([20_000, PEOPLE - 20_000]),
+        "{}",
+        plan["by_rank"]
+    );
 }
