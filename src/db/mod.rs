@@ -36,6 +36,7 @@ pub use migrations::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use url::DatabaseUrl;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +58,8 @@ struct Inner {
     pool: Pool,
     writer: Option<SqliteWriter>,
     reachability: Arc<Reachability>,
+    /// Units of work rerun after a deadlock or serialization failure (PostgreSQL).
+    reruns: AtomicU64,
 }
 
 /// Handle to the database: cheap to clone, shared by handlers, workers and the CLI.
@@ -111,6 +114,7 @@ impl Database {
                 pool,
                 writer,
                 reachability,
+                reruns: AtomicU64::new(0),
             }),
         })
     }
@@ -221,12 +225,20 @@ impl Database {
             match conn.transaction(|conn| work(conn)) {
                 Err(error) if error.is_conflict() && attempt < ATTEMPTS => {
                     tracing::debug!(attempt, "transaction conflict, retrying");
+                    self.inner.reruns.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(u64::from(attempt) * 5));
                     attempt += 1;
                 }
                 outcome => return outcome,
             }
         }
+    }
+
+    /// How many units of work were rerun after a deadlock or a serialization failure
+    /// since this handle was made (always 0 on SQLite, whose one writer cannot
+    /// deadlock): lock orders that hold never need a rerun.
+    pub fn conflict_reruns(&self) -> u64 {
+        self.inner.reruns.load(Ordering::Relaxed)
     }
 
     /// Applies pending migrations of the backend's set; returns the versions applied.

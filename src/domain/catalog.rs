@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use super::error::DomainError;
 use super::event::{EventFile, NewEvent, NewSiteVisit};
-use super::event_rules::{check_window, event_timezone, find_event, local_time, seats_at_once};
+use super::event_rules::{
+    check_window, event_timezone, find_event, local_time, lock_for_seat_changes, seats_at_once,
+};
 use super::notify;
 use super::seats::{self, SeatChange};
 use crate::db::DbConnection;
@@ -234,6 +236,7 @@ pub fn import_event_file(
             find_event(conn, &file.event.slug)?
         }
         Some(existing) => {
+            lock_for_seat_changes(conn, &existing)?;
             events::update(conn, &existing.id, &file.event.changes(now))?;
             if let Some(capacity) = file.event.capacity {
                 let confirmed = match existing.capacity {

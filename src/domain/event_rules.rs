@@ -63,3 +63,16 @@ pub fn check_window(event: &EventRow, now: NaiveDateTime) -> Result<(), DomainEr
     }
     Ok(())
 }
+
+/// Takes the event's seat-change lock. Every change that moves existing people's seats
+/// (a cancellation, a new ranking, an organiser's move, a capacity or a freeze, the
+/// allocation, an event file loaded again) takes it first, so that all of them take
+/// their locks in one order — the event, then visits, then people — and no two of them
+/// wait for each other in a circle (PostgreSQL would break such a deadlock by failing
+/// one). Such changes of one event run one at a time; registrations do not take it:
+/// they lock only the seat they claim (and, in an event with its own capacity, the
+/// event row before it, in the same order).
+pub fn lock_for_seat_changes(conn: &mut DbConnection, event: &EventRow) -> Result<(), DomainError> {
+    events::lock(conn, &event.id)?;
+    Ok(())
+}

@@ -14,7 +14,9 @@ use super::catalog::{self, EventView, SiteVisitView};
 use super::country::country_name;
 use super::error::DomainError;
 use super::event::MAX_CAPACITY;
-use super::event_rules::{event_timezone, find_event, find_event_with_visits, local_time, seats_at_once};
+use super::event_rules::{
+    event_timezone, find_event, find_event_with_visits, local_time, lock_for_seat_changes, seats_at_once,
+};
 use super::idempotency::{self, Answer, IdempotencyKey};
 use super::input::Fields;
 use super::notify::{self, Notice};
@@ -78,6 +80,7 @@ pub fn move_participant(
     now: NaiveDateTime,
 ) -> Result<RegistrationView, DomainError> {
     let (event, visits) = find_event_with_visits(conn, event_slug)?;
+    lock_for_seat_changes(conn, &event)?;
     let registration = find_registration(conn, &event, registration_id)?;
     let target = match target {
         Some(slug) => Some(find_visit(&visits, slug).map_err(|_| {
@@ -178,6 +181,7 @@ pub fn update_site_visit(
     now: NaiveDateTime,
 ) -> Result<SiteVisitView, DomainError> {
     let (event, visits) = find_event_with_visits(conn, event_slug)?;
+    lock_for_seat_changes(conn, &event)?;
     let visit = find_visit(&visits, visit_slug)?;
     let automatic = seats_at_once(&event);
     let mut changes = Vec::new();
@@ -664,6 +668,7 @@ pub fn apply_allocation(
     now: NaiveDateTime,
 ) -> Result<AllocationReport, DomainError> {
     let event = find_event(conn, &input.event_slug)?;
+    lock_for_seat_changes(conn, &event)?;
     let first_allocation = event.allocated_at.is_none();
     let visits = site_visits::list(conn, &event.id)?;
     let frozen: Vec<&str> = visits

@@ -11,9 +11,12 @@
 //!   holding a seat it ranked lower, which moves up — and the seat it leaves is refilled
 //!   the same way. Everybody gets a visit before anybody gets an upgrade.
 //!
-//! On PostgreSQL the visit row is locked first (by the seat claim), then the chosen
-//! person's row (by `lock_confirmed`), and their seat is re-read after the lock, so two
-//! transactions never hand the same person two seats.
+//! Lock order, on PostgreSQL: every change of existing people's seats takes the event's
+//! seat-change lock first (`event_rules::lock_for_seat_changes`), then visit rows (by
+//! the seat claims), then people's rows (by `lock_confirmed`, the person's seat re-read
+//! after the lock, so two transactions never hand the same person two seats). A
+//! registration locks only the visit whose seat it claims. No two transactions wait for
+//! each other in a circle.
 
 use std::collections::VecDeque;
 

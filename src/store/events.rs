@@ -69,6 +69,20 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<EventRow> {
     events::table.find(id).select(EventRow::as_select()).first(conn)
 }
 
+/// Locks the event's row until the transaction ends (PostgreSQL; SQLite has one writer).
+/// `FOR NO KEY UPDATE` does not hold up registrations, whose inserts take only a key
+/// share of it through their foreign key.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        events::table
+            .find(id)
+            .select(events::id)
+            .for_no_key_update()
+            .first::<String>(pg)?;
+    }
+    Ok(())
+}
+
 pub fn insert(conn: &mut DbConnection, id: &str, slug: &str, event: &EventChanges<'_>) -> QueryResult<()> {
     diesel::insert_into(events::table)
         .values((

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use rallypoint::db::{DbConnection, DbError};
 use rallypoint::domain::access::{create_api_token, Role};
 
-use crate::helpers::{participant, Backend, TestApp, DEMO_EVENT};
+use crate::helpers::{call, concurrently, participant, Backend, Job, Reply, TestApp, DEMO_EVENT};
 
 crate::on_both_backends!(
     a_panicking_write_fails_alone_and_writes_go_on,
     an_allocation_larger_than_a_bind_list_runs,
+    mixed_seat_changes_never_deadlock,
 );
 
 /// A write that panics fails with a 500-class error and rolls back what it wrote; the
@@ -140,4 +141,127 @@ fn an_allocation_larger_than_a_bind_list_runs(backend: Backend) {
         "{}",
         plan["by_rank"]
     );
+}
+
+/// Cancellations, organiser moves, new rankings and registrations at once on one event.
+/// Each visit has one seat, held by one person, and one person waiting for it: the
+/// cancellation refills the seat for the waiting person (locking them) while the
+/// organiser moves that same person into the seat (locking the visit). Under the old
+/// lock order (person, then visit) the two wait for each other and PostgreSQL breaks
+/// the deadlock by failing one, which is then rerun; with one order for every change of
+/// existing people's seats (the event, then visits, then people) nothing waits in a
+/// circle: no unit of work is rerun, and every request is answered without an error.
+fn mixed_seat_changes_never_deadlock(backend: Backend) {
+    const VISITS: usize = 8;
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail.worker = false;
+        settings.database.pool_size = 16;
+    });
+    let visits: Vec<(String, i64)> = (0..VISITS).map(|v| (format!("v{v}"), 1)).collect();
+    let visit_refs: Vec<(&str, i64)> = visits.iter().map(|(slug, cap)| (slug.as_str(), *cap)).collect();
+    app.create_event("tangle", serde_json::json!({}), &visit_refs);
+    let register = |n: usize, visit: &str| {
+        let reply = app.register("tangle", &participant(n, &[visit]));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        (
+            reply.json()["id"].as_str().unwrap().to_owned(),
+            app.url(&reply.location.unwrap()),
+        )
+    };
+    let seated: Vec<(String, String)> = (0..VISITS).map(|v| register(v, &format!("v{v}"))).collect();
+    let waiting: Vec<(String, String)> = (0..VISITS).map(|v| register(100 + v, &format!("v{v}"))).collect();
+    let before = app.server.db.conflict_reruns();
+    let mut jobs: Vec<Job<Reply>> = Vec::new();
+    for v in 0..VISITS {
+        let cancel = seated[v].1.clone();
+        jobs.push(Box::new(move |agent: &ureq::Agent| {
+            call(agent.delete(&cancel), None)
+        }));
+        let move_url = app.url(&format!(
+            "/api/v1/events/tangle/registrations/{}/site-visit",
+            waiting[v].0
+        ));
+        let organiser = app.organiser.clone();
+        jobs.push(Box::new(move |agent: &ureq::Agent| {
+            let body = serde_json::json!({ "site_visit": format!("v{v}") }).to_string();
+            call(
+                agent
+                    .put(&move_url)
+                    .set("Authorization", &format!("Bearer {organiser}")),
+                Some(("application/json", &body)),
+            )
+        }));
+        let url = app.url("/api/v1/events/tangle/registrations");
+        let body = participant(200 + v, &[&format!("v{v}"), &format!("v{}", (v + 1) % VISITS)]).to_string();
+        jobs.push(Box::new(move |agent: &ureq::Agent| {
+            call(agent.post(&url), Some(("application/json", &body)))
+        }));
+    }
+    let replies = concurrently(3 * VISITS, jobs);
+    for reply in &replies {
+        // A move that comes before the cancellation finds the visit full.
+        let refused_move = reply.status == 409 && reply.body.contains("capacity-exceeded");
+        assert!(
+            matches!(reply.status, 200 | 201) || refused_move,
+            "{} {}",
+            reply.status,
+            reply.body
+        );
+    }
+    let reruns = app.server.db.conflict_reruns() - before;
+    assert_eq!(reruns, 0, "{reruns} units of work were rerun after a deadlock");
+    // Each seat went to the person who waited for it.
+    for (v, (_, manage)) in waiting.iter().enumerate() {
+        let view = app.get(&manage.replace(&app.url(""), "")).json();
+        assert_eq!(view["site_visit"]["slug"], format!("v{v}"), "{view}");
+        assert_eq!(view["site_visit"]["status"], "assigned", "{view}");
+    }
+}
+
+/// The circle the lock order prevents, made to happen: a cancellation that will refill a
+/// seat for B, and an organiser's move of B into that seat, each held up at the visit by
+/// another connection until both are in flight. With the old order (the cancellation
+/// locks its person, then the visit, then B; the move locks B, then the visit) they
+/// deadlock once the visit is free, and PostgreSQL fails one (rerun). With the event
+/// taken first by both, the move waits for the cancellation to finish.
+#[test]
+fn a_cancellation_and_a_move_of_the_next_person_do_not_deadlock() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let Some(backend) = crate::helpers::postgres() else {
+        return;
+    };
+    let app = TestApp::spawn_with(backend, |settings| settings.mail.worker = false);
+    app.create_event("circle", serde_json::json!({}), &[("v", 1)]);
+    let a = app.register("circle", &participant(1, &["v"]));
+    let b = app.register("circle", &participant(2, &["v"]));
+    assert_eq!(b.json()["site_visit"]["status"], "waitlisted");
+    let before = app.server.db.conflict_reruns();
+    let mut blocker = diesel::PgConnection::establish(&app.db.url).unwrap();
+    blocker
+        .batch_execute("BEGIN; SELECT 1 FROM site_visits WHERE slug = 'v' FOR UPDATE;")
+        .unwrap();
+    let cancel_url = app.url(a.location.as_deref().unwrap());
+    let cancel = std::thread::spawn(move || call(ureq::delete(&cancel_url), None));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let move_url = app.url(&format!(
+        "/api/v1/events/circle/registrations/{}/site-visit",
+        b.json()["id"].as_str().unwrap()
+    ));
+    let organiser = app.organiser.clone();
+    let moved = std::thread::spawn(move || {
+        call(
+            ureq::put(&move_url).set("Authorization", &format!("Bearer {organiser}")),
+            Some(("application/json", r#"{"site_visit": "v"}"#)),
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    blocker.batch_execute("COMMIT").unwrap();
+    let (cancel, moved) = (cancel.join().unwrap(), moved.join().unwrap());
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.json()["site_visit"]["status"], "assigned", "{}", moved.body);
+    let reruns = app.server.db.conflict_reruns() - before;
+    assert_eq!(reruns, 0, "{reruns} units of work were rerun after a deadlock");
 }
