@@ -77,9 +77,11 @@ pub struct CountryCounts {
     pub total: CountryLine,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A by-visit line, as the counts JSON shows it too (`export::json`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = VisitCountsLine)]
 pub struct VisitLine {
-    /// Slug, or [`TOTAL`].
+    /// Slug, or [`TOTAL`] on the total line.
     pub site_visit: String,
     pub name: String,
     pub capacity: i64,

@@ -35,25 +35,14 @@ pub struct CountsByCountry {
     pub total: CountryCountsLine,
 }
 
-/// A by-visit line; `site_visit` is `TOTAL` on the total line.
-#[derive(Serialize, ToSchema)]
-pub struct VisitCountsLine {
-    pub site_visit: String,
-    pub name: String,
-    pub capacity: i64,
-    pub assigned: i64,
-    pub waitlisted: i64,
-    pub seats_left: i64,
-}
-
 /// Counts by site visit (`format=json`).
 #[derive(Serialize, ToSchema)]
 pub struct CountsBySiteVisit {
     pub event: String,
     #[schema(pattern = "^site_visit$")]
     pub by: &'static str,
-    pub rows: Vec<VisitCountsLine>,
-    pub total: VisitCountsLine,
+    pub rows: Vec<VisitLine>,
+    pub total: VisitLine,
 }
 
 /// The counts as JSON, by country or by site visit.
@@ -100,22 +89,11 @@ fn by_country(counts: &CountryCounts) -> CountsByCountry {
     }
 }
 
-fn visit_line(line: &VisitLine) -> VisitCountsLine {
-    VisitCountsLine {
-        site_visit: line.site_visit.clone(),
-        name: line.name.clone(),
-        capacity: line.capacity,
-        assigned: line.assigned,
-        waitlisted: line.waitlisted,
-        seats_left: line.seats_left,
-    }
-}
-
 fn by_site_visit(counts: &VisitCounts) -> CountsBySiteVisit {
     CountsBySiteVisit {
         event: counts.event.clone(),
         by: "site_visit",
-        rows: counts.lines.iter().map(visit_line).collect(),
-        total: visit_line(&counts.total),
+        rows: counts.lines.clone(),
+        total: counts.total.clone(),
     }
 }
