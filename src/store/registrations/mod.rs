@@ -19,9 +19,11 @@ pub use listing::{
     confirmed_in_order, confirmed_without_seat, find_many, list_for_event, preferences_of, seated_in,
     seats_of, RegistrationFilter,
 };
+#[cfg(feature = "reference")]
+pub use waitlists::waiting_counts;
 pub use waitlists::{
-    event_waitlist_position, first_event_waitlisted, next_waiting, set_auto_seat, waiting_counts,
-    waiting_for, waitlist_position,
+    event_waitlist_position, first_event_waitlisted, next_waiting, set_auto_seat, waiting_for,
+    waitlist_position,
 };
 
 use chrono::NaiveDateTime;

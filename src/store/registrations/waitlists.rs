@@ -1,6 +1,10 @@
 //! Who waits, and where: the visits' waitlists, read from the `visit_waitlist` view
 //! (who waits is defined there once), and the event-wide waitlist of an event whose
 //! own capacity is reached.
+//!
+//! `waiting_counts` (how many wait per visit, counted from the view) is a reference
+//! implementation behind the `reference` feature: the product reads those numbers from
+//! the maintained counters (`store::counts`), the tests check the counters against it.
 
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -81,6 +85,7 @@ pub fn waitlist_position(
 }
 
 /// How many wait for each visit of the event that anyone waits for.
+#[cfg(feature = "reference")]
 pub fn waiting_counts(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<(String, i64)>> {
     visit_waitlist::table
         .filter(visit_waitlist::event_id.eq(event_id))
