@@ -1,5 +1,9 @@
 //! Events and site visits: creating them (admin API), loading event files, and the
 //! public event view with live seat counts.
+//!
+//! `event_view_from_rows`, the view with its waiting numbers aggregated from the rows, is
+//! a reference implementation behind the `reference` feature: the tests check the
+//! counters against it; the product does not carry it.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -88,6 +92,7 @@ pub fn event_view(conn: &mut DbConnection, slug: &str, now: NaiveDateTime) -> Re
 
 /// [`event_view`] with the waiting numbers aggregated from the registrations' rows, as
 /// before the counters existed: the oracle the counters are tested against.
+#[cfg(feature = "reference")]
 pub fn event_view_from_rows(
     conn: &mut DbConnection,
     slug: &str,

@@ -8,6 +8,10 @@
 //!   one visit and still wait for one;
 //! - `waitlisted` by visit: the event view's number (`catalog::event_view`), so that the
 //!   export and the public page never disagree.
+//!
+//! `counts_from_rows` and `counts_by_country_from_rows`, the same numbers aggregated
+//! from the rows, are reference implementations behind the `reference` feature: tests and
+//! benches check the counters against them; the product does not carry them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -135,13 +139,14 @@ pub fn counts(
 
 /// The same counts aggregated from the registrations' rows at read time (seconds for a
 /// million people): what the counters must always equal, kept as the tests' oracle.
+#[cfg(feature = "reference")]
 pub fn counts_from_rows(
     conn: &mut DbConnection,
     event_slug: &str,
     by: CountsBy,
     now: NaiveDateTime,
 ) -> Result<Counts, DomainError> {
-    exports::plan_for_actual_event(conn)?;
+    exports::from_rows::plan_for_actual_event(conn)?;
     Ok(match by {
         CountsBy::Country => Counts::ByCountry(counts_by_country_from_rows(conn, event_slug)?),
         CountsBy::SiteVisit => Counts::BySiteVisit(visit_counts(catalog::event_view_from_rows(
@@ -176,6 +181,7 @@ pub fn counts_by_country(conn: &mut DbConnection, event_slug: &str) -> Result<Co
 }
 
 /// Counts by country aggregated from the rows (the oracle of [`counts_by_country`]).
+#[cfg(feature = "reference")]
 pub fn counts_by_country_from_rows(
     conn: &mut DbConnection,
     event_slug: &str,
@@ -184,17 +190,17 @@ pub fn counts_by_country_from_rows(
     let column = visit_columns(&visits);
     let mut lines: BTreeMap<String, CountryLine> = BTreeMap::new();
     let width = visits.len();
-    for (code, n) in exports::registered_by_country(conn, &event.id)? {
+    for (code, n) in exports::from_rows::registered_by_country(conn, &event.id)? {
         country_line(&mut lines, &code, width).registered = n;
     }
-    for (code, visit, n) in exports::seats_by_country(conn, &event.id)? {
+    for (code, visit, n) in exports::from_rows::seats_by_country(conn, &event.id)? {
         let line = country_line(&mut lines, &code, width);
         line.assigned += n;
         if let Some(&i) = column.get(visit.as_str()) {
             line.per_visit[i] = n;
         }
     }
-    for (code, n) in exports::waiting_by_country(conn, &event.id)? {
+    for (code, n) in exports::from_rows::waiting_by_country(conn, &event.id)? {
         country_line(&mut lines, &code, width).waitlisted = n;
     }
     Ok(country_counts(event.slug, visits, lines))

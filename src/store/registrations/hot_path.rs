@@ -1,0 +1,192 @@
+//! The registration hot path: the row, its ranking and, when the event gives seats at
+//! once, the first-choice seat. On PostgreSQL all of it is one statement (every
+//! statement there is a round trip); on SQLite, prepared single-row statements.
+
+use chrono::NaiveDateTime;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, Nullable, Text, Timestamp};
+
+use super::{insert_seat, NewRegistrationRow};
+use crate::db::schema::{registration_preferences, registrations};
+use crate::db::DbConnection;
+use crate::store::site_visits as visits;
+
+pub fn insert(conn: &mut DbConnection, row: &NewRegistrationRow<'_>) -> QueryResult<()> {
+    diesel::insert_into(registrations::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The automatic seat claim of [`claim_seat`] as a `WITH` item named `seat` (the visit
+/// id is its one parameter): the conditional update of invariant 1, as in
+/// [`visits::try_take_seat`].
+macro_rules! seat_claim {
+    () => {
+        "seat AS (
+    UPDATE site_visits SET assigned = assigned + 1
+    WHERE id = ? AND assigned < capacity AND NOT frozen
+    RETURNING id
+)"
+    };
+}
+
+/// The registration, its ranking and a seat in `seat_in` if it has room, in one
+/// statement: on PostgreSQL every statement is a round trip, and this is the
+/// registration hot path. The seat is claimed as [`claim_seat`] claims it.
+const INSERT_RANKED_PG: &str = concat!(
+    "WITH registration AS (
+    INSERT INTO registrations (id, event_id, first_name, last_name, email, email_normalized,
+        organisation, country, job_title, dietary, status, manage_token_hash, consent_at,
+        created_at, updated_at, language)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    RETURNING id
+), ranking AS (
+    INSERT INTO registration_preferences (registration_id, rank, site_visit_id)
+    SELECT registration.id, CAST(p.rank AS INTEGER), p.visit
+    FROM registration, unnest(CAST(? AS TEXT[])) WITH ORDINALITY AS p (visit, rank)
+), ",
+    seat_claim!(),
+    "
+INSERT INTO seat_assignments (registration_id, site_visit_id, assigned_at)
+SELECT registration.id, seat.id, ? FROM registration, seat"
+);
+
+struct InsertRanked<'a> {
+    row: &'a NewRegistrationRow<'a>,
+    visit_ids: &'a [String],
+    seat_in: Option<&'a str>,
+}
+
+prepared_statement!(InsertRanked);
+
+impl QueryFragment<Pg> for InsertRanked<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let row = self.row;
+        sql_with_binds!(out, INSERT_RANKED_PG;
+            Text => &row.id, Text => &row.event_id, Text => &row.first_name,
+            Text => &row.last_name, Text => &row.email, Text => &row.email_normalized,
+            Text => &row.organisation, Text => &row.country, Nullable<Text> => &row.job_title,
+            Nullable<Text> => &row.dietary, Text => &row.status, Text => &row.manage_token_hash,
+            Timestamp => &row.consent_at, Timestamp => &row.created_at,
+            Timestamp => &row.updated_at, Text => &row.language,
+            Array<Text> => &self.visit_ids, Nullable<Text> => &self.seat_in,
+            Timestamp => &row.created_at,
+        );
+        Ok(())
+    }
+}
+
+/// Inserts a registration with its ranking (`visit_ids`, best first) and, when
+/// `seat_in` is given, claims a seat there if it has room ([`claim_seat`]); true when
+/// the seat was taken. A duplicate email fails the whole, as [`insert`] does.
+pub fn insert_ranked(
+    conn: &mut DbConnection,
+    row: &NewRegistrationRow<'_>,
+    visit_ids: &[String],
+    seat_in: Option<&str>,
+) -> QueryResult<bool> {
+    if let DbConnection::Postgres(pg) = conn {
+        let statement = InsertRanked {
+            row,
+            visit_ids,
+            seat_in,
+        };
+        return Ok(statement.execute(pg)? == 1);
+    }
+    insert(conn, row)?;
+    insert_preferences(conn, row.id, visit_ids)?;
+    match seat_in {
+        Some(visit_id) => claim_seat(conn, row.id, visit_id, row.created_at),
+        None => Ok(false),
+    }
+}
+
+const CLAIM_SEAT_PG: &str = concat!(
+    "WITH ",
+    seat_claim!(),
+    "
+INSERT INTO seat_assignments (registration_id, site_visit_id, assigned_at)
+SELECT ?, seat.id, ? FROM seat"
+);
+
+struct ClaimSeat<'a> {
+    registration_id: &'a str,
+    visit_id: &'a str,
+    now: NaiveDateTime,
+}
+prepared_statement!(ClaimSeat);
+
+impl QueryFragment<Pg> for ClaimSeat<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        sql_with_binds!(out, CLAIM_SEAT_PG;
+            Text => &self.visit_id, Text => &self.registration_id, Timestamp => &self.now);
+        Ok(())
+    }
+}
+
+/// Gives the registration a seat in `visit_id` if the visit has room and is not frozen
+/// (the conditional update of [`visits::try_take_seat`] for automatic claims);
+/// true when it did. One statement on PostgreSQL, two on SQLite.
+pub fn claim_seat(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    visit_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    if let DbConnection::Postgres(pg) = conn {
+        let statement = ClaimSeat {
+            registration_id,
+            visit_id,
+            now,
+        };
+        return Ok(statement.execute(pg)? == 1);
+    }
+    if !visits::try_take_seat(conn, visit_id, true)? {
+        return Ok(false);
+    }
+    insert_seat(conn, registration_id, visit_id, now)?;
+    Ok(true)
+}
+
+pub fn insert_preferences(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    visit_ids: &[String],
+) -> QueryResult<()> {
+    if visit_ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = visit_ids
+        .iter()
+        .enumerate()
+        .map(|(index, visit_id)| {
+            (
+                registration_preferences::registration_id.eq(registration_id),
+                registration_preferences::rank.eq(index as i32 + 1),
+                registration_preferences::site_visit_id.eq(visit_id.as_str()),
+            )
+        })
+        .collect();
+    match conn {
+        // One round trip for all; multi-row inserts are backend-specific SQL in diesel,
+        // run on the inner connection.
+        DbConnection::Postgres(conn) => {
+            diesel::insert_into(registration_preferences::table)
+                .values(rows)
+                .execute(conn)?;
+        }
+        // No round trips to save: one prepared single-row insert per rank (a multi-row
+        // insert would be prepared again, with its triggers, every time).
+        DbConnection::Sqlite(conn) => {
+            for row in rows {
+                diesel::insert_into(registration_preferences::table)
+                    .values(row)
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}

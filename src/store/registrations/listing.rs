@@ -1,0 +1,172 @@
+//! The organisers' lists and reads of many registrations at once: the filtered, paged
+//! list, rosters, reads by id list (in slices small enough to bind), and the confirmed
+//! people of an event in registration order.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+
+use super::{Backend, RegistrationRow, RegistrationStatus, CONFIRMED};
+use crate::db::schema::{registration_preferences, registrations, seat_assignments};
+use crate::db::DbConnection;
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, for case-insensitive search on both backends (ASCII on SQLite).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// What an organiser's list can be narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct RegistrationFilter {
+    pub status: Option<RegistrationStatus>,
+    pub country: Option<String>,
+    /// Registrations holding a seat in this visit.
+    pub site_visit_id: Option<String>,
+    /// Part of the name, email or organisation, any letter case.
+    pub search: Option<String>,
+}
+
+fn filtered<'a>(event_id: &'a str, filter: &'a RegistrationFilter) -> registrations::BoxedQuery<'a, Backend> {
+    let mut query = registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(registrations::status.eq(status.as_str()));
+    }
+    if let Some(country) = &filter.country {
+        query = query.filter(registrations::country.eq(country));
+    }
+    if let Some(visit) = &filter.site_visit_id {
+        query = query.filter(exists(
+            seat_assignments::table
+                .filter(seat_assignments::registration_id.eq(registrations::id))
+                .filter(seat_assignments::site_visit_id.eq(visit)),
+        ));
+    }
+    if let Some(search) = &filter.search {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            lower(registrations::first_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(registrations::last_name).like(pattern.clone()).escape('\\'))
+                .or(registrations::email_normalized.like(pattern.clone()).escape('\\'))
+                .or(lower(registrations::organisation).like(pattern).escape('\\')),
+        );
+    }
+    query
+}
+
+/// A page of the event's registrations in registration order, and how many match.
+pub fn list_for_event(
+    conn: &mut DbConnection,
+    event_id: &str,
+    filter: &RegistrationFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<RegistrationRow>, i64)> {
+    let total = filtered(event_id, filter).count().get_result(conn)?;
+    let page = filtered(event_id, filter)
+        .order((registrations::created_at, registrations::id))
+        .limit(limit)
+        .offset(offset)
+        .select(RegistrationRow::as_select())
+        .load(conn)?;
+    Ok((page, total))
+}
+
+/// Ids bound in one `IN (…)` list at most: SQLite refuses a statement with more than
+/// 32,766 bound values, and an event can have more registrations than that.
+const IDS_PER_STATEMENT: usize = 10_000;
+
+/// `query` run for each slice of `ids` small enough to bind, the results in slice order.
+fn in_slices<T>(
+    conn: &mut DbConnection,
+    ids: &[String],
+    mut query: impl FnMut(&mut DbConnection, &[String]) -> QueryResult<Vec<T>>,
+) -> QueryResult<Vec<T>> {
+    let mut all = Vec::new();
+    for slice in ids.chunks(IDS_PER_STATEMENT) {
+        all.extend(query(conn, slice)?);
+    }
+    Ok(all)
+}
+
+pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<RegistrationRow>> {
+    in_slices(conn, ids, |conn, ids| {
+        registrations::table
+            .filter(registrations::id.eq_any(ids))
+            .select(RegistrationRow::as_select())
+            .load(conn)
+    })
+}
+
+/// Seats of these registrations: (registration id, visit id).
+pub fn seats_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    in_slices(conn, ids, |conn, ids| {
+        seat_assignments::table
+            .filter(seat_assignments::registration_id.eq_any(ids))
+            .select((seat_assignments::registration_id, seat_assignments::site_visit_id))
+            .load(conn)
+    })
+}
+
+/// Rankings of these registrations: (registration id, rank, visit id), each person's
+/// ranks in order.
+pub fn preferences_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, i32, String)>> {
+    in_slices(conn, ids, |conn, ids| {
+        registration_preferences::table
+            .filter(registration_preferences::registration_id.eq_any(ids))
+            .order((
+                registration_preferences::registration_id,
+                registration_preferences::rank,
+            ))
+            .select((
+                registration_preferences::registration_id,
+                registration_preferences::rank,
+                registration_preferences::site_visit_id,
+            ))
+            .load(conn)
+    })
+}
+
+/// Everyone holding a seat in the visit, in registration order, with when they got it.
+pub fn seated_in(
+    conn: &mut DbConnection,
+    visit_id: &str,
+) -> QueryResult<Vec<(RegistrationRow, NaiveDateTime)>> {
+    seat_assignments::table
+        .inner_join(registrations::table)
+        .filter(seat_assignments::site_visit_id.eq(visit_id))
+        .order((registrations::created_at, registrations::id))
+        .select((RegistrationRow::as_select(), seat_assignments::assigned_at))
+        .load(conn)
+}
+
+/// Every active confirmed registration of the event, in registration order.
+pub fn confirmed_in_order(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(CONFIRMED))
+        .order((registrations::created_at, registrations::id))
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
+
+/// Active confirmed registrations of the event that hold no seat, in registration order.
+pub fn confirmed_without_seat(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(CONFIRMED))
+        .filter(not(exists(
+            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
+        )))
+        .order((registrations::created_at, registrations::id))
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}

@@ -1,0 +1,284 @@
+//! Queries on registrations, their ranked preferences, their seats and the waitlists
+//! derived from them. A waitlist is not stored: it is the `visit_waitlist` view (see the
+//! waitlist migration and docs/decisions.md, "The waitlist").
+//!
+//! One file per job: `hot_path` (the registration insert, its ranking and first seat),
+//! `waitlists` (who waits for a visit or for the event), `listing` (organisers' lists and
+//! reads of many registrations), `erasure` (anonymising and finding what to erase). This
+//! file holds the row types, the status, and the reads and writes of one registration;
+//! everything is re-exported here, so callers name `store::registrations::…` only.
+
+mod erasure;
+mod hot_path;
+mod listing;
+mod waitlists;
+
+pub use erasure::{anonymise, erased_email, find_by_email, not_erased, ERASED};
+pub use hot_path::{claim_seat, insert, insert_preferences, insert_ranked};
+pub use listing::{
+    confirmed_in_order, confirmed_without_seat, find_many, list_for_event, preferences_of, seated_in,
+    seats_of, RegistrationFilter,
+};
+#[cfg(feature = "reference")]
+pub use waitlists::waiting_counts;
+pub use waitlists::{
+    event_waitlist_position, first_event_waitlisted, next_waiting, set_auto_seat, waiting_for,
+    waitlist_position,
+};
+
+use chrono::NaiveDateTime;
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use crate::db::schema::{registration_preferences, registrations, seat_assignments};
+use crate::db::DbConnection;
+
+pub const CONFIRMED: &str = "confirmed";
+pub const WAITLISTED: &str = "waitlisted";
+pub const CANCELLED: &str = "cancelled";
+
+/// Where a registration stands (stored as text: `confirmed`, `waitlisted`, `cancelled`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    /// Holds a place of the event (and a seat or a place in a visit's waitlist).
+    Confirmed,
+    /// On the event-wide waitlist: the event's own capacity is reached.
+    Waitlisted,
+    Cancelled,
+}
+
+impl RegistrationStatus {
+    pub const ALL: [Self; 3] = [Self::Confirmed, Self::Waitlisted, Self::Cancelled];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => CONFIRMED,
+            Self::Waitlisted => WAITLISTED,
+            Self::Cancelled => CANCELLED,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+impl TryFrom<String> for RegistrationStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("unknown registration status `{text}`"))
+    }
+}
+
+diesel::alias!(registration_preferences as held: HeldPreference);
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = registrations)]
+pub struct RegistrationRow {
+    pub id: String,
+    pub event_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub organisation: String,
+    pub country: String,
+    pub job_title: Option<String>,
+    pub dietary: Option<String>,
+    #[diesel(deserialize_as = String)]
+    pub status: RegistrationStatus,
+    pub manage_token_hash: String,
+    pub consent_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub cancelled_at: Option<NaiveDateTime>,
+    pub auto_seat: bool,
+    /// `en` or `fr`: the language of the person's emails.
+    pub language: String,
+    /// Set when the person's data was erased or anonymised; the row keeps counting.
+    pub erased_at: Option<NaiveDateTime>,
+}
+
+/// `None` is bound as NULL rather than left out of the statement, so that every insert
+/// is the same statement and diesel keeps it prepared.
+#[derive(Insertable)]
+#[diesel(table_name = registrations, treat_none_as_default_value = false)]
+pub struct NewRegistrationRow<'a> {
+    pub id: &'a str,
+    pub event_id: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub email: &'a str,
+    pub email_normalized: &'a str,
+    pub organisation: &'a str,
+    pub country: &'a str,
+    pub job_title: Option<&'a str>,
+    pub dietary: Option<&'a str>,
+    pub status: &'a str,
+    pub manage_token_hash: &'a str,
+    pub consent_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub language: &'a str,
+}
+
+impl NewRegistrationRow<'_> {
+    /// The row as it reads back right after the insert.
+    pub fn to_owned_row(&self) -> RegistrationRow {
+        RegistrationRow {
+            id: self.id.to_owned(),
+            event_id: self.event_id.to_owned(),
+            first_name: self.first_name.to_owned(),
+            last_name: self.last_name.to_owned(),
+            email: self.email.to_owned(),
+            email_normalized: self.email_normalized.to_owned(),
+            organisation: self.organisation.to_owned(),
+            country: self.country.to_owned(),
+            job_title: self.job_title.map(str::to_owned),
+            dietary: self.dietary.map(str::to_owned),
+            status: RegistrationStatus::parse(self.status).unwrap_or(RegistrationStatus::Confirmed),
+            manage_token_hash: self.manage_token_hash.to_owned(),
+            consent_at: self.consent_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            cancelled_at: None,
+            auto_seat: true,
+            language: self.language.to_owned(),
+            erased_at: None,
+        }
+    }
+}
+
+/// The backend of boxed queries, which must name one (`DbConnection` is either).
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RegistrationRow>> {
+    registrations::table
+        .find(id)
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::manage_token_hash.eq(hash))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Moves a registration from `from` to `to`; false when it was not in `from` (someone
+/// else changed it first). On PostgreSQL the update also takes the row lock that every
+/// seat change holds while it decides about this person.
+pub fn change_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &[RegistrationStatus],
+    to: RegistrationStatus,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
+    let to = to.as_str();
+    let target = registrations::table
+        .find(id)
+        .filter(registrations::status.eq_any(from));
+    let changed = if to == CANCELLED {
+        diesel::update(target)
+            .set((
+                registrations::status.eq(to),
+                registrations::updated_at.eq(now),
+                registrations::cancelled_at.eq(Some(now)),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(target)
+            .set((registrations::status.eq(to), registrations::updated_at.eq(now)))
+            .execute(conn)?
+    };
+    Ok(changed == 1)
+}
+
+/// Locks an active confirmed registration before its seat is changed by someone else's
+/// transaction (promotion); false when it is no longer active.
+pub fn lock_confirmed(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    use RegistrationStatus::Confirmed;
+    change_status(conn, id, &[Confirmed], Confirmed, now)
+}
+
+/// The ranked visit ids, best first.
+pub fn preferences(conn: &mut DbConnection, registration_id: &str) -> QueryResult<Vec<String>> {
+    registration_preferences::table
+        .filter(registration_preferences::registration_id.eq(registration_id))
+        .order(registration_preferences::rank)
+        .select(registration_preferences::site_visit_id)
+        .load(conn)
+}
+
+pub fn replace_preferences(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    visit_ids: &[String],
+) -> QueryResult<()> {
+    diesel::delete(
+        registration_preferences::table.filter(registration_preferences::registration_id.eq(registration_id)),
+    )
+    .execute(conn)?;
+    insert_preferences(conn, registration_id, visit_ids)
+}
+
+/// The visit whose seat the registration holds.
+pub fn seat(conn: &mut DbConnection, registration_id: &str) -> QueryResult<Option<String>> {
+    seat_assignments::table
+        .find(registration_id)
+        .select(seat_assignments::site_visit_id)
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_seat(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    visit_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(seat_assignments::table)
+        .values((
+            seat_assignments::registration_id.eq(registration_id),
+            seat_assignments::site_visit_id.eq(visit_id),
+            seat_assignments::assigned_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn move_seat(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    visit_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(seat_assignments::table.find(registration_id))
+        .set((
+            seat_assignments::site_visit_id.eq(visit_id),
+            seat_assignments::assigned_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_seat(conn: &mut DbConnection, registration_id: &str) -> QueryResult<()> {
+    diesel::delete(seat_assignments::table.find(registration_id)).execute(conn)?;
+    Ok(())
+}
+
+/// Active registrations with status `confirmed` (to set up an event-wide capacity).
+pub fn count_confirmed(conn: &mut DbConnection, event_id: &str) -> QueryResult<i64> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::status.eq(CONFIRMED))
+        .select(count_star())
+        .first(conn)
+}
