@@ -72,8 +72,6 @@ impl TryFrom<String> for RegistrationStatus {
     }
 }
 
-diesel::alias!(registration_preferences as held: HeldPreference);
-
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = registrations)]
 pub struct RegistrationRow {
