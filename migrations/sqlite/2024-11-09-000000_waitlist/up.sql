@@ -10,18 +10,23 @@ ALTER TABLE registrations RENAME COLUMN on_waitlist TO auto_seat;
 -- lower in a visit whose roster is not frozen (`upgrading` true: a frozen roster changes
 -- only by an organiser's hand). A free seat goes to the unseated first, then to an
 -- upgrade, each in registration order. Every reader uses this view: seat refills,
--- positions, rosters, the event view, the attendee export and the counters.
+-- positions, rosters, the event view, the attendee export and the counters. One branch
+-- per kind, so that a reader of one kind (`NOT upgrading`) reads only its branch.
 CREATE VIEW visit_waitlist AS
 SELECT p.site_visit_id, r.id AS registration_id, r.event_id, r.country, r.created_at,
-    s.registration_id IS NOT NULL AS upgrading
+    FALSE AS upgrading
 FROM registration_preferences p
 JOIN registrations r ON r.id = p.registration_id
-LEFT JOIN seat_assignments s ON s.registration_id = r.id
 WHERE r.status = 'confirmed' AND r.auto_seat
-    AND (s.registration_id IS NULL OR EXISTS (
-        SELECT 1 FROM registration_preferences h JOIN site_visits v ON v.id = h.site_visit_id
-        WHERE h.registration_id = r.id AND h.site_visit_id = s.site_visit_id
-            AND h.rank > p.rank AND NOT v.frozen));
+    AND NOT EXISTS (SELECT 1 FROM seat_assignments s WHERE s.registration_id = r.id)
+UNION ALL
+SELECT p.site_visit_id, r.id, r.event_id, r.country, r.created_at, TRUE
+FROM registration_preferences p
+JOIN registrations r ON r.id = p.registration_id
+JOIN seat_assignments s ON s.registration_id = r.id
+JOIN registration_preferences h ON h.registration_id = r.id AND h.site_visit_id = s.site_visit_id
+JOIN site_visits v ON v.id = s.site_visit_id
+WHERE r.status = 'confirmed' AND r.auto_seat AND h.rank > p.rank AND NOT v.frozen;
 
 -- What one registration adds to the counters: by visit, the waitlists above.
 DROP VIEW registration_count_contributions;

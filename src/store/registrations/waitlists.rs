@@ -6,51 +6,66 @@
 //! implementation behind the `reference` feature: the product reads those numbers from
 //! the maintained counters (`store::counts`), the tests check the counters against it.
 
-use diesel::dsl::count_star;
+use diesel::dsl::{count_star, not};
 use diesel::prelude::*;
 
 use super::{Backend, RegistrationRow, WAITLISTED};
 use crate::db::schema::{registrations, visit_waitlist};
 use crate::db::DbConnection;
 
-/// The people waiting for `visit_id`, in the order a free seat goes to them (invariant
-/// 4): those holding no seat by registration time, then those holding a seat they
-/// ranked lower. Who waits is defined once, by the `visit_waitlist` view.
-fn waitlist_of(visit_id: &str) -> visit_waitlist::BoxedQuery<'_, Backend> {
-    visit_waitlist::table
+/// The people waiting for `visit_id` who hold no seat (`upgrading` false) or who would
+/// move up from a lower-ranked seat (true), in registration order. Who waits is defined
+/// once, by the `visit_waitlist` view; its two branches are one per kind, and naming
+/// the kind as a constant (not a bound value) lets the planner read only that branch.
+fn waitlist_of(visit_id: &str, upgrading: bool) -> visit_waitlist::BoxedQuery<'_, Backend> {
+    let query = visit_waitlist::table
         .filter(visit_waitlist::site_visit_id.eq(visit_id))
-        .order((
-            visit_waitlist::upgrading,
-            visit_waitlist::created_at,
-            visit_waitlist::registration_id,
-        ))
-        .into_boxed()
+        .order((visit_waitlist::created_at, visit_waitlist::registration_id))
+        .into_boxed();
+    if upgrading {
+        query.filter(visit_waitlist::upgrading)
+    } else {
+        query.filter(not(visit_waitlist::upgrading))
+    }
 }
 
-/// The first `limit` people waiting for `visit_id` who hold no seat, then (when
-/// `upgrades`) those who would move up from a lower-ranked seat.
+/// The people waiting for `visit_id` in the order a free seat goes to them (invariant
+/// 4): the first `limit` of those holding no seat, then (when `upgrades`) of those who
+/// would move up from a lower-ranked seat.
 pub fn waiting_for(
     conn: &mut DbConnection,
     visit_id: &str,
     upgrades: bool,
     limit: i64,
 ) -> QueryResult<Vec<String>> {
-    let mut query = waitlist_of(visit_id);
-    if !upgrades {
-        query = query.filter(visit_waitlist::upgrading.eq(false));
-    }
-    query
+    let mut waiting: Vec<String> = waitlist_of(visit_id, false)
         .select(visit_waitlist::registration_id)
         .limit(limit)
-        .load(conn)
+        .load(conn)?;
+    if upgrades {
+        waiting.extend(
+            waitlist_of(visit_id, true)
+                .select(visit_waitlist::registration_id)
+                .limit(limit)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(waiting)
 }
 
-/// The next person a free seat of `visit_id` goes to.
+/// The next person a free seat of `visit_id` goes to: the earliest holding no seat,
+/// else the earliest who would move up.
 pub fn next_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Option<String>> {
-    waitlist_of(visit_id)
-        .select(visit_waitlist::registration_id)
-        .first(conn)
-        .optional()
+    for upgrading in [false, true] {
+        let next = waitlist_of(visit_id, upgrading)
+            .select(visit_waitlist::registration_id)
+            .first(conn)
+            .optional()?;
+        if next.is_some() {
+            return Ok(next);
+        }
+    }
+    Ok(None)
 }
 
 /// Whether automatic seat changes apply to the registration (an organiser's placement
@@ -70,8 +85,11 @@ pub fn waitlist_position(
     registration: &RegistrationRow,
 ) -> QueryResult<i64> {
     let ahead: i64 = visit_waitlist::table
+        // The event narrows the rows before the visit does: with it the planner walks
+        // the event's registrations in order even in a plan made for any visit.
+        .filter(visit_waitlist::event_id.eq(&registration.event_id))
         .filter(visit_waitlist::site_visit_id.eq(visit_id))
-        .filter(visit_waitlist::upgrading.eq(false))
+        .filter(not(visit_waitlist::upgrading))
         .filter(
             visit_waitlist::created_at
                 .lt(registration.created_at)
