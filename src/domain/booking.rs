@@ -6,7 +6,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::access::{hash_secret, ManageKey};
 use super::error::DomainError;
-use super::event_rules::{check_window, find_event_with_visits, lock_for_seat_changes, seats_at_once};
+use super::event_rules::{check_window, find_event_for_seat_changes, find_event_with_visits, seats_at_once};
 use super::notify::{self, Notice};
 use super::registration::{NewRegistration, Preferences};
 use super::seats::{self, SeatChange};
@@ -148,8 +148,7 @@ pub fn cancel_registration(
     registration: &RegistrationRow,
     now: NaiveDateTime,
 ) -> Result<(), DomainError> {
-    let event = events::find(conn, &registration.event_id)?;
-    lock_for_seat_changes(conn, &event)?;
+    let event = find_event_for_seat_changes(conn, &registration.event_id)?;
     let mut changes = Vec::new();
     let mut confirmed = Vec::new();
     let mut released = None;
@@ -190,9 +189,8 @@ pub fn change_preferences(
     preferences: &Preferences,
     now: NaiveDateTime,
 ) -> Result<(), DomainError> {
-    let event = events::find(conn, &registration.event_id)?;
+    let event = find_event_for_seat_changes(conn, &registration.event_id)?;
     check_window(&event, now)?;
-    lock_for_seat_changes(conn, &event)?;
     let visits = site_visits::list(conn, &event.id)?;
     let ranked = visit_ids(&visits, preferences)?;
     let id = &registration.id;

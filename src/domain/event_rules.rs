@@ -73,6 +73,12 @@ pub fn check_window(event: &EventRow, now: NaiveDateTime) -> Result<(), DomainEr
 /// they lock only the seat they claim (and, in an event with its own capacity, the
 /// event row before it, in the same order).
 pub fn lock_for_seat_changes(conn: &mut DbConnection, event: &EventRow) -> Result<(), DomainError> {
-    events::lock(conn, &event.id)?;
+    events::find_locked(conn, &event.id)?;
     Ok(())
+}
+
+/// The event by id with its seat-change lock taken (see [`lock_for_seat_changes`]), in
+/// one query.
+pub fn find_event_for_seat_changes(conn: &mut DbConnection, id: &str) -> Result<EventRow, DomainError> {
+    Ok(events::find_locked(conn, id)?)
 }

@@ -2,12 +2,13 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::extract::{accept_language, Public, Write};
 use super::problem::{ApiError, Problem};
 use super::{registering, AppState};
 use crate::domain::catalog::{self, EventView};
+use crate::domain::idempotency::Answer;
 use crate::domain::now;
 use crate::domain::view::RegistrationView;
 
@@ -32,12 +33,11 @@ pub async fn show_event(
 }
 
 /// A registration as its holder sees it, with the private link to manage it.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RegistrationAnswer {
     #[serde(flatten)]
     pub view: RegistrationView,
     /// Not kept with a stored answer: derived again for each answer.
-    #[serde(default)]
     pub manage_url: String,
 }
 
@@ -72,20 +72,25 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let lang = accept_language(&req);
     let answer = registering::register(&state, event.into_inner(), write.body, write.key, lang).await?;
-    let (status, body) = answer.into_parts(201, |registered| {
-        serde_json::to_value(&registered.view).unwrap_or_default()
-    });
-    let mut answer: RegistrationAnswer =
-        serde_json::from_value(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (status, view) = match answer {
+        // The registration just made is answered as it is; the manage token made with
+        // it is the one derived below.
+        Answer::Fresh(registered) => (StatusCode::CREATED, registered.view),
+        Answer::Replayed { status, body } => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
+            serde_json::from_value(body).map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
+    };
     // The manage link is derived again rather than kept with the answer: no token is
     // stored in clear.
-    let token = state.manage_key.token_for(&answer.view.id);
-    answer.manage_url = state.manage_url(&token);
-    Ok(
-        HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED))
-            .insert_header((header::LOCATION, format!("/api/v1/manage/{token}")))
-            .json(answer),
-    )
+    let token = state.manage_key.token_for(&view.id);
+    let answer = RegistrationAnswer {
+        view,
+        manage_url: state.manage_url(&token),
+    };
+    Ok(HttpResponse::build(status)
+        .insert_header((header::LOCATION, format!("/api/v1/manage/{token}")))
+        .json(answer))
 }
 
 /// `POST /api/v1/events/{event}/registrations`. Also accepted as a urlencoded form

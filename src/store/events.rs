@@ -69,18 +69,18 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<EventRow> {
     events::table.find(id).select(EventRow::as_select()).first(conn)
 }
 
-/// Locks the event's row until the transaction ends (PostgreSQL; SQLite has one writer).
-/// `FOR NO KEY UPDATE` does not hold up registrations, whose inserts take only a key
-/// share of it through their foreign key.
-pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    if let DbConnection::Postgres(pg) = conn {
-        events::table
+/// The event, its row locked until the transaction ends (PostgreSQL; SQLite has one
+/// writer). `FOR NO KEY UPDATE` does not hold up registrations, whose inserts take only
+/// a key share of it through their foreign key.
+pub fn find_locked(conn: &mut DbConnection, id: &str) -> QueryResult<EventRow> {
+    match conn {
+        DbConnection::Postgres(pg) => events::table
             .find(id)
-            .select(events::id)
+            .select(EventRow::as_select())
             .for_no_key_update()
-            .first::<String>(pg)?;
+            .first(pg),
+        DbConnection::Sqlite(_) => find(conn, id),
     }
-    Ok(())
 }
 
 pub fn insert(conn: &mut DbConnection, id: &str, slug: &str, event: &EventChanges<'_>) -> QueryResult<()> {
