@@ -203,15 +203,7 @@ pub fn add_site_visit(
         return Err(slug_taken("slug"));
     }
     let position = visit.position.unwrap_or(existing.len() as i32);
-    let id = uuid::Uuid::now_v7().to_string();
-    match site_visits::insert(
-        conn,
-        &id,
-        &event.id,
-        &visit.slug,
-        visit.capacity,
-        &visit.details(position, now),
-    ) {
+    match insert_visit(conn, &event.id, visit, position, now) {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(slug_taken("slug")),
         other => Ok(other?),
     }
@@ -268,15 +260,7 @@ pub fn import_event_file(
         let position = visit.position.unwrap_or(index as i32);
         match site_visits::find(conn, &event.id, &visit.slug)? {
             None => {
-                let id = uuid::Uuid::now_v7().to_string();
-                site_visits::insert(
-                    conn,
-                    &id,
-                    &event.id,
-                    &visit.slug,
-                    visit.capacity,
-                    &visit.details(position, now),
-                )?;
+                insert_visit(conn, &event.id, visit, position, now)?;
                 outcome.visits_created += 1;
             }
             Some(row) => {
@@ -318,4 +302,23 @@ pub fn import_event_file(
 /// seat gauges of `/metrics`.
 pub fn seat_gauges(conn: &mut DbConnection) -> Result<Vec<(String, String, i32, i32)>, DomainError> {
     Ok(site_visits::all_with_event_slug(conn)?)
+}
+
+/// A new visit's row, under a new id.
+fn insert_visit(
+    conn: &mut DbConnection,
+    event_id: &str,
+    visit: &NewSiteVisit,
+    position: i32,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    let id = uuid::Uuid::now_v7().to_string();
+    site_visits::insert(
+        conn,
+        &id,
+        event_id,
+        &visit.slug,
+        visit.capacity,
+        &visit.details(position, now),
+    )
 }
