@@ -175,8 +175,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A stored waitlist: one per site visit and one per event (its id), migration
+    /// `2024-11-10-000000_waitlist_queue`; written only by `store::queues`.
+    waitlist_queues (id) {
+        id -> Text,
+        /// The last place given (places are 1, 2, 3…).
+        tail -> BigInt,
+        /// How many still wait.
+        length -> BigInt,
+    }
+}
+
+diesel::table! {
+    waitlist_entries (queue_id, place) {
+        queue_id -> Text,
+        place -> BigInt,
+        registration_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Departures from a queue, as a Fenwick tree over places (see `store::queues`).
+    waitlist_departures (queue_id, node) {
+        queue_id -> Text,
+        node -> BigInt,
+        departed -> BigInt,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
 diesel::joinable!(visit_waitlist -> registrations (registration_id));
+diesel::joinable!(waitlist_entries -> registrations (registration_id));
 diesel::joinable!(audit_log -> events (event_id));
 diesel::joinable!(outbox_emails -> events (event_id));
 diesel::joinable!(outbox_emails -> registrations (registration_id));
@@ -199,6 +229,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     idempotency_keys,
     visit_waitlist,
+    waitlist_queues,
+    waitlist_entries,
+    waitlist_departures,
 );
 
 // Counts by country and visit group seats by the holder's country.

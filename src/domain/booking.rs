@@ -6,7 +6,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::access::{hash_secret, ManageKey};
 use super::error::DomainError;
-use super::event_rules::{check_window, find_event_for_seat_changes, find_event_with_visits, seats_at_once};
+use super::event_rules::{
+    check_window, find_event_for_seat_changes, find_event_with_visits, lock_for_seat_changes, seats_at_once,
+};
 use super::notify::{self, Notice};
 use super::registration::{NewRegistration, Preferences};
 use super::seats::{self, SeatChange};
@@ -94,21 +96,50 @@ pub fn register_participant(
         other => other?,
     };
     let mut confirmed = true;
+    let mut locked = false;
     if event.capacity.is_some() && !events::try_take_place(conn, &event.id)? {
-        registrations::change_status(conn, &id, &[Confirmed], Waitlisted, now)?;
-        confirmed = false;
+        // Joining the event's waitlist is a seat change: under its lock, where a place
+        // freed meanwhile is seen (and taken) too.
+        lock_for_seat_changes(conn, &event)?;
+        locked = true;
+        if !events::try_take_place(conn, &event.id)? {
+            registrations::change_status(conn, &id, &[Confirmed], Waitlisted, now)?;
+            confirmed = false;
+        }
     }
-    let seat = match seat_first {
+    let mut seat = match seat_first {
         Some(first) if seated_first => Some(first.clone()),
         Some(_) => seats::claim_best_seat(conn, &id, &ranked[1..], now)?,
         None if confirmed && seats_at_once(&event) => seats::claim_best_seat(conn, &id, &ranked, now)?,
         None => None,
     };
+    let mut position = None;
+    if confirmed && seat.is_none() && !ranked.is_empty() {
+        // Joining the visits' queues is a seat change too. Under the lock, a seat freed
+        // since the claims above is seen: it is this person's if nobody waits for it.
+        if !locked {
+            lock_for_seat_changes(conn, &event)?;
+        }
+        if seats_at_once(&event) {
+            seat = seats::claim_best_seat(conn, &id, &ranked, now)?;
+        }
+        if seat.is_none() {
+            position = registrations::join_queues(conn, &id, &ranked)?.first().copied();
+        }
+    }
     let registration = RegistrationRow {
         status: if confirmed { Confirmed } else { Waitlisted },
         ..row.to_owned_row()
     };
-    let view = view_of(conn, &event, &visits, &registration, &ranked, seat.as_deref())?;
+    let view = view_of(
+        conn,
+        &event,
+        &visits,
+        &registration,
+        &ranked,
+        seat.as_deref(),
+        position,
+    )?;
     notify::queue_email(
         conn,
         &event,

@@ -314,13 +314,10 @@ pub const PAGE_SIZE: i64 = 1_000;
 
 /// Reads the attendee list a page at a time, each page in its own short transaction.
 ///
-/// Waitlist positions are not looked up per person (that would be a count per row):
-/// the list runs in registration order, which is the waitlists' order, so the cursor
-/// counts, per visit, the people without a seat it has passed who wait for that visit
-/// (confirmed, ranked it, automatic seating on: the `visit_waitlist` view's unseated
-/// people) — exactly what `registrations::waitlist_position` counts — and likewise the
-/// event waitlist. A registration that changes while a long export runs shows the state its
-/// page was read in.
+/// Waitlist positions are read per page from the stored queues (`store::queues`: a
+/// few rows per person, never a count of the queue), so each is exactly what the
+/// person's own view shows. A registration that changes while a long export runs shows
+/// the state its page was read in.
 pub struct AttendeeCursor {
     event: EventRow,
     visits: Vec<SiteVisitRow>,
@@ -328,9 +325,6 @@ pub struct AttendeeCursor {
     positions_apply: bool,
     after: Option<(NaiveDateTime, String)>,
     finished: bool,
-    /// Per visit id: people passed without a seat who ranked it (confirmed ones).
-    waiting_ahead: HashMap<String, i64>,
-    event_waitlist_ahead: i64,
     page_size: i64,
 }
 
@@ -344,8 +338,6 @@ impl AttendeeCursor {
             visits,
             after: None,
             finished: false,
-            waiting_ahead: HashMap::new(),
-            event_waitlist_ahead: 0,
             page_size: PAGE_SIZE,
         })
     }
@@ -378,13 +370,17 @@ impl AttendeeCursor {
         for (id, _, visit) in registrations::preferences_of(conn, &ids)? {
             ranked.entry(id).or_default().push(visit);
         }
+        let positions: HashMap<(String, String), i64> = registrations::queue_positions_of(conn, &ids)?
+            .into_iter()
+            .map(|(id, queue, position)| ((id, queue), position))
+            .collect();
         let none = Vec::new();
         Ok(rows
             .into_iter()
             .map(|row| {
                 let seat = seats.get(&row.id).map(String::as_str);
                 let ranked = ranked.get(&row.id).unwrap_or(&none);
-                self.attendee(row, seat, ranked)
+                self.attendee(row, seat, ranked, &positions)
             })
             .collect())
     }
@@ -396,20 +392,21 @@ impl AttendeeCursor {
             .map(|v| v.slug.clone())
     }
 
-    /// One person's line, as `view::registration_view` would show them; then the
-    /// person is counted as ahead of everyone after them.
+    /// One person's line, as `view::registration_view` would show them (`positions`:
+    /// by registration and queue, the page's places in the stored queues).
     fn attendee(
-        &mut self,
+        &self,
         row: registrations::RegistrationRow,
         seat: Option<&str>,
         ranked: &[String],
+        positions: &HashMap<(String, String), i64>,
     ) -> Attendee {
         let first_choice = ranked.first().map(String::as_str);
+        let position_in = |queue: &str| positions.get(&(row.id.clone(), queue.to_owned())).copied();
         let mut event_waitlist_position = None;
         let (site_visit, seat_status, waitlist_position) = match (row.status, seat) {
             (RegistrationStatus::Waitlisted, _) => {
-                self.event_waitlist_ahead += 1;
-                event_waitlist_position = Some(self.event_waitlist_ahead);
+                event_waitlist_position = position_in(&self.event.id);
                 let visit = first_choice.and_then(|v| self.slug_of(v));
                 let status = visit.as_ref().map(|_| SeatStatus::Waitlisted);
                 (visit, status, None)
@@ -418,13 +415,7 @@ impl AttendeeCursor {
             (RegistrationStatus::Confirmed, None) => {
                 let position = first_choice
                     .filter(|_| self.positions_apply)
-                    .map(|v| self.waiting_ahead.get(v).copied().unwrap_or(0) + 1);
-                // Only people in the waitlists (`visit_waitlist`) are ahead of anyone.
-                if row.auto_seat {
-                    for visit in ranked {
-                        *self.waiting_ahead.entry(visit.clone()).or_default() += 1;
-                    }
-                }
+                    .and_then(position_in);
                 match first_choice {
                     // An organiser took them out of every visit: they wait for none.
                     Some(visit) if row.auto_seat => {

@@ -2,7 +2,8 @@
 //! capacity raise run through the real domain functions on a real SQLite database, and
 //! after every step the seats must equal those of a simple model of the rules, the
 //! invariants must hold, and the maintained counters (by country and by visit) must
-//! equal the model's numbers.
+//! equal the model's numbers, and every waiting person's position must be their place
+//! in the model's queues.
 
 use proptest::prelude::*;
 
@@ -46,6 +47,9 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     capacity: Vec<i32>,
     people: Vec<Person>,
+    /// Per visit, the people holding no seat who wait for it, in the order they began
+    /// to wait (a new ranking keeps a person's place in the visits it still names).
+    queues: Vec<Vec<usize>>,
 }
 
 struct Person {
@@ -70,6 +74,26 @@ impl Model {
             active: true,
             seat,
         });
+        self.sync();
+    }
+
+    fn waits_for(person: &Person, visit: usize) -> bool {
+        person.active && person.seat.is_none() && person.ranked.contains(&visit)
+    }
+
+    /// The queues after a change: who no longer waits leaves, who newly waits joins at
+    /// the end.
+    fn sync(&mut self) {
+        self.queues.resize(self.capacity.len(), Vec::new());
+        for visit in 0..self.queues.len() {
+            let people = &self.people;
+            self.queues[visit].retain(|&p| Self::waits_for(&people[p], visit));
+            for (index, person) in self.people.iter().enumerate() {
+                if Self::waits_for(person, visit) && !self.queues[visit].contains(&index) {
+                    self.queues[visit].push(index);
+                }
+            }
+        }
     }
 
     fn rank(person: &Person, visit: usize) -> Option<usize> {
@@ -81,10 +105,7 @@ impl Model {
         let mut queue = std::collections::VecDeque::from([first]);
         while let Some(visit) = queue.pop_front() {
             while self.has_room(visit) {
-                let unseated = self
-                    .people
-                    .iter()
-                    .position(|p| p.active && p.seat.is_none() && p.ranked.contains(&visit));
+                let unseated = self.queues[visit].first().copied();
                 let upgrading = || {
                     self.people.iter().position(|p| {
                         p.active
@@ -100,6 +121,7 @@ impl Model {
                 if let Some(old) = self.people[index].seat.replace(visit) {
                     queue.push_back(old);
                 }
+                self.sync();
             }
         }
     }
@@ -110,7 +132,9 @@ impl Model {
             return;
         }
         person.active = false;
-        if let Some(visit) = person.seat.take() {
+        let seat = person.seat.take();
+        self.sync();
+        if let Some(visit) = seat {
             self.refill(visit);
         }
     }
@@ -127,18 +151,22 @@ impl Model {
         match (claimed, held) {
             (Some(to), Some(from)) => {
                 self.people[index].seat = Some(to);
+                self.sync();
                 self.refill(from);
             }
             (Some(to), None) => self.people[index].seat = Some(to),
             (None, Some(from)) if held_rank.is_none() => {
                 self.people[index].seat = None;
+                self.sync();
                 self.refill(from);
             }
             _ => {}
         }
+        self.sync();
     }
 
     fn raise(&mut self, visit: usize, by: i32) {
+        self.sync();
         self.capacity[visit] += by;
         self.refill(visit);
     }
@@ -298,7 +326,8 @@ fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
 
 fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Result<(), TestCaseError> {
     let ids = ids.to_vec();
-    let (seats, visits) = fixture
+    let all = ids.clone();
+    let (seats, visits, positions) = fixture
         .db
         .read_blocking(move |conn| {
             let mut seats = Vec::new();
@@ -306,9 +335,29 @@ fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Resul
                 seats.push(registrations::seat(conn, id)?);
             }
             let event = event_rules::find_event(conn, "model")?;
-            Ok::<_, DomainError>((seats, site_visits::list(conn, &event.id)?))
+            let positions = registrations::queue_positions_of(conn, &ids)?;
+            Ok::<_, DomainError>((seats, site_visits::list(conn, &event.id)?, positions))
         })
         .unwrap();
+    // Every waiting person's position is their place in the model's queue, and nobody
+    // else is in a queue.
+    let mut stored: Vec<(usize, usize, i64)> = positions
+        .iter()
+        .map(|(id, queue, position)| {
+            let person = all.iter().position(|i| i == id).unwrap();
+            let visit = fixture.visit_ids.iter().position(|v| v == queue).unwrap();
+            (visit, person, *position)
+        })
+        .collect();
+    stored.sort_unstable();
+    let mut expected: Vec<(usize, usize, i64)> = Vec::new();
+    for (visit, queue) in model.queues.iter().enumerate() {
+        for (place, person) in queue.iter().enumerate() {
+            expected.push((visit, *person, place as i64 + 1));
+        }
+    }
+    expected.sort_unstable();
+    prop_assert_eq!(stored, expected, "queues at step {}", step);
     for (index, person) in model.people.iter().enumerate() {
         let expected = person.seat.map(|v| fixture.visit_ids[v].clone());
         prop_assert_eq!(&seats[index], &expected, "step {}: person {}", step, index);
@@ -410,6 +459,7 @@ proptest! {
     ) {
         let fixture = fixture(&capacities);
         let mut model = Model { capacity: capacities.clone(), ..Model::default() };
+        model.sync();
         let mut ids = Vec::new();
         for (step, op) in ops.iter().enumerate() {
             let op = match op {

@@ -179,6 +179,9 @@ pub fn promote_event_waitlist(
         if seat_at_once {
             let ranked = registrations::preferences(conn, &candidate)?;
             if let Some(visit) = claim_best_seat(conn, &candidate, &ranked, now)? {
+                // The claim is the registration hot path's: it leaves the queues the
+                // new status joined to the sync.
+                registrations::sync_queues(conn, &candidate)?;
                 changes.push(SeatChange {
                     registration_id: candidate.clone(),
                     from_visit: None,

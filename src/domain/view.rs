@@ -64,11 +64,12 @@ pub fn registration_view(
 ) -> Result<RegistrationView, DomainError> {
     let ranked = registrations::preferences(conn, &registration.id)?;
     let seat = registrations::seat(conn, &registration.id)?;
-    view_of(conn, event, visits, registration, &ranked, seat.as_deref())
+    view_of(conn, event, visits, registration, &ranked, seat.as_deref(), None)
 }
 
-/// [`registration_view`] from a ranking and seat the caller already knows (saves the
-/// queries on the registration hot path).
+/// [`registration_view`] from a ranking and seat the caller already knows, and the
+/// position in the first choice's queue when it knows that too (saves the queries on
+/// the registration hot path).
 pub(super) fn view_of(
     conn: &mut DbConnection,
     event: &EventRow,
@@ -76,6 +77,7 @@ pub(super) fn view_of(
     registration: &RegistrationRow,
     ranked: &[String],
     seat: Option<&str>,
+    known_position: Option<i64>,
 ) -> Result<RegistrationView, DomainError> {
     let tz = event_timezone(event);
     let slug_of = |id: &str| visits.iter().find(|v| v.id == id);
@@ -94,7 +96,7 @@ pub(super) fn view_of(
         RegistrationStatus::Cancelled => (None, None),
         RegistrationStatus::Waitlisted => (
             first_choice.map(|v| seat_view(v, SeatStatus::Waitlisted, None)),
-            Some(registrations::event_waitlist_position(conn, registration)?),
+            registrations::event_waitlist_position(conn, registration)?,
         ),
         _ => match seat {
             Some(seat) => (
@@ -105,11 +107,11 @@ pub(super) fn view_of(
             None if !registration.auto_seat => (None, None),
             None => match first_choice {
                 Some(visit) if seats_at_once(event) => {
-                    let position = registrations::waitlist_position(conn, &visit.id, registration)?;
-                    (
-                        Some(seat_view(visit, SeatStatus::Waitlisted, Some(position))),
-                        None,
-                    )
+                    let position = match known_position {
+                        Some(position) => Some(position),
+                        None => registrations::waitlist_position(conn, &visit.id, &registration.id)?,
+                    };
+                    (Some(seat_view(visit, SeatStatus::Waitlisted, position)), None)
                 }
                 Some(visit) => (Some(seat_view(visit, SeatStatus::Waitlisted, None)), None),
                 None => (None, None),

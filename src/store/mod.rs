@@ -40,6 +40,7 @@ pub mod events;
 pub mod exports;
 pub mod idempotency;
 pub mod outbox;
+pub mod queues;
 pub mod registrations;
 pub mod service_keys;
 pub mod site_visits;

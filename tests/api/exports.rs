@@ -418,24 +418,28 @@ fn attendee_list_pages_through_a_large_event_in_order(backend: Backend) {
     let app = TestApp::spawn(backend);
     app.create_event("crowd", json!({}), &[("tour", 5)]);
     let people = 1_010; // more than one page of the export (1,000)
-    let jobs: Vec<crate::helpers::Job<u16>> = (0..people)
+    let jobs: Vec<crate::helpers::Job<Reply>> = (0..people)
         .map(|n| {
             let url = app.url("/api/v1/events/crowd/registrations");
             Box::new(move |agent: &ureq::Agent| {
-                let body = participant(n, &["tour"]).to_string();
-                match agent
-                    .post(&url)
-                    .set("Content-Type", "application/json")
-                    .send_string(&body)
-                {
-                    Ok(r) => r.status(),
-                    Err(ureq::Error::Status(s, _)) => s,
-                    Err(e) => panic!("{e}"),
-                }
-            }) as crate::helpers::Job<u16>
+                send(
+                    agent.post(&url),
+                    "application/json",
+                    &participant(n, &["tour"]).to_string(),
+                    None,
+                )
+            }) as crate::helpers::Job<Reply>
         })
         .collect();
-    assert!(crate::helpers::concurrently(8, jobs).iter().all(|s| *s == 201));
+    // Each waiting person's place as the 201 answer told it.
+    let mut told = BTreeMap::new();
+    for reply in crate::helpers::concurrently(8, jobs) {
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let body = reply.json();
+        if let Some(position) = body["site_visit"]["waitlist_position"].as_i64() {
+            told.insert(body["id"].as_str().unwrap().to_owned(), position);
+        }
+    }
 
     let (header, rows) =
         parse_csv(&download(&app, "/api/v1/events/crowd/exports/attendees", &app.admin).bytes);
@@ -452,11 +456,16 @@ fn attendee_list_pages_through_a_large_event_in_order(backend: Backend) {
         .filter(|r| r[column("seat_status")] == "assigned")
         .count();
     assert_eq!(seated, 5);
-    let positions: Vec<i64> = rows
+    // The export shows the places the people were told (the queue's order is the order
+    // the registrations committed, not always the order of their times).
+    let exported: BTreeMap<String, i64> = rows
         .iter()
         .filter(|r| r[column("seat_status")] == "waitlisted")
-        .map(|r| r[column("waitlist_position")].parse().unwrap())
+        .map(|r| (r[0].clone(), r[column("waitlist_position")].parse().unwrap()))
         .collect();
+    assert_eq!(exported, told);
+    let mut positions: Vec<i64> = exported.values().copied().collect();
+    positions.sort_unstable();
     assert_eq!(positions, (1..=(people as i64 - 5)).collect::<Vec<_>>());
 
     let sheet = read_xlsx(
@@ -469,9 +478,11 @@ fn attendee_list_pages_through_a_large_event_in_order(backend: Backend) {
         "Attendees",
     );
     assert_eq!(sheet.len(), people + 1);
+    let last = text(&sheet[people][0]);
     assert_eq!(
         number(&sheet[people][column("waitlist_position")]),
-        people as i64 - 5
+        exported[&last],
+        "the spreadsheet shows the same places"
     );
 }
 
@@ -1012,6 +1023,7 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
                 assert_eq!(counters, rows, "step {step} ({what}), event {event}");
             }
         }
+        check_queues(&app, &format!("step {step} ({what})"));
     }
     // Every path did change something, and the counts are not trivially empty.
     assert_eq!(seen.len(), 8, "{seen:?}");
@@ -1032,6 +1044,66 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
             .unwrap();
         assert_eq!(left[0].n, 0);
     }
+}
+
+/// The stored queues hold exactly who the definition says waits (the `visit_waitlist`
+/// view's people without a seat, and the event-wide waitlists), and each queue's
+/// positions are 1..N in the order of its places.
+pub fn check_queues(app: &TestApp, context: &str) {
+    use rallypoint::db::schema::{registrations, visit_waitlist, waitlist_entries};
+    use rallypoint::store::registrations::queue_positions_of;
+    let (mut stored, mut defined, positions) = app
+        .server
+        .db
+        .read_blocking(|conn| {
+            let stored: Vec<(String, i64, String)> = waitlist_entries::table
+                .select((
+                    waitlist_entries::queue_id,
+                    waitlist_entries::place,
+                    waitlist_entries::registration_id,
+                ))
+                .order((waitlist_entries::queue_id, waitlist_entries::place))
+                .load(conn)?;
+            let mut defined: Vec<(String, String)> = visit_waitlist::table
+                .filter(diesel::dsl::not(visit_waitlist::upgrading))
+                .select((visit_waitlist::site_visit_id, visit_waitlist::registration_id))
+                .load(conn)?;
+            defined.extend(
+                registrations::table
+                    .filter(registrations::status.eq("waitlisted"))
+                    .select((registrations::event_id, registrations::id))
+                    .load::<(String, String)>(conn)?,
+            );
+            let ids: Vec<String> = stored.iter().map(|(_, _, id)| id.clone()).collect();
+            let positions = queue_positions_of(conn, &ids)?;
+            Ok::<_, rallypoint::db::DbError>((stored, defined, positions))
+        })
+        .unwrap();
+    let mut by_queue: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    for (queue, place, id) in &stored {
+        let position = positions
+            .iter()
+            .find(|(p_id, p_queue, _)| p_id == id && p_queue == queue)
+            .map(|(.., position)| *position)
+            .unwrap();
+        by_queue
+            .entry(queue.clone())
+            .or_default()
+            .push((*place, position));
+    }
+    for (queue, mut places) in by_queue {
+        places.sort_unstable();
+        let got: Vec<i64> = places.iter().map(|(_, position)| *position).collect();
+        assert_eq!(
+            got,
+            (1..=got.len() as i64).collect::<Vec<_>>(),
+            "{context}: queue {queue}"
+        );
+    }
+    let mut stored: Vec<(String, String)> = stored.drain(..).map(|(queue, _, id)| (queue, id)).collect();
+    stored.sort_unstable();
+    defined.sort_unstable();
+    assert_eq!(stored, defined, "{context}: the stored queues hold who waits");
 }
 
 #[derive(QueryableByName)]

@@ -13,6 +13,7 @@ mod operations;
 mod organiser;
 mod outage;
 mod pages;
+mod queue;
 mod reliability;
 mod schema;
 mod seats;

@@ -129,7 +129,9 @@ impl QueryFragment<Pg> for ClaimSeat<'_> {
 
 /// Gives the registration a seat in `visit_id` if the visit has room and is not frozen
 /// (the conditional update of [`visits::try_take_seat`] for automatic claims);
-/// true when it did. One statement on PostgreSQL, two on SQLite.
+/// true when it did. One statement on PostgreSQL, two on SQLite. It leaves the stored
+/// queues alone (a new registration is in none): a caller seating someone who waits
+/// calls `sync_queues` after it.
 pub fn claim_seat(
     conn: &mut DbConnection,
     registration_id: &str,

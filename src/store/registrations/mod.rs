@@ -1,6 +1,8 @@
 //! Queries on registrations, their ranked preferences, their seats and the waitlists
-//! derived from them. A waitlist is not stored: it is the `visit_waitlist` view (see the
-//! waitlist migration and docs/decisions.md, "The waitlist").
+//! derived from them. Who waits is the `visit_waitlist` view (see the waitlist migration
+//! and docs/decisions.md, "The waitlist"); in what order is the stored queue
+//! (`store::queues`), which every write here that can change what someone waits for
+//! keeps in step (`sync_queues`).
 //!
 //! One file per job: `hot_path` (the registration insert, its ranking and first seat),
 //! `waitlists` (who waits for a visit or for the event), `listing` (organisers' lists and
@@ -22,8 +24,8 @@ pub use listing::{
 #[cfg(feature = "reference")]
 pub use waitlists::waiting_counts;
 pub use waitlists::{
-    event_waitlist_position, first_event_waitlisted, next_waiting, set_auto_seat, waiting_for,
-    waitlist_position,
+    event_waitlist_position, first_event_waitlisted, join_queues, next_waiting, queue_positions_of,
+    set_auto_seat, sync_queues, waiting_for, waitlist_position,
 };
 
 use chrono::NaiveDateTime;
@@ -182,7 +184,7 @@ pub fn change_status(
     let to = to.as_str();
     let target = registrations::table
         .find(id)
-        .filter(registrations::status.eq_any(from));
+        .filter(registrations::status.eq_any(&from));
     let changed = if to == CANCELLED {
         diesel::update(target)
             .set((
@@ -196,6 +198,10 @@ pub fn change_status(
             .set((registrations::status.eq(to), registrations::updated_at.eq(now)))
             .execute(conn)?
     };
+    // Locking (`from` is `to`) changes nothing anyone waits for.
+    if changed == 1 && from != [to] {
+        sync_queues(conn, id)?;
+    }
     Ok(changed == 1)
 }
 
@@ -224,7 +230,8 @@ pub fn replace_preferences(
         registration_preferences::table.filter(registration_preferences::registration_id.eq(registration_id)),
     )
     .execute(conn)?;
-    insert_preferences(conn, registration_id, visit_ids)
+    insert_preferences(conn, registration_id, visit_ids)?;
+    sync_queues(conn, registration_id)
 }
 
 /// The visit whose seat the registration holds.
@@ -249,9 +256,10 @@ pub fn insert_seat(
             seat_assignments::assigned_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    sync_queues(conn, registration_id)
 }
 
+/// Moves a seat to another visit (a seated person waits for no queue: nothing to sync).
 pub fn move_seat(
     conn: &mut DbConnection,
     registration_id: &str,
@@ -269,7 +277,7 @@ pub fn move_seat(
 
 pub fn delete_seat(conn: &mut DbConnection, registration_id: &str) -> QueryResult<()> {
     diesel::delete(seat_assignments::table.find(registration_id)).execute(conn)?;
-    Ok(())
+    sync_queues(conn, registration_id)
 }
 
 /// Active registrations with status `confirmed` (to set up an event-wide capacity).

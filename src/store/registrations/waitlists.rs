@@ -1,50 +1,46 @@
-//! Who waits, and where: the visits' waitlists, read from the `visit_waitlist` view
-//! (who waits is defined there once), and the event-wide waitlist of an event whose
-//! own capacity is reached.
+//! Who waits, and where: the visits' waitlists (who waits is defined once, by the
+//! `visit_waitlist` view; the order of those holding no seat is their stored queue,
+//! `store::queues`), and the event-wide waitlist of an event whose own capacity is
+//! reached (a stored queue too).
 //!
 //! `waiting_counts` (how many wait per visit, counted from the view) is a reference
 //! implementation behind the `reference` feature: the product reads those numbers from
 //! the maintained counters (`store::counts`), the tests check the counters against it.
 
-use diesel::dsl::{count_star, not};
+#[cfg(feature = "reference")]
+use diesel::dsl::count_star;
+use diesel::dsl::not;
 use diesel::prelude::*;
 
-use super::{Backend, RegistrationRow, WAITLISTED};
+use super::{Backend, RegistrationRow, CONFIRMED, WAITLISTED};
 use crate::db::schema::{registrations, visit_waitlist};
 use crate::db::DbConnection;
+use crate::store::queues;
 
-/// The people waiting for `visit_id` who hold no seat (`upgrading` false) or who would
-/// move up from a lower-ranked seat (true), in registration order. Who waits is defined
-/// once, by the `visit_waitlist` view; its two branches are one per kind, and naming
-/// the kind as a constant (not a bound value) lets the planner read only that branch.
-fn waitlist_of(visit_id: &str, upgrading: bool) -> visit_waitlist::BoxedQuery<'_, Backend> {
-    let query = visit_waitlist::table
+/// The people waiting for `visit_id` who would move up from a lower-ranked seat, in
+/// registration order (the `visit_waitlist` view's `upgrading` branch; the people
+/// holding no seat are in the visit's stored queue).
+fn upgrades_for(visit_id: &str) -> visit_waitlist::BoxedQuery<'_, Backend> {
+    visit_waitlist::table
         .filter(visit_waitlist::site_visit_id.eq(visit_id))
+        .filter(visit_waitlist::upgrading)
         .order((visit_waitlist::created_at, visit_waitlist::registration_id))
-        .into_boxed();
-    if upgrading {
-        query.filter(visit_waitlist::upgrading)
-    } else {
-        query.filter(not(visit_waitlist::upgrading))
-    }
+        .into_boxed()
 }
 
 /// The people waiting for `visit_id` in the order a free seat goes to them (invariant
-/// 4): the first `limit` of those holding no seat, then (when `upgrades`) of those who
-/// would move up from a lower-ranked seat.
+/// 4): the first `limit` of its queue (those holding no seat), then (when `upgrades`)
+/// of those who would move up from a lower-ranked seat.
 pub fn waiting_for(
     conn: &mut DbConnection,
     visit_id: &str,
     upgrades: bool,
     limit: i64,
 ) -> QueryResult<Vec<String>> {
-    let mut waiting: Vec<String> = waitlist_of(visit_id, false)
-        .select(visit_waitlist::registration_id)
-        .limit(limit)
-        .load(conn)?;
+    let mut waiting = queues::first(conn, visit_id, limit)?;
     if upgrades {
         waiting.extend(
-            waitlist_of(visit_id, true)
+            upgrades_for(visit_id)
                 .select(visit_waitlist::registration_id)
                 .limit(limit)
                 .load::<String>(conn)?,
@@ -53,19 +49,69 @@ pub fn waiting_for(
     Ok(waiting)
 }
 
-/// The next person a free seat of `visit_id` goes to: the earliest holding no seat,
-/// else the earliest who would move up.
+/// The next person a free seat of `visit_id` goes to: the first of its queue, else the
+/// earliest who would move up.
 pub fn next_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Option<String>> {
-    for upgrading in [false, true] {
-        let next = waitlist_of(visit_id, upgrading)
-            .select(visit_waitlist::registration_id)
-            .first(conn)
-            .optional()?;
-        if next.is_some() {
-            return Ok(next);
-        }
+    if let Some(first) = queues::first(conn, visit_id, 1)?.pop() {
+        return Ok(Some(first));
     }
-    Ok(None)
+    upgrades_for(visit_id)
+        .select(visit_waitlist::registration_id)
+        .first(conn)
+        .optional()
+}
+
+/// Puts a new registration, which holds no seat, at the end of the queues of the
+/// visits it ranked; its positions there, in the order given. The caller holds the
+/// event's seat-change lock.
+pub fn join_queues(conn: &mut DbConnection, id: &str, visit_ids: &[String]) -> QueryResult<Vec<i64>> {
+    queues::join(conn, visit_ids, id)
+}
+
+/// Positions of many registrations in every queue they are in, as (registration,
+/// queue, position).
+pub fn queue_positions_of(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> QueryResult<Vec<(String, String, i64)>> {
+    queues::positions_of(conn, ids)
+}
+
+/// Makes the stored queues a registration is in equal to what the definition says it
+/// waits for: the visits of the `visit_waitlist` view where it holds no seat, and the
+/// event's own queue while its status is `waitlisted`. It leaves the queues it no
+/// longer waits for (everyone behind moves up) and joins the new ones at the end; a
+/// queue it stays in keeps its place. Every write that can change what a person waits
+/// for calls it (the registration insert joins its queues itself); the caller holds
+/// the event's seat-change lock.
+pub fn sync_queues(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    let Some((event_id, status)) = registrations::table
+        .find(id)
+        .select((registrations::event_id, registrations::status))
+        .first::<(String, String)>(conn)
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let mut wanted: Vec<String> = if status == CONFIRMED {
+        visit_waitlist::table
+            .filter(visit_waitlist::registration_id.eq(id))
+            .filter(not(visit_waitlist::upgrading))
+            .select(visit_waitlist::site_visit_id)
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    if status == WAITLISTED {
+        wanted.push(event_id);
+    }
+    let held = queues::queues_of(conn, id)?;
+    let leaving: Vec<String> = held.iter().filter(|q| !wanted.contains(q)).cloned().collect();
+    let mut joining: Vec<String> = wanted.into_iter().filter(|q| !held.contains(q)).collect();
+    joining.sort_unstable();
+    queues::leave(conn, id, &leaving)?;
+    queues::join(conn, &joining, id)?;
+    Ok(())
 }
 
 /// Whether automatic seat changes apply to the registration (an organiser's placement
@@ -74,32 +120,18 @@ pub fn set_auto_seat(conn: &mut DbConnection, id: &str, auto_seat: bool) -> Quer
     diesel::update(registrations::table.find(id))
         .set(registrations::auto_seat.eq(auto_seat))
         .execute(conn)?;
-    Ok(())
+    sync_queues(conn, id)
 }
 
 /// 1-based place of an unseated registration in the visit's waitlist (the people
-/// holding a seat come after everyone who holds none, so only those count).
+/// holding a seat come after everyone who holds none, so only those count); `None`
+/// when it does not wait for the visit.
 pub fn waitlist_position(
     conn: &mut DbConnection,
     visit_id: &str,
-    registration: &RegistrationRow,
-) -> QueryResult<i64> {
-    let ahead: i64 = visit_waitlist::table
-        // The event narrows the rows before the visit does: with it the planner walks
-        // the event's registrations in order even in a plan made for any visit.
-        .filter(visit_waitlist::event_id.eq(&registration.event_id))
-        .filter(visit_waitlist::site_visit_id.eq(visit_id))
-        .filter(not(visit_waitlist::upgrading))
-        .filter(
-            visit_waitlist::created_at
-                .lt(registration.created_at)
-                .or(visit_waitlist::created_at
-                    .eq(registration.created_at)
-                    .and(visit_waitlist::registration_id.lt(&registration.id))),
-        )
-        .select(count_star())
-        .first(conn)?;
-    Ok(ahead + 1)
+    registration_id: &str,
+) -> QueryResult<Option<i64>> {
+    queues::position(conn, visit_id, registration_id)
 }
 
 /// How many wait for each visit of the event that anyone waits for.
@@ -112,30 +144,15 @@ pub fn waiting_counts(conn: &mut DbConnection, event_id: &str) -> QueryResult<Ve
         .load(conn)
 }
 
-/// The earliest registration on the event-wide waitlist.
+/// The first registration on the event-wide waitlist.
 pub fn first_event_waitlisted(conn: &mut DbConnection, event_id: &str) -> QueryResult<Option<String>> {
-    registrations::table
-        .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(WAITLISTED))
-        .order((registrations::created_at, registrations::id))
-        .select(registrations::id)
-        .first(conn)
-        .optional()
+    Ok(queues::first(conn, event_id, 1)?.pop())
 }
 
-/// 1-based place on the event-wide waitlist.
-pub fn event_waitlist_position(conn: &mut DbConnection, registration: &RegistrationRow) -> QueryResult<i64> {
-    let ahead: i64 = registrations::table
-        .filter(registrations::event_id.eq(&registration.event_id))
-        .filter(registrations::status.eq(WAITLISTED))
-        .filter(
-            registrations::created_at
-                .lt(registration.created_at)
-                .or(registrations::created_at
-                    .eq(registration.created_at)
-                    .and(registrations::id.lt(&registration.id))),
-        )
-        .select(count_star())
-        .first(conn)?;
-    Ok(ahead + 1)
+/// 1-based place on the event-wide waitlist; `None` when not on it.
+pub fn event_waitlist_position(
+    conn: &mut DbConnection,
+    registration: &RegistrationRow,
+) -> QueryResult<Option<i64>> {
+    queues::position(conn, &registration.event_id, &registration.id)
 }

@@ -1,0 +1,3 @@
+DROP TABLE waitlist_departures;
+DROP TABLE waitlist_entries;
+DROP TABLE waitlist_queues;
