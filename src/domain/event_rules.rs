@@ -69,9 +69,11 @@ pub fn check_window(event: &EventRow, now: NaiveDateTime) -> Result<(), DomainEr
 /// allocation, an event file loaded again) takes it first, so that all of them take
 /// their locks in one order — the event, then visits, then people — and no two of them
 /// wait for each other in a circle (PostgreSQL would break such a deadlock by failing
-/// one). Such changes of one event run one at a time; registrations do not take it:
-/// they lock only the seat they claim (and, in an event with its own capacity, the
-/// event row before it, in the same order).
+/// one). Such changes of one event run one at a time. Every join of and departure from a
+/// stored waitlist queue happens under it too, so that places follow the commit order. A
+/// registration that gets a seat locks only the seat it claims (and, in an event with
+/// its own capacity, the event row before it, in the same order); one that must wait
+/// takes this lock before it joins the queues.
 pub fn lock_for_seat_changes(conn: &mut DbConnection, event: &EventRow) -> Result<(), DomainError> {
     events::find_locked(conn, &event.id)?;
     Ok(())

@@ -15,8 +15,9 @@
 //! seat-change lock first (`event_rules::lock_for_seat_changes`), then visit rows (by
 //! the seat claims), then people's rows (by `lock_confirmed`, the person's seat re-read
 //! after the lock, so two transactions never hand the same person two seats). A
-//! registration locks only the visit whose seat it claims. No two transactions wait for
-//! each other in a circle.
+//! registration locks only the visit whose seat it claims; one that finds its visits
+//! full takes the event's lock, claims again and joins the queues. No two transactions
+//! wait for each other in a circle.
 
 use std::collections::VecDeque;
 

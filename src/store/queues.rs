@@ -18,7 +18,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, BigInt, Text};
 use diesel::upsert::excluded;
 
 /// Runs `$body` on the backend's own connection: upserts and multi-row inserts are
@@ -69,11 +72,61 @@ fn grown_top(tail: i64, length: i64) -> Option<(i64, i64)> {
     (grew && departed > 0).then(|| (top(tail), departed))
 }
 
+/// [`join`] in one statement, for PostgreSQL (where every statement is a round trip):
+/// the queues' new tails, the entries at those places and the grown top nodes. A top
+/// grows when the place before the new tail is a power of two (`p & (p - 1) = 0`).
+const JOIN_PG: &str = "WITH queue AS (
+    INSERT INTO waitlist_queues (id, tail, length)
+    SELECT q.id, 1, 1 FROM unnest(CAST(? AS TEXT[])) AS q (id)
+    ON CONFLICT (id) DO UPDATE
+        SET tail = waitlist_queues.tail + 1, length = waitlist_queues.length + 1
+    RETURNING id, tail, length
+), entry AS (
+    INSERT INTO waitlist_entries (queue_id, place, registration_id)
+    SELECT id, tail, ? FROM queue
+), top AS (
+    INSERT INTO waitlist_departures (queue_id, node, departed)
+    SELECT id, 2 * (tail - 1), tail - length FROM queue
+    WHERE tail > 1 AND ((tail - 1) & (tail - 2)) = 0 AND tail > length
+)
+SELECT id, length FROM queue";
+
+struct JoinPg<'a> {
+    queue_ids: &'a [String],
+    registration_id: &'a str,
+}
+
+prepared_statement!(JoinPg);
+
+impl diesel::query_builder::Query for JoinPg<'_> {
+    type SqlType = (Text, BigInt);
+}
+
+impl QueryFragment<Pg> for JoinPg<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        sql_with_binds!(out, JOIN_PG; Array<Text> => self.queue_ids, Text => self.registration_id);
+        Ok(())
+    }
+}
+
 /// Adds `registration_id` at the end of each queue (a queue not stored yet starts
 /// empty) and returns its position in each, in the order given. The caller holds the
 /// event's seat-change lock, and the person is in none of these queues.
 pub fn join(conn: &mut DbConnection, queue_ids: &[String], registration_id: &str) -> QueryResult<Vec<i64>> {
     use waitlist_queues::dsl as q;
+    if let DbConnection::Postgres(pg) = conn {
+        let joined: HashMap<String, i64> = JoinPg {
+            queue_ids,
+            registration_id,
+        }
+        .load::<(String, i64)>(pg)?
+        .into_iter()
+        .collect();
+        return queue_ids
+            .iter()
+            .map(|id| joined.get(id).copied().ok_or(diesel::result::Error::NotFound))
+            .collect();
+    }
     let mut positions = Vec::with_capacity(queue_ids.len());
     for queue_id in queue_ids {
         let (tail, length): (i64, i64) = on_each_backend!(conn, |c| diesel::insert_into(q::waitlist_queues)
