@@ -114,6 +114,9 @@ impl QueryFragment<Pg> for JoinPg<'_> {
 /// event's seat-change lock, and the person is in none of these queues.
 pub fn join(conn: &mut DbConnection, queue_ids: &[String], registration_id: &str) -> QueryResult<Vec<i64>> {
     use waitlist_queues::dsl as q;
+    if queue_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     if let DbConnection::Postgres(pg) = conn {
         let joined: HashMap<String, i64> = JoinPg {
             queue_ids,
