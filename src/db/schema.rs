@@ -176,6 +176,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// SQLite only (migration `2024-11-11-000000_counts_pending`): registrations whose
+    /// unit of work has not yet counted them; deleting a row counts it.
+    registration_counts_pending (registration_id) {
+        registration_id -> Text,
+    }
+}
+
+diesel::table! {
     /// A stored waitlist: one per site visit and one per event (its id), migration
     /// `2024-11-10-000000_waitlist_queue`; written only by `store::queues`.
     waitlist_queues (id) {

@@ -127,6 +127,8 @@ pub fn register_participant(
             position = registrations::join_queues(conn, &id, &ranked)?.first().copied();
         }
     }
+    // Its rows are written: the counters take the new person in once.
+    registrations::settle_counts(conn, &id)?;
     let registration = RegistrationRow {
         status: if confirmed { Confirmed } else { Waitlisted },
         ..row.to_owned_row()

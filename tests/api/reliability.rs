@@ -123,7 +123,13 @@ fn an_allocation_larger_than_a_bind_list_runs(backend: Backend) {
                  INSERT INTO registration_preferences (registration_id, rank, site_visit_id)
                  SELECT r.id, v.position + 1, v.id FROM registrations r
                  JOIN events e ON e.id = r.event_id JOIN site_visits v ON v.event_id = e.id
-                 WHERE e.slug = 'large';"
+                 WHERE e.slug = 'large';{settle}",
+                // Registrations written in bulk are counted when their notes are
+                // settled (SQLite; PostgreSQL applies its notes at commit).
+                settle = match conn {
+                    DbConnection::Sqlite(_) => " DELETE FROM registration_counts_pending;",
+                    DbConnection::Postgres(_) => "",
+                }
             );
             conn.batch_execute(&sql).map_err(DbError::from)
         })

@@ -41,7 +41,11 @@ fn normalise(data_type: &str) -> String {
 
 /// Tables one backend has for its own machinery, outside the shared schema: PostgreSQL
 /// notes counter changes until commit (migration `2024-11-07-000000_counts`).
-const BACKEND_ONLY: [&str; 2] = ["__diesel_schema_migrations", "registration_count_changes"];
+const BACKEND_ONLY: [&str; 3] = [
+    "__diesel_schema_migrations",
+    "registration_count_changes",
+    "registration_counts_pending",
+];
 
 fn collect(columns: Vec<Column>) -> Schema {
     columns

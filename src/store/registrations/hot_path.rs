@@ -9,7 +9,7 @@ use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Nullable, Text, Timestamp};
 
 use super::{insert_seat, NewRegistrationRow};
-use crate::db::schema::{registration_preferences, registrations};
+use crate::db::schema::{registration_counts_pending, registration_preferences, registrations};
 use crate::db::DbConnection;
 use crate::store::site_visits as visits;
 
@@ -151,6 +151,18 @@ pub fn claim_seat(
     }
     insert_seat(conn, registration_id, visit_id, now)?;
     Ok(true)
+}
+
+/// Counts a new registration in the maintained counters once its unit of work has
+/// written its rows. On SQLite its insert is noted and the counters' triggers skip its
+/// ranking and seat rows until this deletes the note (migration
+/// `2024-11-11-000000_counts_pending`), so it is counted once instead of once per row;
+/// PostgreSQL applies its own notes at commit.
+pub fn settle_counts(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    if let DbConnection::Sqlite(lite) = conn {
+        diesel::delete(registration_counts_pending::table.find(id)).execute(lite)?;
+    }
+    Ok(())
 }
 
 pub fn insert_preferences(
