@@ -15,10 +15,10 @@ use super::seats::{self, SeatChange};
 use super::view::{registration_view, view_of, RegistrationView};
 use crate::db::DbConnection;
 use crate::mail::content::EmailKind;
-use crate::store::events;
 use crate::store::registrations::RegistrationStatus::{Cancelled, Confirmed, Waitlisted};
 use crate::store::registrations::{self, RegistrationRow, CONFIRMED};
 use crate::store::site_visits::{self, SiteVisitRow};
+use crate::store::{events, queues};
 
 /// A new registration and the secret of its manage link (stored only hashed).
 pub struct Registered {
@@ -124,7 +124,8 @@ pub fn register_participant(
             seat = seats::claim_best_seat(conn, &id, &ranked, now)?;
         }
         if seat.is_none() {
-            position = registrations::join_queues(conn, &id, &ranked)?.first().copied();
+            // A new registration is in no queue: it joins at the end of each.
+            position = queues::join(conn, &ranked, &id)?.first().copied();
         }
     }
     // Its rows are written: the counters take the new person in once.

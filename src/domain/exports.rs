@@ -27,7 +27,7 @@ use crate::db::DbConnection;
 use crate::store::events::EventRow;
 use crate::store::registrations::{self, RegistrationStatus};
 use crate::store::site_visits::SiteVisitRow;
-use crate::store::{counts, exports};
+use crate::store::{counts, exports, queues};
 
 /// The label of the row that adds up every other.
 pub const TOTAL: &str = "TOTAL";
@@ -370,7 +370,7 @@ impl AttendeeCursor {
         for (id, _, visit) in registrations::preferences_of(conn, &ids)? {
             ranked.entry(id).or_default().push(visit);
         }
-        let positions: HashMap<(String, String), i64> = registrations::queue_positions_of(conn, &ids)?
+        let positions: HashMap<(String, String), i64> = queues::positions_of(conn, &ids)?
             .into_iter()
             .map(|(id, queue, position)| ((id, queue), position))
             .collect();

@@ -335,7 +335,7 @@ fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Resul
                 seats.push(registrations::seat(conn, id)?);
             }
             let event = event_rules::find_event(conn, "model")?;
-            let positions = registrations::queue_positions_of(conn, &ids)?;
+            let positions = crate::store::queues::positions_of(conn, &ids)?;
             Ok::<_, DomainError>((seats, site_visits::list(conn, &event.id)?, positions))
         })
         .unwrap();

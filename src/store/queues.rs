@@ -117,28 +117,31 @@ pub fn join(conn: &mut DbConnection, queue_ids: &[String], registration_id: &str
     if queue_ids.is_empty() {
         return Ok(Vec::new());
     }
-    if let DbConnection::Postgres(pg) = conn {
-        let joined: HashMap<String, i64> = JoinPg {
-            queue_ids,
-            registration_id,
-        }
-        .load::<(String, i64)>(pg)?
-        .into_iter()
-        .collect();
-        return queue_ids
-            .iter()
-            .map(|id| joined.get(id).copied().ok_or(diesel::result::Error::NotFound))
+    let lite = match conn {
+        DbConnection::Postgres(pg) => {
+            let joined: HashMap<String, i64> = JoinPg {
+                queue_ids,
+                registration_id,
+            }
+            .load::<(String, i64)>(pg)?
+            .into_iter()
             .collect();
-    }
+            return queue_ids
+                .iter()
+                .map(|id| joined.get(id).copied().ok_or(diesel::result::Error::NotFound))
+                .collect();
+        }
+        DbConnection::Sqlite(lite) => lite,
+    };
     let mut positions = Vec::with_capacity(queue_ids.len());
     for queue_id in queue_ids {
-        let (tail, length): (i64, i64) = on_each_backend!(conn, |c| diesel::insert_into(q::waitlist_queues)
+        let (tail, length): (i64, i64) = diesel::insert_into(q::waitlist_queues)
             .values((q::id.eq(queue_id), q::tail.eq(1), q::length.eq(1)))
             .on_conflict(q::id)
             .do_update()
             .set((q::tail.eq(q::tail + 1), q::length.eq(q::length + 1)))
             .returning((q::tail, q::length))
-            .get_result(c))?;
+            .get_result(lite)?;
         if let Some((node, departed)) = grown_top(tail, length) {
             diesel::insert_into(waitlist_departures::table)
                 .values((
@@ -146,7 +149,7 @@ pub fn join(conn: &mut DbConnection, queue_ids: &[String], registration_id: &str
                     waitlist_departures::node.eq(node),
                     waitlist_departures::departed.eq(departed),
                 ))
-                .execute(conn)?;
+                .execute(lite)?;
         }
         diesel::insert_into(waitlist_entries::table)
             .values((
@@ -154,7 +157,7 @@ pub fn join(conn: &mut DbConnection, queue_ids: &[String], registration_id: &str
                 waitlist_entries::place.eq(tail),
                 waitlist_entries::registration_id.eq(registration_id),
             ))
-            .execute(conn)?;
+            .execute(lite)?;
         positions.push(length);
     }
     Ok(positions)

@@ -1051,7 +1051,7 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
 /// positions are 1..N in the order of its places.
 pub fn check_queues(app: &TestApp, context: &str) {
     use rallypoint::db::schema::{registrations, visit_waitlist, waitlist_entries};
-    use rallypoint::store::registrations::queue_positions_of;
+    use rallypoint::store::queues::positions_of;
     let (mut stored, mut defined, positions) = app
         .server
         .db
@@ -1075,7 +1075,7 @@ pub fn check_queues(app: &TestApp, context: &str) {
                     .load::<(String, String)>(conn)?,
             );
             let ids: Vec<String> = stored.iter().map(|(_, _, id)| id.clone()).collect();
-            let positions = queue_positions_of(conn, &ids)?;
+            let positions = positions_of(conn, &ids)?;
             Ok::<_, rallypoint::db::DbError>((stored, defined, positions))
         })
         .unwrap();

@@ -24,8 +24,8 @@ pub use listing::{
 #[cfg(feature = "reference")]
 pub use waitlists::waiting_counts;
 pub use waitlists::{
-    event_waitlist_position, first_event_waitlisted, join_queues, next_waiting, queue_positions_of,
-    set_auto_seat, sync_queues, waiting_for, waitlist_position,
+    event_waitlist_position, first_event_waitlisted, next_waiting, set_auto_seat, sync_queues, waiting_for,
+    waitlist_position,
 };
 
 use chrono::NaiveDateTime;

@@ -61,22 +61,6 @@ pub fn next_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Opti
         .optional()
 }
 
-/// Puts a new registration, which holds no seat, at the end of the queues of the
-/// visits it ranked; its positions there, in the order given. The caller holds the
-/// event's seat-change lock.
-pub fn join_queues(conn: &mut DbConnection, id: &str, visit_ids: &[String]) -> QueryResult<Vec<i64>> {
-    queues::join(conn, visit_ids, id)
-}
-
-/// Positions of many registrations in every queue they are in, as (registration,
-/// queue, position).
-pub fn queue_positions_of(
-    conn: &mut DbConnection,
-    ids: &[String],
-) -> QueryResult<Vec<(String, String, i64)>> {
-    queues::positions_of(conn, ids)
-}
-
 /// Makes the stored queues a registration is in equal to what the definition says it
 /// waits for: the visits of the `visit_waitlist` view where it holds no seat, and the
 /// event's own queue while its status is `waitlisted`. It leaves the queues it no
