@@ -13,6 +13,7 @@ pub mod export;
 pub mod http;
 pub mod i18n;
 pub mod mail;
+pub mod offer_expiry;
 pub mod retention;
 pub mod settings;
 pub mod startup;
@@ -37,6 +38,7 @@ mod layers {
         ),
         ("export", &["domain", "i18n"]),
         ("retention", &["domain", "db", "background"]),
+        ("offer_expiry", &["domain", "db", "background"]),
         ("domain", &["store", "mail", "db", "i18n"]),
         ("mail", &["store", "db", "i18n", "settings", "background"]),
         ("store", &["db"]),

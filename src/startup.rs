@@ -17,6 +17,7 @@ use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
 use crate::mail;
 use crate::retention;
+use crate::offer_expiry;
 use crate::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,7 @@ pub struct Application {
     db: Database,
     worker: Option<BackgroundThread>,
     retention: Option<BackgroundThread>,
+    offer_expiry: BackgroundThread,
 }
 
 impl Application {
@@ -68,6 +70,7 @@ impl Application {
             None
         };
         let retention = retention::spawn(db.clone(), settings.retention.anonymise_after_days);
+        let offer_expiry = offer_expiry::spawn(db.clone());
         let state = web::Data::new(AppState {
             db: db.clone(),
             rules: Default::default(),
@@ -107,6 +110,7 @@ impl Application {
             db,
             worker,
             retention,
+            offer_expiry,
         })
     }
 
@@ -126,8 +130,9 @@ impl Application {
     /// mail worker finish the email in flight and the retention worker its batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
-        let (worker, retention) = (self.worker, self.retention);
+        let (worker, retention, offer_expiry) = (self.worker, self.retention, self.offer_expiry);
         tokio::task::spawn_blocking(move || {
+            offer_expiry.stop();
             if let Some(worker) = worker {
                 worker.stop();
             }

@@ -20,6 +20,10 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         allocated_at -> Nullable<Timestamp>,
+        /// Offers on (hours a freed seat is held for the next person); NULL: off.
+        offer_window_hours -> Nullable<Integer>,
+        /// No offer runs past this many hours before its visit starts.
+        offer_cutoff_hours -> Integer,
     }
 }
 
@@ -212,7 +216,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Open offers only (migration `2024-11-12-000000_seat_offers`): a seat held for a
+    /// person until they accept it or the offer ends. One per person.
+    seat_offers (registration_id) {
+        registration_id -> Text,
+        event_id -> Text,
+        site_visit_id -> Text,
+        offered_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(seat_offers -> registrations (registration_id));
+diesel::joinable!(seat_offers -> site_visits (site_visit_id));
 diesel::joinable!(visit_waitlist -> registrations (registration_id));
 diesel::joinable!(waitlist_entries -> registrations (registration_id));
 diesel::joinable!(audit_log -> events (event_id));
@@ -240,6 +258,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     waitlist_queues,
     waitlist_entries,
     waitlist_departures,
+    seat_offers,
 );
 
 // Counts by country and visit group seats by the holder's country.

@@ -10,9 +10,10 @@ use super::event_rules::{
     check_window, find_event_for_seat_changes, find_event_with_visits, lock_for_seat_changes, seats_at_once,
 };
 use super::notify::{self, Notice};
+use super::offers;
 use super::registration::{NewRegistration, Preferences};
 use super::seats::{self, SeatChange};
-use super::view::{registration_view, view_of, RegistrationView};
+use super::view::{registration_view, view_of, Known, RegistrationView};
 use crate::db::DbConnection;
 use crate::mail::content::EmailKind;
 use crate::store::registrations::RegistrationStatus::{Cancelled, Confirmed, Waitlisted};
@@ -141,7 +142,7 @@ pub fn register_participant(
         &registration,
         &ranked,
         seat.as_deref(),
-        position,
+        Known::New { position },
     )?;
     notify::queue_email(
         conn,
@@ -189,6 +190,7 @@ pub fn cancel_registration(
     // Two conditional updates tell reliably what the status was, under the row lock.
     if registrations::change_status(conn, &registration.id, &[Confirmed], Cancelled, now)? {
         released = seats::release_seat(conn, &registration.id, now, &mut changes)?;
+        offers::withdraw_unwanted(conn, &registration.id, now, &mut changes)?;
         if event.capacity.is_some() {
             events::give_back_place(conn, &event.id)?;
             confirmed =
@@ -249,6 +251,8 @@ pub fn change_preferences(
     } else {
         held.clone()
     };
+    // An offer for a visit no longer ranked above the seat goes to the next person.
+    offers::withdraw_unwanted(conn, id, now, &mut changes)?;
     let notice = Notice {
         previous_visit: held.as_deref().filter(|_| seat_now != held),
         ..Notice::of(EmailKind::PreferencesChanged)

@@ -18,7 +18,7 @@ use super::notify;
 use super::seats::{self, SeatChange};
 use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
-use crate::store::{counts, registrations, site_visits};
+use crate::store::{counts, offers, registrations, site_visits};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SiteVisitView {
@@ -30,7 +30,10 @@ pub struct SiteVisitView {
     pub starts_at: DateTime<FixedOffset>,
     pub ends_at: DateTime<FixedOffset>,
     pub capacity: i32,
+    /// Seats given (people seated).
     pub assigned: i32,
+    /// Seats held for someone as an open offer (they count against capacity too).
+    pub offered: i32,
     pub seats_left: i32,
     pub waitlisted: i64,
     pub frozen: bool,
@@ -55,6 +58,10 @@ pub struct EventView {
     /// Places left under the event-wide capacity, when there is one; at 0 newcomers
     /// join the event's waiting list.
     pub places_left: Option<i32>,
+    /// Hours a freed seat is held for the next person in line (`null`: given at once).
+    pub offer_window_hours: Option<i32>,
+    /// No offer runs past this many hours before its visit starts.
+    pub offer_cutoff_hours: i32,
     pub site_visits: Vec<SiteVisitView>,
 }
 
@@ -112,6 +119,7 @@ fn view_with_waiting(
 ) -> Result<EventView, DomainError> {
     let tz = event_timezone(&event);
     let visits = site_visits::list(conn, &event.id)?;
+    let held = offers::count_by_visit(conn, &event.id)?;
     let site_visits = visits
         .into_iter()
         .map(|visit| {
@@ -119,7 +127,10 @@ fn view_with_waiting(
                 .iter()
                 .find(|(id, _)| *id == visit.id)
                 .map_or(0, |(_, n)| *n);
+            // `site_visits.assigned` counts every taken seat, held ones included.
+            let offered = held.iter().find(|(id, _)| *id == visit.id).map_or(0, |(_, n)| *n as i32);
             SiteVisitView {
+                offered,
                 seats_left: (visit.capacity - visit.assigned).max(0),
                 waitlisted,
                 starts_at: local_time(tz, visit.starts_at),
@@ -130,7 +141,7 @@ fn view_with_waiting(
                 location: visit.location,
                 meeting_point: visit.meeting_point,
                 capacity: visit.capacity,
-                assigned: visit.assigned,
+                assigned: visit.assigned - offered,
                 frozen: visit.frozen,
             }
         })
@@ -151,6 +162,8 @@ fn view_with_waiting(
         max_preferences: event.max_preferences,
         places_left: event.capacity.map(|capacity| (capacity - event.confirmed).max(0)),
         capacity: event.capacity,
+        offer_window_hours: event.offer_window_hours,
+        offer_cutoff_hours: event.offer_cutoff_hours,
         site_visits,
     })
 }

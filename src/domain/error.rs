@@ -20,6 +20,9 @@ pub enum DomainError {
     RegistrationClosed(String),
     #[error("{0}")]
     CapacityExceeded(String),
+    /// Accepting or declining an offer that is not open (none, expired, already ended).
+    #[error("{0}")]
+    NoOpenOffer(String),
     #[error(transparent)]
     Storage(#[from] DbError),
 }

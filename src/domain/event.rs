@@ -37,6 +37,8 @@ impl AssignmentMode {
 }
 
 pub const MAX_CAPACITY: i64 = 1_000_000;
+/// Hours before a visit starts after which no seat is offered any more (given at once).
+pub const DEFAULT_OFFER_CUTOFF_HOURS: i32 = 12;
 
 #[derive(Clone, Debug)]
 pub struct NewEvent {
@@ -53,6 +55,12 @@ pub struct NewEvent {
     pub registration_closes_at: Option<NaiveDateTime>,
     pub max_preferences: i32,
     pub capacity: Option<i32>,
+    /// Offers (docs/decisions.md, "Offers"): a freed seat is held this many hours for
+    /// the next person in line; `None` gives it at once.
+    pub offer_window_hours: Option<i32>,
+    /// No offer runs past this many hours before its visit starts; after that, freed
+    /// seats are given at once again.
+    pub offer_cutoff_hours: i32,
 }
 
 impl NewEvent {
@@ -71,6 +79,8 @@ impl NewEvent {
             registration_closes_at: self.registration_closes_at,
             max_preferences: self.max_preferences,
             capacity: self.capacity,
+            offer_window_hours: self.offer_window_hours,
+            offer_cutoff_hours: self.offer_cutoff_hours,
             updated_at: now,
         }
     }
@@ -123,6 +133,10 @@ impl NewEvent {
         }
         let max_preferences = fields.optional_int("max_preferences", 1, 20).unwrap_or(3) as i32;
         let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
+        let offer_window_hours = fields.optional_int("offer_window_hours", 1, 24 * 14).map(|h| h as i32);
+        let offer_cutoff_hours = fields
+            .optional_int("offer_cutoff_hours", 0, 24 * 14)
+            .map_or(DEFAULT_OFFER_CUTOFF_HOURS, |h| h as i32);
         Some(Self {
             slug: slug?,
             name: name?,
@@ -137,6 +151,8 @@ impl NewEvent {
             registration_closes_at: closes,
             max_preferences,
             capacity,
+            offer_window_hours,
+            offer_cutoff_hours,
         })
     }
 }

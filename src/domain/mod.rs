@@ -16,6 +16,7 @@ pub mod exports;
 pub mod idempotency;
 pub mod input;
 pub mod notify;
+pub mod offers;
 pub mod organiser;
 pub mod registration;
 pub mod seats;

@@ -9,7 +9,7 @@ use super::event_rules::{event_timezone, local_time};
 use super::seats::SeatChange;
 use super::view::{registration_view, RegistrationView, SeatStatus, SeatView};
 use crate::db::DbConnection;
-use crate::mail::content::{CalendarUpdate, EmailData, EmailKind, EventInfo, SeatInfo, SeatReason};
+use crate::mail::content::{CalendarUpdate, EmailData, EmailKind, EventInfo, OfferInfo, SeatInfo, SeatReason};
 use crate::store::events::EventRow;
 use crate::store::outbox::{self, NewOutboxRow, PENDING};
 use crate::store::registrations;
@@ -117,6 +117,16 @@ pub fn queue_email(
         seat: view.site_visit.as_ref().map(seat_info),
         previous_visit: previous.map(|v| v.name.clone()),
         calendar,
+        offer: view.offer.as_ref().map(|offer| OfferInfo {
+            slug: offer.site_visit.clone(),
+            name: offer.name.clone(),
+            starts_at: visits
+                .iter()
+                .find(|v| v.slug == offer.site_visit)
+                .map(|v| local_time(event_timezone(event), v.starts_at).to_rfc3339())
+                .unwrap_or_default(),
+            expires_at: offer.expires_at.to_rfc3339(),
+        }),
     };
     let payload = serde_json::to_string(&data).expect("email data serialises");
     let id = uuid::Uuid::now_v7().to_string();
@@ -165,15 +175,12 @@ pub fn side_effects(
     actor: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<(), DomainError> {
-    let mut people: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    // Per person: the seat before the chain, and the last change (a seat or an offer).
+    let mut people: Vec<(String, Option<String>, &SeatChange)> = Vec::new();
     for change in changes {
         match people.iter_mut().find(|(id, _, _)| *id == change.registration_id) {
-            Some(entry) => entry.2 = change.to_visit.clone(),
-            None => people.push((
-                change.registration_id.clone(),
-                change.from_visit.clone(),
-                change.to_visit.clone(),
-            )),
+            Some(entry) => entry.2 = change,
+            None => people.push((change.registration_id.clone(), change.from_visit.clone(), change)),
         }
     }
     for id in confirmed_from_event_waitlist {
@@ -185,11 +192,14 @@ pub fn side_effects(
             queue_for(conn, event, visits, id, notice, now)?;
         }
     }
-    for (id, from, to) in people {
-        if Some(id.as_str()) == actor || confirmed_from_event_waitlist.contains(&id) || from == to {
+    for (id, from, last) in people {
+        let to = &last.to_visit;
+        let offered = last.offered_until.is_some();
+        if Some(id.as_str()) == actor || confirmed_from_event_waitlist.contains(&id) || (from == *to && !offered) {
             continue;
         }
-        let reason = match (&from, &to) {
+        let reason = match (&from, to) {
+            _ if offered => SeatReason::Offered,
             (None, _) => SeatReason::Promoted,
             (Some(_), Some(_)) => SeatReason::Upgraded,
             (Some(_), None) => SeatReason::Released,
@@ -197,7 +207,8 @@ pub fn side_effects(
         let notice = Notice {
             kind: EmailKind::SeatChanged,
             reason: Some(reason),
-            previous_visit: from.as_deref(),
+            // An offer changes no seat yet: no calendar entry is cancelled.
+            previous_visit: if offered { None } else { from.as_deref() },
         };
         queue_for(conn, event, visits, &id, notice, now)?;
     }

@@ -210,6 +210,8 @@ fn fixture(capacities: &[i32]) -> Fixture {
                 registration_closes_at: None,
                 max_preferences: VISITS as i32,
                 capacity: None,
+                offer_window_hours: None,
+                offer_cutoff_hours: 12,
             };
             create_event(conn, &event, now)?;
             let start = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)

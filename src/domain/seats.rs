@@ -25,7 +25,7 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
 use crate::db::DbConnection;
-use crate::store::{events, registrations, site_visits};
+use crate::store::{events, offers, registrations, site_visits};
 
 /// A seat that changed hands as a side effect (the person must hear about it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub struct SeatChange {
     pub registration_id: String,
     pub from_visit: Option<String>,
     pub to_visit: Option<String>,
+    /// Set when `to_visit` is only offered, until then (`from_visit` is still held).
+    pub offered_until: Option<NaiveDateTime>,
 }
 
 /// Safety net against a livelock if the data were ever inconsistent.
@@ -85,7 +87,11 @@ pub fn move_to_taken_seat(
 }
 
 /// Gives free seats of `visits` to the people waiting for them (invariant 4), following
-/// the chain of upgrades until no seat is free or nobody waits.
+/// the chain of upgrades until no seat is free or nobody waits. When the event makes
+/// offers and the visit is not too close (`offers::deadline`), the seat is held for the
+/// person as an offer instead of given (rule 10: it stays taken); an offer the person
+/// held for a visit they ranked lower gives way to it, and that seat is refilled in
+/// turn.
 pub fn refill(
     conn: &mut DbConnection,
     visits: Vec<String>,
@@ -95,6 +101,7 @@ pub fn refill(
     let mut queue: VecDeque<String> = visits.into();
     let mut steps = 0;
     while let Some(visit) = queue.pop_front() {
+        let terms = offers::terms(conn, &visit)?;
         while steps < MAX_STEPS {
             steps += 1;
             if !site_visits::try_take_seat(conn, &visit, true)? {
@@ -110,23 +117,49 @@ pub fn refill(
                 continue;
             }
             let held = registrations::seat(conn, &candidate)?;
+            let offer = offers::of(conn, &candidate)?;
             let ranked = registrations::preferences(conn, &candidate)?;
-            if !wants_seat(&ranked, held.as_deref(), &visit) {
+            let holding = better_of(&ranked, held.as_deref(), offer.as_ref().map(|o| o.site_visit_id.as_str()));
+            if !wants_seat(&ranked, holding, &visit) {
                 site_visits::give_back_seat(conn, &visit)?;
                 continue;
             }
-            match &held {
-                None => registrations::insert_seat(conn, &candidate, &visit, now)?,
-                Some(old) => {
+            // An offer for a visit ranked lower gives way: its seat goes on.
+            if let Some(old) = &offer {
+                offers::end(conn, &candidate, &old.site_visit_id)?;
+                site_visits::give_back_seat(conn, &old.site_visit_id)?;
+                queue.push_back(old.site_visit_id.clone());
+            }
+            let offered_until = deadline(&terms, now);
+            match (&held, offered_until) {
+                (_, Some(expires_at)) => {
+                    offers::insert(
+                        conn,
+                        &offers::OfferRow {
+                            registration_id: candidate.clone(),
+                            event_id: terms.event_id.clone(),
+                            site_visit_id: visit.clone(),
+                            offered_at: now,
+                            expires_at,
+                        },
+                    )?;
+                    registrations::sync_queues(conn, &candidate)?;
+                }
+                (None, None) => registrations::insert_seat(conn, &candidate, &visit, now)?,
+                (Some(old), None) => {
                     registrations::move_seat(conn, &candidate, &visit, now)?;
                     site_visits::give_back_seat(conn, old)?;
                     queue.push_back(old.clone());
                 }
             }
+            if offer.is_some() && offered_until.is_none() {
+                registrations::sync_queues(conn, &candidate)?;
+            }
             changes.push(SeatChange {
                 registration_id: candidate,
                 from_visit: held,
                 to_visit: Some(visit.clone()),
+                offered_until,
             });
         }
     }
@@ -134,6 +167,27 @@ pub fn refill(
         tracing::error!("refill stopped after {MAX_STEPS} steps; the waitlist data looks inconsistent");
     }
     Ok(())
+}
+
+/// Until when a seat of a visit with these terms is held for the next person, or
+/// `None` when it is given at once: the event makes no offers, or the visit starts
+/// within its cut-off. An offer never runs past the cut-off: the window shrinks as the
+/// visit comes closer.
+pub fn deadline(terms: &offers::OfferTerms, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    let window = terms.window_hours?;
+    let cutoff = terms.starts_at - chrono::Duration::hours(i64::from(terms.cutoff_hours));
+    (now < cutoff).then(|| (now + chrono::Duration::hours(i64::from(window))).min(cutoff))
+}
+
+/// Of a held seat and an offered one, the one the person ranked better (what a new
+/// seat has to beat).
+pub fn better_of<'a>(ranked: &[String], held: Option<&'a str>, offered: Option<&'a str>) -> Option<&'a str> {
+    let rank = |visit: &str| ranked.iter().position(|v| v == visit);
+    match (held, offered) {
+        (Some(h), Some(o)) if rank(o).is_some_and(|ro| rank(h).is_none_or(|rh| ro < rh)) => Some(o),
+        (Some(h), _) => Some(h),
+        (None, o) => o,
+    }
 }
 
 /// Whether a person ranking `ranked` and holding `held` would move to `visit`.
@@ -187,6 +241,7 @@ pub fn promote_event_waitlist(
                     registration_id: candidate.clone(),
                     from_visit: None,
                     to_visit: Some(visit),
+                    offered_until: None,
                 });
             }
         }

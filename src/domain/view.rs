@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::country::country_name;
 use super::error::DomainError;
 use super::event_rules::{event_timezone, local_time, seats_at_once};
+use super::offers::{offer_view, OfferView};
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
 pub use crate::store::registrations::RegistrationStatus;
+use crate::store::offers;
 use crate::store::registrations::{self, RegistrationRow};
 use crate::store::site_visits::SiteVisitRow;
 
@@ -53,6 +55,19 @@ pub struct RegistrationView {
     pub cancelled_at: Option<DateTime<FixedOffset>>,
     /// `en` or `fr`: the language of the person's emails.
     pub language: String,
+    /// A seat held for the person (events that make offers): accept or decline it
+    /// before `expires_at`.
+    pub offer: Option<OfferView>,
+}
+
+/// What the caller of [`view_of`] already knows.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Known {
+    /// Nothing beyond the ranking and the seat.
+    Rows,
+    /// A registration written in this unit of work: it holds no offer, and its place
+    /// in its first choice's queue (if it joined) is this.
+    New { position: Option<i64> },
 }
 
 /// The registration as its holder sees it: status, ranking, seat or waitlist place.
@@ -64,12 +79,11 @@ pub fn registration_view(
 ) -> Result<RegistrationView, DomainError> {
     let ranked = registrations::preferences(conn, &registration.id)?;
     let seat = registrations::seat(conn, &registration.id)?;
-    view_of(conn, event, visits, registration, &ranked, seat.as_deref(), None)
+    view_of(conn, event, visits, registration, &ranked, seat.as_deref(), Known::Rows)
 }
 
-/// [`registration_view`] from a ranking and seat the caller already knows, and the
-/// position in the first choice's queue when it knows that too (saves the queries on
-/// the registration hot path).
+/// [`registration_view`] from a ranking and seat the caller already knows, and what
+/// else it knows (saves the queries on the registration hot path).
 pub(super) fn view_of(
     conn: &mut DbConnection,
     event: &EventRow,
@@ -77,7 +91,7 @@ pub(super) fn view_of(
     registration: &RegistrationRow,
     ranked: &[String],
     seat: Option<&str>,
-    known_position: Option<i64>,
+    known: Known,
 ) -> Result<RegistrationView, DomainError> {
     let tz = event_timezone(event);
     let slug_of = |id: &str| visits.iter().find(|v| v.id == id);
@@ -107,9 +121,9 @@ pub(super) fn view_of(
             None if !registration.auto_seat => (None, None),
             None => match first_choice {
                 Some(visit) if seats_at_once(event) => {
-                    let position = match known_position {
-                        Some(position) => Some(position),
-                        None => registrations::waitlist_position(conn, &visit.id, &registration.id)?,
+                    let position = match known {
+                        Known::New { position } => position,
+                        Known::Rows => registrations::waitlist_position(conn, &visit.id, &registration.id)?,
                     };
                     (Some(seat_view(visit, SeatStatus::Waitlisted, position)), None)
                 }
@@ -118,7 +132,13 @@ pub(super) fn view_of(
             },
         },
     };
+    let offer = match known {
+        Known::Rows if registration.status == RegistrationStatus::Confirmed => offers::of(conn, &registration.id)?
+            .and_then(|offer| offer_view(event, visits, &offer)),
+        _ => None,
+    };
     Ok(RegistrationView {
+        offer,
         id: registration.id.clone(),
         event: event.slug.clone(),
         status: registration.status,

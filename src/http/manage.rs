@@ -9,7 +9,7 @@ use super::problem::Problem;
 use super::public::RegistrationAnswer;
 use super::registering::preference_rules;
 use super::AppState;
-use crate::domain::booking;
+use crate::domain::{booking, offers};
 use crate::domain::now;
 use crate::domain::registration::parse_preference_change;
 
@@ -98,6 +98,54 @@ pub async fn cancel(token: web::Path<String>, state: web::Data<AppState>) -> Res
         })
         .await?;
     Ok(answer(&state, &token, view))
+}
+
+/// Runs `act` on the registration behind the token and answers its view.
+async fn offer_action(
+    state: web::Data<AppState>,
+    token: String,
+    act: offers::Answer,
+) -> Result<HttpResponse, ApiError> {
+    let lookup = token.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let registration = booking::find_by_manage_token(conn, &lookup)?;
+            act(conn, &registration, now())?;
+            booking::view_by_manage_token(conn, &lookup)
+        })
+        .await?;
+    Ok(answer(&state, &token, view))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/manage/{token}/offer/accept",
+    tag = "participant",
+    summary = "Accept the seat offered (events that make offers): it is yours; a seat you held in a visit ranked lower goes to the next person",
+    params(("token" = String, Path, description = "The secret of the manage link")),
+    responses(
+        (status = 200, description = "The registration, seated", body = RegistrationAnswer),
+        (status = 409, description = "`no-open-offer`: there is no open offer (none, expired or already answered)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn accept_offer(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    offer_action(state, token.into_inner(), offers::accept).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/manage/{token}/offer/decline",
+    tag = "participant",
+    summary = "Decline the seat offered: it goes to the next person, and the visit leaves your ranking",
+    params(("token" = String, Path, description = "The secret of the manage link")),
+    responses(
+        (status = 200, description = "The registration as changed", body = RegistrationAnswer),
+        (status = 409, description = "`no-open-offer`: there is no open offer (none, expired or already answered)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn decline_offer(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    offer_action(state, token.into_inner(), offers::decline).await
 }
 
 /// `PATCH /api/v1/manage/{token}`: the new ranking; an empty list withdraws every choice.

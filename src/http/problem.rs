@@ -54,6 +54,7 @@ pub enum ProblemType {
     DuplicateRegistration,
     RegistrationClosed,
     CapacityExceeded,
+    NoOpenOffer,
     NotFound,
     MethodNotAllowed,
     Unauthorized,
@@ -114,6 +115,7 @@ impl ApiError {
             Self::Domain(D::CapacityExceeded(_)) => {
                 (StatusCode::CONFLICT, P::CapacityExceeded, "Capacity exceeded")
             }
+            Self::Domain(D::NoOpenOffer(_)) => (StatusCode::CONFLICT, P::NoOpenOffer, "No open offer"),
             // A conflict that outlived its retries is contention too: the client retries.
             Self::Domain(D::Storage(DbError::Unavailable(_) | DbError::Conflict(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -43,6 +43,14 @@ pub enum SeatReason {
     EventPlaceConfirmed,
     /// The organisers ran the preference allocation.
     Allocated,
+    /// A seat is held for the person until `EmailData::offer.expires_at`.
+    Offered,
+    /// The person accepted an offer: the seat is theirs.
+    OfferAccepted,
+    /// The person declined an offer (the visit left their ranking).
+    OfferDeclined,
+    /// The offer ended unanswered (the visit left their ranking).
+    OfferExpired,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,4 +109,17 @@ pub struct EmailData {
     /// The visit the person left, when the change moved them out of one.
     pub previous_visit: Option<String>,
     pub calendar: CalendarUpdate,
+    /// The open offer, when the person holds one.
+    #[serde(default)]
+    pub offer: Option<OfferInfo>,
+}
+
+/// A seat held for the person: accept or decline through the manage link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferInfo {
+    pub slug: String,
+    pub name: String,
+    /// RFC 3339 in the event's time zone.
+    pub starts_at: String,
+    pub expires_at: String,
 }

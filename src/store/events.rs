@@ -27,6 +27,8 @@ pub struct EventRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub allocated_at: Option<NaiveDateTime>,
+    pub offer_window_hours: Option<i32>,
+    pub offer_cutoff_hours: i32,
 }
 
 /// An event's details as written on creation and on every later change (an event file
@@ -46,6 +48,8 @@ pub struct EventChanges<'a> {
     pub registration_closes_at: Option<NaiveDateTime>,
     pub max_preferences: i32,
     pub capacity: Option<i32>,
+    pub offer_window_hours: Option<i32>,
+    pub offer_cutoff_hours: i32,
     pub updated_at: NaiveDateTime,
 }
 

@@ -39,6 +39,7 @@ pub mod counts;
 pub mod events;
 pub mod exports;
 pub mod idempotency;
+pub mod offers;
 pub mod outbox;
 pub mod queues;
 pub mod registrations;

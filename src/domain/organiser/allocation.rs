@@ -15,9 +15,10 @@ use crate::domain::event_rules::{find_event, find_event_with_visits, lock_for_se
 use crate::domain::idempotency::{self, Answer, IdempotencyKey};
 use crate::domain::input::Fields;
 use crate::domain::notify::{self, Notice};
-use crate::domain::seats;
+use crate::domain::{offers, seats};
 use crate::mail::content::{EmailKind, SeatReason};
 use crate::store::events;
+use crate::store::offers as store_offers;
 use crate::store::registrations;
 use crate::store::site_visits::{self, SiteVisitRow};
 
@@ -249,6 +250,11 @@ pub fn apply_allocation(
 ) -> Result<AllocationReport, DomainError> {
     let event = find_event(conn, &input.event_slug)?;
     lock_for_seat_changes(conn, &event)?;
+    // Held seats are free again for the plan; what is left free at the end is offered
+    // again by the refill below.
+    for offer in store_offers::of_event(conn, &event.id)? {
+        offers::give_up(conn, &offer.registration_id)?;
+    }
     let first_allocation = event.allocated_at.is_none();
     let visits = site_visits::list(conn, &event.id)?;
     let frozen: Vec<&str> = visits
@@ -307,8 +313,9 @@ pub fn apply_allocation(
             .iter_mut()
             .find(|(id, _, _)| *id == change.registration_id)
         {
-            Some(entry) => entry.2 = change.to_visit,
-            None => others.push(change),
+            // An offer is news of its own (it has a deadline): it gets its own email.
+            Some(entry) if change.offered_until.is_none() => entry.2 = change.to_visit,
+            _ => others.push(change),
         }
     }
     report.seats_changed = outcome.iter().filter(|(_, from, to)| from != to).count();

@@ -10,7 +10,7 @@ use crate::domain::error::DomainError;
 use crate::domain::event_rules::{find_event_with_visits, lock_for_seat_changes};
 use crate::domain::input::Fields;
 use crate::domain::notify::{self, Notice};
-use crate::domain::seats;
+use crate::domain::{offers, seats};
 use crate::domain::view::{registration_view, RegistrationView};
 use crate::mail::content::{EmailKind, SeatReason};
 use crate::store::registrations;
@@ -66,6 +66,9 @@ pub fn move_participant(
     }
     // Before any refill, so that the seat this person leaves does not come straight back.
     registrations::set_auto_seat(conn, id, false)?;
+    // An open offer ends with the organiser's decision; its seat is refilled after the
+    // move (it may be the very seat the person is moved into).
+    let offered = offers::give_up(conn, id)?;
     let held = registrations::seat(conn, id)?;
     let mut changes = Vec::new();
     if held.as_deref() != target.as_ref().map(|v| v.id.as_str()) {
@@ -95,6 +98,11 @@ pub fn move_participant(
             previous_visit: held.as_deref(),
         };
         notify::queue_for(conn, &event, &visits, id, notice, now)?;
+        notify::side_effects(conn, &event, &visits, &changes, &[], Some(id), now)?;
+    }
+    if let Some(visit) = offered {
+        let mut changes = Vec::new();
+        seats::refill(conn, vec![visit], now, &mut changes)?;
         notify::side_effects(conn, &event, &visits, &changes, &[], Some(id), now)?;
     }
     let entry = AuditEntry {

@@ -12,6 +12,7 @@ use crate::domain::country::country_name;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event, find_event_with_visits, local_time};
 use crate::store::events::EventRow;
+use crate::store::offers;
 use crate::store::registrations::{self, RegistrationFilter, RegistrationRow, RegistrationStatus};
 use crate::store::site_visits::SiteVisitRow;
 
@@ -43,10 +44,22 @@ pub struct WaitlistEntry {
     pub person: PersonEntry,
 }
 
+/// A person a seat of the visit is held for (events that make offers).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct OfferEntry {
+    pub offered_at: DateTime<FixedOffset>,
+    /// The seat goes to the next person if not accepted by then.
+    pub expires_at: DateTime<FixedOffset>,
+    #[serde(flatten)]
+    pub person: PersonEntry,
+}
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Roster {
     pub site_visit: SiteVisitView,
     pub assigned: Vec<PersonEntry>,
+    /// Open offers for a seat of this visit, the earliest first.
+    pub offered: Vec<OfferEntry>,
     /// In the order seats will be given: people without a seat first, then people
     /// holding a seat they ranked lower, each by registration time.
     pub waitlist: Vec<WaitlistEntry>,
@@ -122,6 +135,23 @@ pub fn roster(
             person,
         })
         .collect();
+    let open: Vec<_> = offers::of_event(conn, &event.id)?
+        .into_iter()
+        .filter(|o| o.site_visit_id == visit.id)
+        .collect();
+    let ids: Vec<String> = open.iter().map(|o| o.registration_id.clone()).collect();
+    let mut rows = registrations::find_many(conn, &ids)?;
+    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+    let tz = event_timezone(&event);
+    let offered = entries(conn, &event, &visits, rows, Some(&visit.id))?
+        .into_iter()
+        .zip(&open)
+        .map(|(person, offer)| OfferEntry {
+            offered_at: local_time(tz, offer.offered_at),
+            expires_at: local_time(tz, offer.expires_at),
+            person,
+        })
+        .collect();
     let site_visit = catalog::event_view(conn, event_slug, now)?
         .site_visits
         .into_iter()
@@ -130,6 +160,7 @@ pub fn roster(
     Ok(Roster {
         site_visit,
         assigned,
+        offered,
         waitlist,
     })
 }

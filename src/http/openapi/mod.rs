@@ -36,6 +36,8 @@ use conventions::Conventions;
         super::manage::show,
         super::manage::change,
         super::manage::cancel,
+        super::manage::accept_offer,
+        super::manage::decline_offer,
         super::organiser::list_registrations,
         super::organiser::roster,
         super::organiser::move_participant,

@@ -55,7 +55,9 @@ fn refusal(error: &DomainError) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(". "),
         ),
-        DomainError::CapacityExceeded(message) | DomainError::RegistrationClosed(message) => {
+        DomainError::CapacityExceeded(message)
+        | DomainError::RegistrationClosed(message)
+        | DomainError::NoOpenOffer(message) => {
             Some(message.clone())
         }
         DomainError::NotFound(what) => Some(format!("{what} not found")),
