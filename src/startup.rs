@@ -16,8 +16,8 @@ use crate::domain::event::EventFile;
 use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
 use crate::mail;
-use crate::retention;
 use crate::offer_expiry;
+use crate::retention;
 use crate::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]

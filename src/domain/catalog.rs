@@ -128,7 +128,10 @@ fn view_with_waiting(
                 .find(|(id, _)| *id == visit.id)
                 .map_or(0, |(_, n)| *n);
             // `site_visits.assigned` counts every taken seat, held ones included.
-            let offered = held.iter().find(|(id, _)| *id == visit.id).map_or(0, |(_, n)| *n as i32);
+            let offered = held
+                .iter()
+                .find(|(id, _)| *id == visit.id)
+                .map_or(0, |(_, n)| *n as i32);
             SiteVisitView {
                 offered,
                 seats_left: (visit.capacity - visit.assigned).max(0),

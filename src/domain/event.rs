@@ -133,7 +133,9 @@ impl NewEvent {
         }
         let max_preferences = fields.optional_int("max_preferences", 1, 20).unwrap_or(3) as i32;
         let capacity = fields.optional_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
-        let offer_window_hours = fields.optional_int("offer_window_hours", 1, 24 * 14).map(|h| h as i32);
+        let offer_window_hours = fields
+            .optional_int("offer_window_hours", 1, 24 * 14)
+            .map(|h| h as i32);
         let offer_cutoff_hours = fields
             .optional_int("offer_cutoff_hours", 0, 24 * 14)
             .map_or(DEFAULT_OFFER_CUTOFF_HOURS, |h| h as i32);

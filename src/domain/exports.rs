@@ -27,7 +27,7 @@ use crate::db::DbConnection;
 use crate::store::events::EventRow;
 use crate::store::registrations::{self, RegistrationStatus};
 use crate::store::site_visits::SiteVisitRow;
-use crate::store::{counts, exports, queues};
+use crate::store::{counts, exports, offers, queues};
 
 /// The label of the row that adds up every other.
 pub const TOTAL: &str = "TOTAL";
@@ -67,6 +67,8 @@ pub struct CountryLine {
     pub registered: i64,
     pub assigned: i64,
     pub waitlisted: i64,
+    /// Open offers held by this country's people (seats held, not yet taken).
+    pub offered: i64,
     /// Seats this country's people hold in each visit.
     pub per_visit: Vec<i64>,
 }
@@ -92,6 +94,8 @@ pub struct VisitLine {
     pub assigned: i64,
     pub waitlisted: i64,
     pub seats_left: i64,
+    /// Seats held as open offers (not in `assigned`, not in `seats_left`).
+    pub offered: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,6 +181,7 @@ pub fn counts_by_country(conn: &mut DbConnection, event_slug: &str) -> Result<Co
             }
         }
     }
+    add_offers(conn, &event.id, &mut lines, width)?;
     Ok(country_counts(event.slug, visits, lines))
 }
 
@@ -203,7 +208,21 @@ pub fn counts_by_country_from_rows(
     for (code, n) in exports::from_rows::waiting_by_country(conn, &event.id)? {
         country_line(&mut lines, &code, width).waitlisted = n;
     }
+    add_offers(conn, &event.id, &mut lines, width)?;
     Ok(country_counts(event.slug, visits, lines))
+}
+
+/// The open offers by country: read from the offers themselves (only ever a few).
+fn add_offers(
+    conn: &mut DbConnection,
+    event_id: &str,
+    lines: &mut BTreeMap<String, CountryLine>,
+    width: usize,
+) -> Result<(), DomainError> {
+    for (code, n) in offers::count_by_country(conn, event_id)? {
+        country_line(lines, &code, width).offered = n;
+    }
+    Ok(())
 }
 
 fn visit_columns(visits: &[SiteVisitRow]) -> HashMap<&str, usize> {
@@ -230,6 +249,7 @@ fn country_counts(
         total.registered += line.registered;
         total.assigned += line.assigned;
         total.waitlisted += line.waitlisted;
+        total.offered += line.offered;
         for (sum, n) in total.per_visit.iter_mut().zip(&line.per_visit) {
             *sum += n;
         }
@@ -268,6 +288,7 @@ fn visit_counts(view: EventView) -> VisitCounts {
             assigned: v.assigned.into(),
             waitlisted: v.waitlisted,
             seats_left: v.seats_left.into(),
+            offered: v.offered.into(),
         })
         .collect();
     let mut total = VisitLine {
@@ -279,6 +300,7 @@ fn visit_counts(view: EventView) -> VisitCounts {
         total.assigned += line.assigned;
         total.waitlisted += line.waitlisted;
         total.seats_left += line.seats_left;
+        total.offered += line.offered;
     }
     VisitCounts {
         event: view.slug,

@@ -9,7 +9,9 @@ use super::event_rules::{event_timezone, local_time};
 use super::seats::SeatChange;
 use super::view::{registration_view, RegistrationView, SeatStatus, SeatView};
 use crate::db::DbConnection;
-use crate::mail::content::{CalendarUpdate, EmailData, EmailKind, EventInfo, OfferInfo, SeatInfo, SeatReason};
+use crate::mail::content::{
+    CalendarUpdate, EmailData, EmailKind, EventInfo, OfferInfo, SeatInfo, SeatReason,
+};
 use crate::store::events::EventRow;
 use crate::store::outbox::{self, NewOutboxRow, PENDING};
 use crate::store::registrations;
@@ -195,7 +197,10 @@ pub fn side_effects(
     for (id, from, last) in people {
         let to = &last.to_visit;
         let offered = last.offered_until.is_some();
-        if Some(id.as_str()) == actor || confirmed_from_event_waitlist.contains(&id) || (from == *to && !offered) {
+        if Some(id.as_str()) == actor
+            || confirmed_from_event_waitlist.contains(&id)
+            || (from == *to && !offered)
+        {
             continue;
         }
         let reason = match (&from, to) {

@@ -100,9 +100,8 @@ fn open_offer(
     now: NaiveDateTime,
 ) -> Result<(EventRow, OfferRow), DomainError> {
     let event = find_event_for_seat_changes(conn, &registration.event_id)?;
-    let offer = offers::of(conn, &registration.id)?.ok_or_else(|| {
-        DomainError::NoOpenOffer("there is no open offer for this registration".into())
-    })?;
+    let offer = offers::of(conn, &registration.id)?
+        .ok_or_else(|| DomainError::NoOpenOffer("there is no open offer for this registration".into()))?;
     if offer.expires_at <= now {
         return Err(DomainError::NoOpenOffer(format!(
             "the offer expired at {}",
@@ -117,7 +116,11 @@ pub type Answer = fn(&mut DbConnection, &RegistrationRow, NaiveDateTime) -> Resu
 
 /// Accepts the open offer: the held seat becomes the person's; a seat they held in a
 /// visit ranked lower goes on to the next person.
-pub fn accept(conn: &mut DbConnection, registration: &RegistrationRow, now: NaiveDateTime) -> Result<(), DomainError> {
+pub fn accept(
+    conn: &mut DbConnection,
+    registration: &RegistrationRow,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
     let (event, offer) = open_offer(conn, registration, now)?;
     let id = registration.id.as_str();
     let visit = offer.site_visit_id.as_str();
@@ -149,7 +152,11 @@ pub fn accept(conn: &mut DbConnection, registration: &RegistrationRow, now: Naiv
 
 /// Declines the open offer: the seat is offered to the next person, and the visit
 /// leaves the person's ranking.
-pub fn decline(conn: &mut DbConnection, registration: &RegistrationRow, now: NaiveDateTime) -> Result<(), DomainError> {
+pub fn decline(
+    conn: &mut DbConnection,
+    registration: &RegistrationRow,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
     let (event, offer) = open_offer(conn, registration, now)?;
     if !offers::end(conn, &registration.id, &offer.site_visit_id)? {
         return Err(DomainError::NoOpenOffer("the offer is no longer open".into()));
@@ -167,7 +174,11 @@ pub fn decline(conn: &mut DbConnection, registration: &RegistrationRow, now: Nai
 
 /// The seat of an ended offer goes back and on to the next person; the visit leaves the
 /// ranking of the person who did not take it.
-fn pass_on(conn: &mut DbConnection, offer: &OfferRow, now: NaiveDateTime) -> Result<Vec<SeatChange>, DomainError> {
+fn pass_on(
+    conn: &mut DbConnection,
+    offer: &OfferRow,
+    now: NaiveDateTime,
+) -> Result<Vec<SeatChange>, DomainError> {
     site_visits::give_back_seat(conn, &offer.site_visit_id)?;
     let mut ranked = registrations::preferences(conn, &offer.registration_id)?;
     ranked.retain(|v| *v != offer.site_visit_id);
@@ -187,7 +198,11 @@ fn record(
 ) -> Result<(), DomainError> {
     let entry = AuditEntry {
         event_id: Some(&event.id),
-        actor: if action == "offer_expired" { "system" } else { "participant" },
+        actor: if action == "offer_expired" {
+            "system"
+        } else {
+            "participant"
+        },
         action,
         subject: Some(id),
         before: Some(json!({
@@ -230,7 +245,15 @@ pub fn expire_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> Re
             ..Notice::of(EmailKind::SeatChanged)
         };
         notify::queue_for(conn, event, visits, &offer.registration_id, notice, now)?;
-        notify::side_effects(conn, event, visits, &changes, &[], Some(&offer.registration_id), now)?;
+        notify::side_effects(
+            conn,
+            event,
+            visits,
+            &changes,
+            &[],
+            Some(&offer.registration_id),
+            now,
+        )?;
         expired += 1;
     }
     Ok(expired)

@@ -119,7 +119,11 @@ pub fn refill(
             let held = registrations::seat(conn, &candidate)?;
             let offer = offers::of(conn, &candidate)?;
             let ranked = registrations::preferences(conn, &candidate)?;
-            let holding = better_of(&ranked, held.as_deref(), offer.as_ref().map(|o| o.site_visit_id.as_str()));
+            let holding = better_of(
+                &ranked,
+                held.as_deref(),
+                offer.as_ref().map(|o| o.site_visit_id.as_str()),
+            );
             if !wants_seat(&ranked, holding, &visit) {
                 site_visits::give_back_seat(conn, &visit)?;
                 continue;

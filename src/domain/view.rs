@@ -10,8 +10,8 @@ use super::event_rules::{event_timezone, local_time, seats_at_once};
 use super::offers::{offer_view, OfferView};
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
-pub use crate::store::registrations::RegistrationStatus;
 use crate::store::offers;
+pub use crate::store::registrations::RegistrationStatus;
 use crate::store::registrations::{self, RegistrationRow};
 use crate::store::site_visits::SiteVisitRow;
 
@@ -79,7 +79,15 @@ pub fn registration_view(
 ) -> Result<RegistrationView, DomainError> {
     let ranked = registrations::preferences(conn, &registration.id)?;
     let seat = registrations::seat(conn, &registration.id)?;
-    view_of(conn, event, visits, registration, &ranked, seat.as_deref(), Known::Rows)
+    view_of(
+        conn,
+        event,
+        visits,
+        registration,
+        &ranked,
+        seat.as_deref(),
+        Known::Rows,
+    )
 }
 
 /// [`registration_view`] from a ranking and seat the caller already knows, and what
@@ -133,8 +141,9 @@ pub(super) fn view_of(
         },
     };
     let offer = match known {
-        Known::Rows if registration.status == RegistrationStatus::Confirmed => offers::of(conn, &registration.id)?
-            .and_then(|offer| offer_view(event, visits, &offer)),
+        Known::Rows if registration.status == RegistrationStatus::Confirmed => {
+            offers::of(conn, &registration.id)?.and_then(|offer| offer_view(event, visits, &offer))
+        }
         _ => None,
     };
     Ok(RegistrationView {

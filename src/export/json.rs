@@ -19,6 +19,8 @@ pub struct CountryCountsLine {
     pub registered: i64,
     pub assigned: i64,
     pub waitlisted: i64,
+    /// Open offers held by this country's people.
+    pub offered: i64,
     /// Seats this country's people hold, per visit slug.
     pub site_visits: BTreeMap<String, i64>,
 }
@@ -67,6 +69,7 @@ fn country_line(visits: &[String], line: &CountryLine) -> CountryCountsLine {
         registered: line.registered,
         assigned: line.assigned,
         waitlisted: line.waitlisted,
+        offered: line.offered,
         site_visits: visits
             .iter()
             .cloned()

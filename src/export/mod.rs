@@ -103,8 +103,9 @@ pub struct Table {
     pub key_columns: u16,
 }
 
-/// The counts as a table, `TOTAL` last. The fixed columns are those of DESIGN.md; by
-/// country, one column per visit (its slug) follows: that country's seats there.
+/// The counts as a table, `TOTAL` last. The fixed columns are those of DESIGN.md, then
+/// `offered` (seats held as open offers); by country, one column per visit (its slug)
+/// follows: that country's seats there.
 pub fn counts_table(counts: &Counts) -> Table {
     match counts {
         Counts::ByCountry(counts) => country_table(counts),
@@ -113,9 +114,16 @@ pub fn counts_table(counts: &Counts) -> Table {
 }
 
 fn country_table(counts: &CountryCounts) -> Table {
-    let mut columns: Vec<String> = ["country", "country_name", "registered", "assigned", "waitlisted"]
-        .map(String::from)
-        .into();
+    let mut columns: Vec<String> = [
+        "country",
+        "country_name",
+        "registered",
+        "assigned",
+        "waitlisted",
+        "offered",
+    ]
+    .map(String::from)
+    .into();
     columns.extend(counts.visits.iter().cloned());
     let rows = counts
         .lines
@@ -128,6 +136,7 @@ fn country_table(counts: &CountryCounts) -> Table {
                 line.registered.into(),
                 line.assigned.into(),
                 line.waitlisted.into(),
+                line.offered.into(),
             ];
             row.extend(line.per_visit.iter().map(|n| Cell::Number(*n)));
             row
@@ -148,6 +157,7 @@ fn visit_table(counts: &VisitCounts) -> Table {
         "assigned",
         "waitlisted",
         "seats_left",
+        "offered",
     ]
     .map(String::from)
     .into();
@@ -163,6 +173,7 @@ fn visit_table(counts: &VisitCounts) -> Table {
                 line.assigned.into(),
                 line.waitlisted.into(),
                 line.seats_left.into(),
+                line.offered.into(),
             ]
         })
         .collect();

@@ -9,9 +9,9 @@ use super::problem::Problem;
 use super::public::RegistrationAnswer;
 use super::registering::preference_rules;
 use super::AppState;
-use crate::domain::{booking, offers};
 use crate::domain::now;
 use crate::domain::registration::parse_preference_change;
+use crate::domain::{booking, offers};
 
 fn answer(state: &AppState, token: &str, view: crate::domain::view::RegistrationView) -> HttpResponse {
     HttpResponse::Ok().json(RegistrationAnswer {
@@ -129,7 +129,10 @@ async fn offer_action(
         (status = 409, description = "`no-open-offer`: there is no open offer (none, expired or already answered)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub async fn accept_offer(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn accept_offer(
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     offer_action(state, token.into_inner(), offers::accept).await
 }
 
@@ -144,7 +147,10 @@ pub async fn accept_offer(token: web::Path<String>, state: web::Data<AppState>) 
         (status = 409, description = "`no-open-offer`: there is no open offer (none, expired or already answered)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub async fn decline_offer(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn decline_offer(
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     offer_action(state, token.into_inner(), offers::decline).await
 }
 

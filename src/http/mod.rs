@@ -242,7 +242,11 @@ fn api_v1_routes() -> Vec<ApiRoute> {
         route(Method::PATCH, "/manage/{token}", manage::change),
         route(Method::DELETE, "/manage/{token}", manage::cancel),
         route(Method::POST, "/manage/{token}/offer/accept", manage::accept_offer),
-        route(Method::POST, "/manage/{token}/offer/decline", manage::decline_offer),
+        route(
+            Method::POST,
+            "/manage/{token}/offer/decline",
+            manage::decline_offer,
+        ),
         route(Method::GET, "/openapi.json", openapi::document),
         route(Method::GET, "/docs", openapi::docs_page),
     ]

@@ -61,7 +61,7 @@ pub mod from_rows {
     use diesel::dsl::{count_star, exists, not};
     use diesel::prelude::*;
 
-    use crate::db::schema::{registration_preferences, registrations, seat_assignments};
+    use crate::db::schema::{registration_preferences, registrations, seat_assignments, seat_offers};
     use crate::db::DbConnection;
     use crate::store::registrations::CANCELLED;
 
@@ -113,6 +113,10 @@ pub mod from_rows {
             .filter(registrations::auto_seat.eq(true))
             .filter(not(exists(
                 seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
+            )))
+            // Holding an offer, a person counts as offered, not waiting.
+            .filter(not(exists(
+                seat_offers::table.filter(seat_offers::registration_id.eq(registrations::id)),
             )))
             .filter(exists(registration_preferences::table.filter(
                 registration_preferences::registration_id.eq(registrations::id),

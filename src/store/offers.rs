@@ -50,7 +50,9 @@ pub fn terms(conn: &mut DbConnection, visit_id: &str) -> QueryResult<OfferTerms>
 }
 
 pub fn insert(conn: &mut DbConnection, offer: &OfferRow) -> QueryResult<()> {
-    diesel::insert_into(seat_offers::table).values(offer).execute(conn)?;
+    diesel::insert_into(seat_offers::table)
+        .values(offer)
+        .execute(conn)?;
     Ok(())
 }
 

@@ -870,7 +870,7 @@ fn exports_check_roles_and_parameters(backend: Backend) {
 
 /// The counts the exports read (maintained counters) and the same counts aggregated
 /// from the rows, for both tables.
-fn counters_and_rows(app: &TestApp, event: &str) -> Vec<(Counts, Counts)> {
+pub fn counters_and_rows(app: &TestApp, event: &str) -> Vec<(Counts, Counts)> {
     let event = event.to_owned();
     app.server
         .db
