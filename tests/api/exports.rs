@@ -912,9 +912,11 @@ impl Dice {
 
 /// Every path that changes a count — registration (with the event-wide waitlist),
 /// cancellation, new ranking, organiser moves, capacity changes, the allocation,
-/// erasure and retention — in a random order over a first-come event with an event
-/// capacity and a preferences event; after each step the counters must equal the
-/// aggregation from the rows, by country and by visit.
+/// erasure, retention, and offers accepted, declined and expired — in a random order
+/// over a first-come event with an event capacity, a preferences event and an event
+/// that makes offers; after each step the counters must equal the aggregation from the
+/// rows, by country and by visit, and every visit's taken seats its seated people and
+/// open offers.
 fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
     let app = TestApp::spawn(backend);
     app.create_event("mix-fc", json!({"capacity": 12}), &[("a", 4), ("b", 2), ("c", 3)]);
@@ -923,16 +925,23 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
         json!({"assignment_mode": "preferences"}),
         &[("a", 3), ("b", 3), ("c", 2)],
     );
+    app.create_event(
+        "mix-offer",
+        json!({"offer_window_hours": 24}),
+        &[("a", 2), ("b", 2), ("c", 1)],
+    );
+    let events = ["mix-fc", "mix-pref", "mix-offer"];
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
     // (event, id, manage path)
     let mut people: Vec<(&str, String, String)> = Vec::new();
     let mut seen = BTreeMap::<&str, usize>::new();
-    for step in 0..90 {
-        let event = ["mix-fc", "mix-pref"][dice.below(2)];
+    for step in 0..120 {
+        // The offers event twice as often: offers need full visits and people waiting.
+        let event = ["mix-fc", "mix-pref", "mix-offer", "mix-offer"][dice.below(4)];
         let someone = (!people.is_empty()).then(|| dice.below(people.len()));
-        let op = dice.below(10);
+        let op = dice.below(14);
         let (what, changed) = match (op, someone) {
-            (0..=2, _) | (_, None) => {
+            (0..=3, _) | (_, None) => {
                 let n = people.len();
                 let reply = app.register(event, &participant(n, &dice.ranking()));
                 assert!(reply.status == 201 || reply.status == 409, "{}", reply.body);
@@ -942,12 +951,12 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
                 }
                 ("register", reply.status == 201)
             }
-            (3, Some(i)) => {
+            (4, Some(i)) => {
                 let status = call(ureq::delete(&app.url(&people[i].2)), None).status;
                 assert!([200, 404, 409].contains(&status), "cancel: {status}");
                 ("cancel", status == 200)
             }
-            (4, Some(i)) => {
+            (5, Some(i)) => {
                 let reply = send(
                     ureq::patch(&app.url(&people[i].2)),
                     "application/json",
@@ -957,7 +966,7 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
                 assert!([200, 404, 409].contains(&reply.status), "{}", reply.body);
                 ("change preferences", reply.status == 200)
             }
-            (5, Some(i)) => {
+            (6, Some(i)) => {
                 let (event, id, ..) = &people[i];
                 let target = [json!("a"), json!("b"), json!("c"), Value::Null][dice.below(4)].clone();
                 let reply = send(
@@ -969,7 +978,7 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
                 assert!([200, 404, 409, 422].contains(&reply.status), "{}", reply.body);
                 ("move", reply.status == 200)
             }
-            (6, _) => {
+            (7, _) => {
                 let visit = ["a", "b", "c"][dice.below(3)];
                 let reply = send(
                     ureq::patch(&app.url(&format!("/api/v1/events/{event}/site-visits/{visit}"))),
@@ -980,7 +989,7 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
                 assert!([200, 409].contains(&reply.status), "{}", reply.body);
                 ("capacity", reply.status == 200)
             }
-            (7, _) => {
+            (8, _) => {
                 let reply = app.post_json(
                     "/api/v1/events/mix-pref/allocation",
                     &json!({"dry_run": false, "balance_countries": dice.below(2) == 1}),
@@ -989,7 +998,7 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
                 assert_eq!(reply.status, 200, "{}", reply.body);
                 ("allocation", true)
             }
-            (8, Some(i)) => {
+            (9, Some(i)) => {
                 let (event, id, ..) = &people[i];
                 let reply = call(
                     ureq::delete(&app.url(&format!("/api/v1/events/{event}/registrations/{id}?erase=true")))
@@ -998,6 +1007,43 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
                 );
                 assert_eq!(reply.status, 200, "{}", reply.body);
                 ("erase", true)
+            }
+            (11 | 12, Some(i)) => {
+                // Someone holding an offer, if anyone does (else anyone: a 409).
+                let holders: Vec<String> = app
+                    .server
+                    .db
+                    .read_blocking(|conn| {
+                        use rallypoint::db::schema::seat_offers;
+                        Ok::<_, rallypoint::db::DbError>(
+                            seat_offers::table
+                                .order(seat_offers::registration_id)
+                                .select(seat_offers::registration_id)
+                                .load(conn)?,
+                        )
+                    })
+                    .unwrap();
+                let i = match holders.len() {
+                    0 => i,
+                    n => {
+                        let id = &holders[dice.below(n)];
+                        people.iter().position(|p| p.1 == *id).unwrap()
+                    }
+                };
+                let what = if op == 11 { "accept" } else { "decline" };
+                let reply = app.post_json(&format!("{}/offer/{what}", people[i].2), &json!({}), None);
+                assert!([200, 404, 409].contains(&reply.status), "{}", reply.body);
+                (what, reply.status == 200)
+            }
+            (13, _) => {
+                // The expiry worker's run, with a clock a day and an hour ahead.
+                let later = rallypoint::domain::now() + chrono::Duration::hours(25);
+                let expired = app
+                    .server
+                    .db
+                    .write_blocking(move |conn| rallypoint::domain::offers::expire_due(conn, later, 100))
+                    .unwrap();
+                ("expire", expired > 0)
             }
             (_, Some(_)) => {
                 // Retention's anonymisation: personal data goes, seats and counts stay.
@@ -1018,15 +1064,16 @@ fn counters_equal_the_rows_after_a_random_mix_of_changes(backend: Backend) {
         if changed {
             *seen.entry(what).or_default() += 1;
         }
-        for event in ["mix-fc", "mix-pref"] {
+        for event in events {
             for (counters, rows) in counters_and_rows(&app, event) {
                 assert_eq!(counters, rows, "step {step} ({what}), event {event}");
             }
         }
         check_queues(&app, &format!("step {step} ({what})"));
+        crate::offers::check_seats(&app, &format!("step {step} ({what})"));
     }
     // Every path did change something, and the counts are not trivially empty.
-    assert_eq!(seen.len(), 8, "{seen:?}");
+    assert_eq!(seen.len(), 11, "{seen:?}");
     let final_counts = counters_and_rows(&app, "mix-fc");
     let Counts::ByCountry(by_country) = &final_counts[0].0 else {
         panic!()
