@@ -1,9 +1,10 @@
 //! Property test of the seat rules: random sequences of register / cancel / change /
-//! capacity raise run through the real domain functions on a real SQLite database, and
-//! after every step the seats must equal those of a simple model of the rules, the
-//! invariants must hold, and the maintained counters (by country and by visit) must
-//! equal the model's numbers, and every waiting person's position must be their place
-//! in the model's queues.
+//! capacity raise (and, in an event that makes offers, accept / decline / expire) run
+//! through the real domain functions on a real SQLite database, and after every step
+//! the seats and offers must equal those of a simple model of the rules, the invariants
+//! must hold, and the maintained counters (by country and by visit) must equal the
+//! model's numbers, and every waiting person's position must be their place in the
+//! model's queues.
 
 use proptest::prelude::*;
 
@@ -12,6 +13,7 @@ use super::catalog::{add_site_visit, create_event};
 use super::event::{NewEvent, NewSiteVisit};
 use super::event_rules;
 use super::exports::{self, Counts, CountsBy};
+use super::offers;
 use super::registration::{Email, NewRegistration, Preferences};
 use super::{seats, DomainError};
 use crate::db::{Database, DatabaseUrl, DbOptions};
@@ -25,6 +27,10 @@ enum Op {
     Cancel(usize),
     Change(usize, Vec<usize>),
     Raise(usize, i32),
+    Accept(usize),
+    Decline(usize),
+    /// The expiry worker, with a clock 25 hours ahead (the window is 24).
+    Expire,
 }
 
 fn ranking() -> impl Strategy<Value = Vec<usize>> {
@@ -42,9 +48,21 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// The operations of an event that makes offers.
+fn offer_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => op(),
+        2 => (0..40usize).prop_map(Op::Accept),
+        1 => (0..40usize).prop_map(Op::Decline),
+        1 => Just(Op::Expire),
+    ]
+}
+
 /// The rules, as plainly as they can be written.
 #[derive(Default)]
 struct Model {
+    /// Freed seats are offered (the event's window is on), not given.
+    offers: bool,
     capacity: Vec<i32>,
     people: Vec<Person>,
     /// Per visit, the people holding no seat who wait for it, in the order they began
@@ -56,11 +74,33 @@ struct Person {
     ranked: Vec<usize>,
     active: bool,
     seat: Option<usize>,
+    offer: Option<Offer>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Offer {
+    visit: usize,
+    /// The step that made it (offers expire in the order they were made).
+    made: usize,
+    /// Made by an expiry run, whose clock is a day ahead: no later run expires it.
+    late: bool,
 }
 
 impl Model {
+    /// Seats taken: seated people and open offers.
     fn taken(&self, visit: usize) -> i32 {
+        self.seated(visit) + self.offered(visit)
+    }
+
+    fn seated(&self, visit: usize) -> i32 {
         self.people.iter().filter(|p| p.seat == Some(visit)).count() as i32
+    }
+
+    fn offered(&self, visit: usize) -> i32 {
+        self.people
+            .iter()
+            .filter(|p| p.offer.is_some_and(|o| o.visit == visit))
+            .count() as i32
     }
 
     fn has_room(&self, visit: usize) -> bool {
@@ -73,12 +113,37 @@ impl Model {
             ranked,
             active: true,
             seat,
+            offer: None,
         });
         self.sync();
     }
 
     fn waits_for(person: &Person, visit: usize) -> bool {
-        person.active && person.seat.is_none() && person.ranked.contains(&visit)
+        person.active
+            && person.seat.is_none()
+            && person.ranked.contains(&visit)
+            && Self::below_offer(person, visit)
+    }
+
+    /// Whether `visit` is ranked above the person's open offer (or they hold none).
+    fn below_offer(person: &Person, visit: usize) -> bool {
+        match person.offer {
+            None => true,
+            Some(offer) => Self::rank(person, visit) < Self::rank(person, offer.visit),
+        }
+    }
+
+    /// Would move up from a seat ranked lower (and above their offer).
+    fn upgrades_to(person: &Person, visit: usize) -> bool {
+        person.active
+            && Self::below_offer(person, visit)
+            && match (
+                person.seat.and_then(|s| Self::rank(person, s)),
+                Self::rank(person, visit),
+            ) {
+                (Some(held), Some(wanted)) => wanted < held,
+                _ => false,
+            }
     }
 
     /// The queues after a change: who no longer waits leaves, who newly waits joins at
@@ -100,25 +165,27 @@ impl Model {
         person.ranked.iter().position(|&v| v == visit)
     }
 
-    fn refill(&mut self, first: usize) {
+    fn refill(&mut self, first: usize, step: usize, late: bool) {
         // Freed seats are refilled in the order they were freed, as the domain does.
         let mut queue = std::collections::VecDeque::from([first]);
         while let Some(visit) = queue.pop_front() {
             while self.has_room(visit) {
                 let unseated = self.queues[visit].first().copied();
-                let upgrading = || {
-                    self.people.iter().position(|p| {
-                        p.active
-                            && match (p.seat.and_then(|s| Self::rank(p, s)), Self::rank(p, visit)) {
-                                (Some(held), Some(wanted)) => wanted < held,
-                                _ => false,
-                            }
-                    })
-                };
+                let upgrading = || self.people.iter().position(|p| Self::upgrades_to(p, visit));
                 let Some(index) = unseated.or_else(upgrading) else {
                     break;
                 };
-                if let Some(old) = self.people[index].seat.replace(visit) {
+                // An offer for a visit ranked lower gives way.
+                if let Some(old) = self.people[index].offer.take() {
+                    queue.push_back(old.visit);
+                }
+                if self.offers {
+                    self.people[index].offer = Some(Offer {
+                        visit,
+                        made: step,
+                        late,
+                    });
+                } else if let Some(old) = self.people[index].seat.replace(visit) {
                     queue.push_back(old);
                 }
                 self.sync();
@@ -126,7 +193,62 @@ impl Model {
         }
     }
 
-    fn cancel(&mut self, index: usize) {
+    /// Ends the person's offer if they would no longer take it (the domain's
+    /// `withdraw_unwanted`), and offers the seat on.
+    fn withdraw_unwanted(&mut self, index: usize, step: usize) {
+        let person = &self.people[index];
+        let Some(offer) = person.offer else { return };
+        let wanted = person.active
+            && match (Self::rank(person, offer.visit), person.seat) {
+                (Some(_), None) => true,
+                (Some(o), Some(held)) => Self::rank(person, held).is_some_and(|h| o < h),
+                (None, _) => false,
+            };
+        if !wanted {
+            self.people[index].offer = None;
+            self.sync();
+            self.refill(offer.visit, step, false);
+        }
+    }
+
+    fn accept(&mut self, index: usize, step: usize) {
+        let Some(offer) = self.people[index].offer.take() else {
+            return;
+        };
+        let old = self.people[index].seat.replace(offer.visit);
+        self.sync();
+        if let Some(old) = old {
+            self.refill(old, step, false);
+        }
+    }
+
+    /// Declined or expired: the seat goes on, the visit leaves the ranking.
+    fn pass_on(&mut self, index: usize, step: usize, late: bool) {
+        let Some(offer) = self.people[index].offer.take() else {
+            return;
+        };
+        self.people[index].ranked.retain(|&v| v != offer.visit);
+        self.sync();
+        self.refill(offer.visit, step, late);
+    }
+
+    fn expire(&mut self, step: usize) {
+        let mut due: Vec<(usize, usize, Offer)> = self
+            .people
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.offer.filter(|o| !o.late).map(|o| (o.made, i, o)))
+            .collect();
+        due.sort_unstable_by_key(|(made, i, _)| (*made, *i));
+        for (_, index, offer) in due {
+            // An offer that gave way meanwhile is no longer due.
+            if self.people[index].offer == Some(offer) {
+                self.pass_on(index, step, true);
+            }
+        }
+    }
+
+    fn cancel(&mut self, index: usize, step: usize) {
         let person = &mut self.people[index];
         if !person.active {
             return;
@@ -135,11 +257,12 @@ impl Model {
         let seat = person.seat.take();
         self.sync();
         if let Some(visit) = seat {
-            self.refill(visit);
+            self.refill(visit, step, false);
         }
+        self.withdraw_unwanted(index, step);
     }
 
-    fn change(&mut self, index: usize, ranked: Vec<usize>) {
+    fn change(&mut self, index: usize, ranked: Vec<usize>, step: usize) {
         if !self.people[index].active {
             return;
         }
@@ -152,23 +275,24 @@ impl Model {
             (Some(to), Some(from)) => {
                 self.people[index].seat = Some(to);
                 self.sync();
-                self.refill(from);
+                self.refill(from, step, false);
             }
             (Some(to), None) => self.people[index].seat = Some(to),
             (None, Some(from)) if held_rank.is_none() => {
                 self.people[index].seat = None;
                 self.sync();
-                self.refill(from);
+                self.refill(from, step, false);
             }
             _ => {}
         }
         self.sync();
+        self.withdraw_unwanted(index, step);
     }
 
-    fn raise(&mut self, visit: usize, by: i32) {
+    fn raise(&mut self, visit: usize, by: i32, step: usize) {
         self.sync();
         self.capacity[visit] += by;
-        self.refill(visit);
+        self.refill(visit, step, false);
     }
 }
 
@@ -185,7 +309,7 @@ impl Drop for Fixture {
     }
 }
 
-fn fixture(capacities: &[i32]) -> Fixture {
+fn fixture(capacities: &[i32], offers: bool) -> Fixture {
     let dir = std::env::temp_dir().join(format!("rp-model-{}", uuid::Uuid::now_v7().simple()));
     let url = DatabaseUrl::Sqlite(dir.join("model.db"));
     let db = Database::connect(&url, DbOptions::default()).unwrap();
@@ -210,7 +334,7 @@ fn fixture(capacities: &[i32]) -> Fixture {
                 registration_closes_at: None,
                 max_preferences: VISITS as i32,
                 capacity: None,
-                offer_window_hours: None,
+                offer_window_hours: offers.then_some(24),
                 offer_cutoff_hours: 12,
             };
             create_event(conn, &event, now)?;
@@ -323,22 +447,47 @@ fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
                 })
                 .unwrap();
         }
+        Op::Accept(index) | Op::Decline(index) => {
+            let id = ids[index].clone();
+            let answer: offers::Answer = if matches!(op, Op::Accept(_)) {
+                offers::accept
+            } else {
+                offers::decline
+            };
+            let outcome = fixture.db.write_blocking(move |conn| {
+                let registration = registrations::find(conn, &id)?.unwrap();
+                answer(conn, &registration, now())
+            });
+            match outcome {
+                Ok(_) | Err(DomainError::NoOpenOffer(_)) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        Op::Expire => {
+            let later = now() + chrono::Duration::hours(25);
+            fixture
+                .db
+                .write_blocking(move |conn| offers::expire_due(conn, later, 1_000))
+                .unwrap();
+        }
     }
 }
 
 fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Result<(), TestCaseError> {
     let ids = ids.to_vec();
     let all = ids.clone();
-    let (seats, visits, positions) = fixture
+    let (seats, held, visits, positions) = fixture
         .db
         .read_blocking(move |conn| {
             let mut seats = Vec::new();
+            let mut held = Vec::new();
             for id in &ids {
                 seats.push(registrations::seat(conn, id)?);
+                held.push(crate::store::offers::of(conn, id)?.map(|o| o.site_visit_id));
             }
             let event = event_rules::find_event(conn, "model")?;
             let positions = crate::store::queues::positions_of(conn, &ids)?;
-            Ok::<_, DomainError>((seats, site_visits::list(conn, &event.id)?, positions))
+            Ok::<_, DomainError>((seats, held, site_visits::list(conn, &event.id)?, positions))
         })
         .unwrap();
     // Every waiting person's position is their place in the model's queue, and nobody
@@ -363,11 +512,14 @@ fn check(fixture: &Fixture, ids: &[String], model: &Model, step: usize) -> Resul
     for (index, person) in model.people.iter().enumerate() {
         let expected = person.seat.map(|v| fixture.visit_ids[v].clone());
         prop_assert_eq!(&seats[index], &expected, "step {}: person {}", step, index);
+        let offered = person.offer.map(|o| fixture.visit_ids[o.visit].clone());
+        prop_assert_eq!(&held[index], &offered, "offer at step {}: person {}", step, index);
     }
     for (v, visit) in fixture.visit_ids.iter().enumerate() {
         let row = visits.iter().find(|r| &r.id == visit).unwrap();
         let holders = seats
             .iter()
+            .chain(&held)
             .filter(|s| s.as_deref() == Some(visit.as_str()))
             .count() as i32;
         prop_assert!(row.assigned <= row.capacity, "over capacity at step {}", step);
@@ -393,12 +545,13 @@ fn check_counts(fixture: &Fixture, model: &Model, step: usize) -> Result<(), Tes
         unreachable!()
     };
     let active: Vec<&Person> = model.people.iter().filter(|p| p.active).collect();
-    let per_visit: Vec<i64> = (0..VISITS).map(|v| i64::from(model.taken(v))).collect();
+    let per_visit: Vec<i64> = (0..VISITS).map(|v| i64::from(model.seated(v))).collect();
     let waiting = active
         .iter()
-        .filter(|p| p.seat.is_none() && !p.ranked.is_empty())
+        .filter(|p| p.seat.is_none() && p.offer.is_none() && !p.ranked.is_empty())
         .count() as i64;
-    let lines: Vec<(String, i64, i64, i64, Vec<i64>)> = by_country
+    let offered = active.iter().filter(|p| p.offer.is_some()).count() as i64;
+    let lines: Vec<(String, i64, i64, i64, i64, Vec<i64>)> = by_country
         .lines
         .iter()
         .map(|l| {
@@ -407,6 +560,7 @@ fn check_counts(fixture: &Fixture, model: &Model, step: usize) -> Result<(), Tes
                 l.registered,
                 l.assigned,
                 l.waitlisted,
+                l.offered,
                 l.per_visit.clone(),
             )
         })
@@ -419,6 +573,7 @@ fn check_counts(fixture: &Fixture, model: &Model, step: usize) -> Result<(), Tes
             active.len() as i64,
             per_visit.iter().sum(),
             waiting,
+            offered,
             per_visit.clone(),
         )]
     };
@@ -427,11 +582,7 @@ fn check_counts(fixture: &Fixture, model: &Model, step: usize) -> Result<(), Tes
         // Waiting for v: no seat and ranked v, or a seat ranked below v.
         let wanting = active
             .iter()
-            .filter(|p| match (Model::rank(p, v), p.seat) {
-                (Some(_), None) => true,
-                (Some(wanted), Some(held)) => Model::rank(p, held).is_some_and(|h| wanted < h),
-                (None, _) => false,
-            })
+            .filter(|p| Model::waits_for(p, v) || Model::upgrades_to(p, v))
             .count() as i64;
         prop_assert_eq!(
             line.waitlisted,
@@ -447,6 +598,47 @@ fn check_counts(fixture: &Fixture, model: &Model, step: usize) -> Result<(), Tes
             v,
             step
         );
+        prop_assert_eq!(
+            line.offered,
+            i64::from(model.offered(v)),
+            "offers of visit {} at step {}",
+            v,
+            step
+        );
+    }
+    Ok(())
+}
+
+/// Runs `ops` through the domain and the model, checking after every step.
+fn run(capacities: &[i32], ops: &[Op], offers: bool) -> Result<(), TestCaseError> {
+    let fixture = fixture(capacities, offers);
+    let mut model = Model {
+        offers,
+        capacity: capacities.to_vec(),
+        ..Model::default()
+    };
+    model.sync();
+    let mut ids = Vec::new();
+    for (step, op) in ops.iter().enumerate() {
+        let op = match op {
+            Op::Cancel(i) | Op::Change(i, _) | Op::Accept(i) | Op::Decline(i)
+                if ids.is_empty() || *i >= ids.len() =>
+            {
+                continue
+            }
+            other => other.clone(),
+        };
+        apply(&fixture, &mut ids, &op);
+        match op {
+            Op::Register(ranked) => model.register(ranked),
+            Op::Cancel(i) => model.cancel(i, step),
+            Op::Change(i, ranked) => model.change(i, ranked, step),
+            Op::Raise(v, by) => model.raise(v, by, step),
+            Op::Accept(i) => model.accept(i, step),
+            Op::Decline(i) => model.pass_on(i, step, false),
+            Op::Expire => model.expire(step),
+        }
+        check(&fixture, &ids, &model, step)?;
     }
     Ok(())
 }
@@ -459,23 +651,16 @@ proptest! {
         capacities in proptest::collection::vec(0..3i32, VISITS),
         ops in proptest::collection::vec(op(), 1..30),
     ) {
-        let fixture = fixture(&capacities);
-        let mut model = Model { capacity: capacities.clone(), ..Model::default() };
-        model.sync();
-        let mut ids = Vec::new();
-        for (step, op) in ops.iter().enumerate() {
-            let op = match op {
-                Op::Cancel(i) | Op::Change(i, _) if ids.is_empty() || *i >= ids.len() => continue,
-                other => other.clone(),
-            };
-            apply(&fixture, &mut ids, &op);
-            match op {
-                Op::Register(ranked) => model.register(ranked),
-                Op::Cancel(i) => model.cancel(i),
-                Op::Change(i, ranked) => model.change(i, ranked),
-                Op::Raise(v, by) => model.raise(v, by),
-            }
-            check(&fixture, &ids, &model, step)?;
-        }
+        run(&capacities, &ops, false)?;
+    }
+
+    /// The same with offers on: freed seats are held, then accepted, declined or
+    /// expired; an offered seat is never given twice and never overbooks.
+    #[test]
+    fn offers_match_the_model_after_every_step(
+        capacities in proptest::collection::vec(0..3i32, VISITS),
+        ops in proptest::collection::vec(offer_op(), 1..40),
+    ) {
+        run(&capacities, &ops, true)?;
     }
 }
