@@ -28,14 +28,17 @@ use rallypoint::domain::now;
 use rallypoint::settings::Settings;
 use rallypoint::startup::{self, Application};
 
+mod support;
+use support::BenchDatabase;
+
 const PEOPLE: i64 = 1_000_000;
 const SMALL: i64 = 2_000;
 const RUNS: usize = 5;
 
 fn main() {
-    let target = Target::create();
+    let target = BenchDatabase::from_env("rp_bench");
     let settings = Settings::load_from(vec![
-        ("RALLYPOINT_DATABASE_URL".to_owned(), target.url.clone()),
+        ("RALLYPOINT_DATABASE_URL".to_owned(), target.url_text()),
         ("RALLYPOINT_BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("RALLYPOINT_MAIL_WORKER".to_owned(), "false".to_owned()),
         ("RALLYPOINT_EVENTS_DIR".to_owned(), "/nonexistent".to_owned()),
@@ -44,10 +47,10 @@ fn main() {
     .expect("bench settings");
     let db = startup::connect_and_migrate(&settings).expect("the database migrates");
     let started = Instant::now();
-    fill(&target.url);
+    fill(&target.url_text());
     println!(
         "{}: filled {PEOPLE} + {SMALL} registrations in {:.1?}",
-        target.name,
+        target.name(),
         started.elapsed()
     );
 
@@ -136,57 +139,6 @@ fn memory_kib(key: &str) -> u64 {
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)
-}
-
-/// The bench database: a SQLite file, or a PostgreSQL database of its own; removed after.
-struct Target {
-    name: &'static str,
-    url: String,
-    admin_url: Option<String>,
-    dir: std::path::PathBuf,
-}
-
-impl Target {
-    fn create() -> Self {
-        let unique = format!("rp_bench_{}", std::process::id());
-        let dir = std::env::temp_dir().join(&unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        match std::env::var("RALLYPOINT_BENCH_POSTGRES_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let mut admin = diesel::PgConnection::establish(&admin_url).expect("PostgreSQL answers");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{unique}\""))
-                    .unwrap();
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(base, _)| base);
-                Self {
-                    name: "PostgreSQL",
-                    url: format!("{base}/{unique}"),
-                    admin_url: Some(admin_url),
-                    dir,
-                }
-            }
-            _ => Self {
-                name: "SQLite",
-                url: dir.join("bench.db").to_string_lossy().into_owned(),
-                admin_url: None,
-                dir,
-            },
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some(admin_url) = &self.admin_url {
-            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                let database = self.url.rsplit('/').next().unwrap_or_default();
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"));
-            }
-        }
-    }
 }
 
 /// What differs between the backends' SQL; `i` is a registration's number.

@@ -51,10 +51,11 @@ use diesel_migrations::MigrationHarness;
 use rallypoint::db::schema::{
     events, outbox_emails, registration_preferences, registrations, seat_assignments, site_visits,
 };
-use rallypoint::db::{
-    establish, DatabaseUrl, DbConnection, DbOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
-};
+use rallypoint::db::{establish, DbConnection, DbOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 use sha2::{Digest, Sha256};
+
+mod support;
+use support::{postgres_admin_url, BenchDatabase};
 
 /// The countries of the realistic load, in the order `scripts/register.lua` cycles them.
 const COUNTRIES: [&str; 20] = [
@@ -113,66 +114,6 @@ struct Args {
     seconds: u64,
     #[arg(long, value_enum, default_value = "realistic")]
     load: Load,
-}
-
-/// A fresh database for one run: a SQLite file, or a PostgreSQL database of its own made
-/// through the admin URL. Removed when dropped.
-struct Target {
-    url: DatabaseUrl,
-    admin_url: Option<String>,
-    dir: std::path::PathBuf,
-}
-
-impl Target {
-    fn create(backend: Backend) -> Self {
-        let unique = format!(
-            "rp_baseline_{}_{}",
-            std::process::id(),
-            uuid::Uuid::now_v7().simple()
-        );
-        let dir = std::env::temp_dir().join(&unique);
-        std::fs::create_dir_all(&dir).unwrap();
-        match backend {
-            Backend::Sqlite => Self {
-                url: DatabaseUrl::Sqlite(dir.join("baseline.db")),
-                admin_url: None,
-                dir,
-            },
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url().expect("RALLYPOINT_BENCH_POSTGRES_URL is set");
-                let mut admin = diesel::PgConnection::establish(&admin_url).expect("PostgreSQL answers");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{unique}\""))
-                    .unwrap();
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(base, _)| base);
-                Self {
-                    url: DatabaseUrl::Postgres(format!("{base}/{unique}")),
-                    admin_url: Some(admin_url),
-                    dir,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let (Some(admin_url), DatabaseUrl::Postgres(url)) = (&self.admin_url, &self.url) {
-            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                let database = url.rsplit('/').next().unwrap_or_default();
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-fn postgres_admin_url() -> Option<String> {
-    std::env::var("RALLYPOINT_BENCH_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
 }
 
 #[derive(QueryableByName)]
@@ -543,7 +484,7 @@ fn count(conn: &mut DbConnection, sql: &str) -> i64 {
 }
 
 fn run(backend: Backend, args: &Args) {
-    let target = Target::create(backend);
+    let target = BenchDatabase::create("rp_baseline", backend == Backend::Postgres);
     let options = DbOptions::default();
     let mut conn = establish(&target.url, &options, false).unwrap();
     let dropped = migrate_and_drop_triggers(&mut conn);
