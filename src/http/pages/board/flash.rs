@@ -57,9 +57,7 @@ fn refusal(error: &DomainError) -> Option<String> {
         ),
         DomainError::CapacityExceeded(message)
         | DomainError::RegistrationClosed(message)
-        | DomainError::NoOpenOffer(message) => {
-            Some(message.clone())
-        }
+        | DomainError::NoOpenOffer(message) => Some(message.clone()),
         DomainError::NotFound(what) => Some(format!("{what} not found")),
         DomainError::DuplicateRegistration | DomainError::Storage(_) => None,
     }
