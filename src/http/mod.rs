@@ -140,6 +140,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(participant::confirm_cancel),
         )
         .route("/manage/{token}/cancel", web::post().to(participant::cancel))
+        .route(
+            "/manage/{token}/offer/accept",
+            web::post().to(participant::accept_offer),
+        )
+        .route(
+            "/manage/{token}/offer/decline",
+            web::post().to(participant::decline_offer),
+        )
         .route("/organiser", web::get().to(board::events_page))
         .route("/organiser/sign-in", web::get().to(board::sign_in_page))
         .route("/organiser/sign-in", web::post().to(board::sign_in))

@@ -200,6 +200,12 @@ impl Lang {
         )
     }
 
+    /// [`Lang::moment`] with its UTC offset, for a deadline read from anywhere:
+    /// "Thursday 5 December 2024 at 09:00 (UTC+01:00)".
+    pub fn moment_with_offset(self, at: DateTime<FixedOffset>) -> String {
+        format!("{} (UTC{})", self.moment(at), at.format("%:z"))
+    }
+
     /// A domain validation message (English fragments such as "is required") as a
     /// sentence a person reads next to the field, in this language. Messages the table
     /// does not know are shown as they are in English, and as a generic sentence in
@@ -320,6 +326,10 @@ mod tests {
             "jeudi 5 décembre 2024, 13:30–17:00"
         );
         assert_eq!(Lang::En.moment(at), "Thursday 5 December 2024 at 13:30");
+        assert_eq!(
+            Lang::Fr.moment_with_offset(at),
+            "jeudi 5 décembre 2024 à 13:30 (UTC+01:00)"
+        );
     }
 
     #[test]

@@ -219,6 +219,40 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Votre inscription est annulée. Nous vous envoyons une confirmation par e-mail.",
     ),
     (
+        "flash.offer_accepted",
+        "The seat is yours. We are emailing you a confirmation with a calendar invitation.",
+        "La place est à vous. Nous vous envoyons une confirmation par e-mail, avec une invitation pour votre calendrier.",
+    ),
+    (
+        "flash.offer_declined",
+        "You declined the seat: it goes to the next person, and the visit has left your choices. We are emailing you a summary.",
+        "Vous avez décliné la place : elle passe à la personne suivante, et la visite a été retirée de vos choix. Nous vous envoyons un récapitulatif par e-mail.",
+    ),
+    // An offer: a seat held for the person until a deadline
+    ("offer_heading", "A seat is held for you", "Une place vous est réservée"),
+    (
+        "offer_text",
+        "A seat on {visit} has become free: it is held for you until {deadline}.",
+        "Une place s'est libérée pour {visit} : elle vous est réservée jusqu'au {deadline}.",
+    ),
+    (
+        "offer_lapse",
+        "If you do nothing by then, the seat goes to the next person waiting and {visit} leaves your choices.",
+        "Sans réponse de votre part d'ici là, la place passera à la personne suivante et {visit} sera retirée de vos choix.",
+    ),
+    (
+        "offer_swap",
+        "Accepting it gives up your seat on {visit}, which goes to the next person.",
+        "L'accepter libère votre place pour {visit}, qui passera à la personne suivante.",
+    ),
+    ("offer_accept", "Accept the seat", "Accepter la place"),
+    ("offer_decline", "Decline it", "La décliner"),
+    (
+        "offer_gone",
+        "This offer is no longer open: it was already answered, or its time ran out. Your registration as it stands now is shown below.",
+        "Cette offre n'est plus ouverte : elle a déjà reçu une réponse, ou son délai est passé. Votre inscription telle qu'elle est maintenant est affichée ci-dessous.",
+    ),
+    (
         "cancelled_note",
         "This registration is cancelled. While registration is open you may register again.",
         "Cette inscription est annulée. Tant que les inscriptions sont ouvertes, vous pouvez vous réinscrire.",

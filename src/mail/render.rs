@@ -33,6 +33,10 @@ struct Context<'a> {
     data: &'a EmailData,
     manage_url: String,
     when: Option<String>,
+    /// Until when an offered seat is held, in the event's time zone.
+    offer_deadline: Option<String>,
+    /// When the offered visit starts, in the event's time zone.
+    offer_starts: Option<String>,
     subject: String,
 }
 
@@ -92,6 +96,16 @@ impl Renderer {
             data,
             manage_url: self.manage_url(&data.registration_id),
             when: data.seat.as_ref().and_then(|seat| when(seat, lang)),
+            offer_deadline: data
+                .offer
+                .as_ref()
+                .and_then(|offer| parse_local(&offer.expires_at))
+                .map(|at| lang.moment_with_offset(at)),
+            offer_starts: data
+                .offer
+                .as_ref()
+                .and_then(|offer| parse_local(&offer.starts_at))
+                .map(|at| lang.moment_with_offset(at)),
             subject: String::new(),
         };
         let render = |name: &str, context: &Context<'_>| {

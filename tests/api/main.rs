@@ -8,6 +8,7 @@ mod cli;
 mod email;
 mod exports;
 mod foundation;
+mod offer_pages;
 mod offers;
 mod openapi;
 mod operations;

@@ -1,6 +1,7 @@
 //! The participant's pages: the event with its registration form, the confirmation,
-//! and the manage page behind the private link (change the ranking; cancel, after a
-//! confirmation step). They call the same domain functions as `public` and `manage`.
+//! and the manage page behind the private link (change the ranking; accept or decline a
+//! seat offered; cancel, after a confirmation step). They call the same domain
+//! functions as `public` and `manage`.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use crate::domain::booking;
 use crate::domain::catalog::{self, EventView};
 use crate::domain::country::{all_countries, CountryChoice};
 use crate::domain::idempotency::Answer;
+use crate::domain::offers::{self, OfferView};
 use crate::domain::registration::parse_preference_change;
 use crate::domain::view::{RegistrationStatus, RegistrationView, SeatStatus, SeatView};
 use crate::domain::{now, DomainError, FieldErrors};
@@ -431,11 +433,45 @@ impl RegistrationContext {
     }
 }
 
+/// A seat held for the person, with what they need to answer: the visit, when it runs
+/// and until when the seat is held (in the event's time zone).
+#[derive(Serialize)]
+struct OfferContext {
+    name: String,
+    deadline: String,
+    when: String,
+    location: String,
+    meeting_point: String,
+    /// The visit whose seat accepting gives up, if they hold one.
+    gives_up: Option<String>,
+}
+
+impl OfferContext {
+    fn new(offer: &OfferView, view: &RegistrationView, event: &EventView, lang: Lang) -> Self {
+        let visit = event.site_visits.iter().find(|v| v.slug == offer.site_visit);
+        Self {
+            name: offer.name.clone(),
+            deadline: lang.moment_with_offset(offer.expires_at),
+            when: visit.map_or_else(String::new, |v| lang.time_range(v.starts_at, v.ends_at)),
+            location: visit.map_or_else(String::new, |v| v.location.clone()),
+            meeting_point: visit.map_or_else(String::new, |v| v.meeting_point.clone()),
+            gives_up: view
+                .site_visit
+                .as_ref()
+                .filter(|seat| seat.status == SeatStatus::Assigned)
+                .map(|seat| seat.name.clone()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ManagePage {
     manage_path: String,
     switch_path: String,
     flash_key: Option<String>,
+    /// Why the last action could not be done (the page is answered with its status).
+    alert_key: Option<&'static str>,
+    offer: Option<OfferContext>,
     event: EventContext,
     registration: RegistrationContext,
     seat: Option<SeatContext>,
@@ -461,6 +497,11 @@ impl ManagePage {
             switch_path: manage_path.clone(),
             manage_path,
             flash_key: None,
+            alert_key: None,
+            offer: view
+                .offer
+                .as_ref()
+                .map(|offer| OfferContext::new(offer, view, event, lang)),
             can_change: event_context.open && !registration.cancelled,
             choices: choices(lang, event_context.max_choices, selected),
             seat: view.site_visit.as_ref().map(|seat| SeatContext::new(seat, lang)),
@@ -491,8 +532,8 @@ async fn load_registration(
 }
 
 /// `GET /manage/{token}`: the registration, its seat or waiting-list place, and the
-/// controls to change the ranking or cancel. `?done=changed|cancelled` shows what the
-/// last action did (after its redirect).
+/// controls to change the ranking or cancel, and a seat offered with its answers.
+/// `?done=…` shows what the last action did (after its redirect).
 pub async fn manage_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let token = path_param(&req, "token");
@@ -508,7 +549,7 @@ pub async fn manage_page(req: HttpRequest, state: web::Data<AppState>) -> Result
     context.flash_key = query_object(&req)
         .get("done")
         .and_then(Json::as_str)
-        .filter(|done| ["changed", "cancelled"].contains(done))
+        .filter(|done| ["changed", "cancelled", "offer_accepted", "offer_declined"].contains(done))
         .map(|done| format!("flash.{done}"));
     page.render(StatusCode::OK, "manage.html.j2", context)
 }
@@ -597,4 +638,65 @@ pub async fn cancel(
         .await
         .or_page(&page)?;
     Ok(page.redirect(&format!("/manage/{token}?done=cancelled")))
+}
+
+/// `POST /manage/{token}/offer/accept`: the seat offered becomes the person's.
+pub async fn accept_offer(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    answer_offer(req, payload, state, offers::accept, "offer_accepted").await
+}
+
+/// `POST /manage/{token}/offer/decline`: the seat offered goes to the next person, and
+/// the visit leaves the person's ranking.
+pub async fn decline_offer(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    answer_offer(req, payload, state, offers::decline, "offer_declined").await
+}
+
+/// Runs the person's answer to their offer, then shows the manage page. Only these
+/// posted forms change an offer: the emails link to the page, because mail scanners
+/// open links. An offer already answered or expired (a second click, a second tab, the
+/// expiry worker first) is the manage page again as it stands, with a 409 and a
+/// message saying so.
+async fn answer_offer(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    answer: offers::Answer,
+    done: &str,
+) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let token = path_param(&req, "token");
+    page.read_form(&req, payload, &state).await?;
+    let lookup = token.clone();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let registration = booking::find_by_manage_token(conn, &lookup)?;
+            answer(conn, &registration, now())
+        })
+        .await;
+    match outcome {
+        Ok(()) => Ok(page.redirect(&format!("/manage/{token}?done={done}"))),
+        Err(DomainError::NoOpenOffer(_)) => {
+            let (view, event) = load_registration(&state, &page, token.clone()).await?;
+            let mut context = ManagePage::new(
+                page.lang,
+                &token,
+                &view,
+                &event,
+                &view.preferences,
+                PageErrors::default(),
+            );
+            context.alert_key = Some("offer_gone");
+            page.render(StatusCode::CONFLICT, "manage.html.j2", context)
+        }
+        Err(other) => Err(other).or_page(&page),
+    }
 }

@@ -93,6 +93,13 @@ struct PersonLine {
     placed_by_hand: bool,
 }
 
+/// A person a seat is held for, and until when (the event's local time).
+#[derive(Serialize)]
+struct OfferLine {
+    person: PersonLine,
+    until: String,
+}
+
 #[derive(Serialize)]
 struct CountryCount {
     name: String,
@@ -105,13 +112,16 @@ struct Column {
     name: String,
     when: String,
     capacity: i32,
+    /// People seated; seats held as offers are `offered`.
     assigned: i32,
+    offered: i32,
     seats_left: i32,
     waitlisted: usize,
     frozen: bool,
     meter_max: i32,
     countries: Vec<CountryCount>,
     people: Vec<PersonLine>,
+    offers: Vec<OfferLine>,
     waitlist: Vec<PersonLine>,
 }
 
@@ -135,6 +145,8 @@ struct BoardPage {
     event_name: String,
     dates: String,
     preferences_mode: bool,
+    /// Freed seats are held for the next person until a deadline.
+    makes_offers: bool,
     capacity: Option<i32>,
     places_left: Option<i32>,
     columns: Vec<Column>,
@@ -216,6 +228,7 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
                 when: Lang::En.time_range(visit.starts_at, visit.ends_at),
                 capacity: visit.capacity,
                 assigned: visit.assigned,
+                offered: visit.offered,
                 seats_left: visit.seats_left,
                 waitlisted: roster.waitlist.len(),
                 frozen: visit.frozen,
@@ -225,6 +238,14 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
                     .assigned
                     .iter()
                     .map(|p| person_line(p, &names, None))
+                    .collect(),
+                offers: roster
+                    .offered
+                    .iter()
+                    .map(|o| OfferLine {
+                        person: person_line(&o.person, &names, None),
+                        until: Lang::En.moment(o.expires_at),
+                    })
                     .collect(),
                 waitlist: roster
                     .waitlist
@@ -267,6 +288,7 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
         event_slug: slug,
         dates: Lang::En.date_range(board.event.starts_on, board.event.ends_on),
         preferences_mode: board.event.assignment_mode == "preferences",
+        makes_offers: board.event.offer_window_hours.is_some(),
         capacity: board.event.capacity,
         places_left: board.event.places_left,
         without_seat: board
