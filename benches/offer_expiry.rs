@@ -93,7 +93,9 @@ fn main() {
         OFFERS as f64 / baseline.as_secs_f64(),
         elapsed.as_secs_f64() / baseline.as_secs_f64()
     );
-    println!("\nrerun with: cargo bench --bench offer_expiry (RALLYPOINT_BENCH_POSTGRES_URL=… for PostgreSQL)");
+    println!(
+        "\nrerun with: cargo bench --bench offer_expiry (RALLYPOINT_BENCH_POSTGRES_URL=… for PostgreSQL)"
+    );
 }
 
 fn event() -> NewEvent {
@@ -121,7 +123,10 @@ fn event() -> NewEvent {
 fn fill(db: &Database) -> Vec<String> {
     db.write_blocking(|conn| {
         create_event(conn, &event(), now())?;
-        let start = NaiveDate::from_ymd_opt(2030, 6, 1).unwrap().and_hms_opt(13, 0, 0).unwrap();
+        let start = NaiveDate::from_ymd_opt(2030, 6, 1)
+            .unwrap()
+            .and_hms_opt(13, 0, 0)
+            .unwrap();
         for (slug, capacity) in VISITS {
             let visit = NewSiteVisit {
                 slug: slug.into(),
@@ -161,7 +166,12 @@ fn fill(db: &Database) -> Vec<String> {
                     });
                     let input = NewRegistration::parse(body.as_object().unwrap().clone(), &rules)?;
                     let registered = register_participant(conn, &key, "offers", &input, now())?;
-                    if registered.view.site_visit.as_ref().is_some_and(|s| s.waitlist_position.is_none()) {
+                    if registered
+                        .view
+                        .site_visit
+                        .as_ref()
+                        .is_some_and(|s| s.waitlist_position.is_none())
+                    {
                         seated.push(registered.view.id);
                     }
                 }

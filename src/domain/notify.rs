@@ -56,6 +56,8 @@ pub struct Notice<'a> {
     /// The visit id the person held before the change, if any: when they hold no seat
     /// now, its calendar entry is cancelled.
     pub previous_visit: Option<&'a str>,
+    /// The visit id of an offer that ended unaccepted (declined or expired).
+    pub ended_offer: Option<&'a str>,
 }
 
 impl Notice<'_> {
@@ -64,6 +66,7 @@ impl Notice<'_> {
             kind,
             reason: None,
             previous_visit: None,
+            ended_offer: None,
         }
     }
 }
@@ -81,6 +84,7 @@ pub fn queue_email(
         kind,
         reason,
         previous_visit,
+        ended_offer,
     } = notice;
     let sequence = match kind {
         EmailKind::Registered => 0,
@@ -118,6 +122,9 @@ pub fn queue_email(
         event_waitlist_position: view.waitlist_position,
         seat: view.site_visit.as_ref().map(seat_info),
         previous_visit: previous.map(|v| v.name.clone()),
+        ended_offer: ended_offer
+            .and_then(|id| visits.iter().find(|v| v.id == id))
+            .map(|v| v.name.clone()),
         calendar,
         offer: view.offer.as_ref().map(|offer| OfferInfo {
             slug: offer.site_visit.clone(),
@@ -214,6 +221,7 @@ pub fn side_effects(
             reason: Some(reason),
             // An offer changes no seat yet: no calendar entry is cancelled.
             previous_visit: if offered { None } else { from.as_deref() },
+            ended_offer: None,
         };
         queue_for(conn, event, visits, &id, notice, now)?;
     }

@@ -145,6 +145,7 @@ pub fn accept(
         kind: EmailKind::SeatChanged,
         reason: Some(SeatReason::OfferAccepted),
         previous_visit: held.as_deref(),
+        ended_offer: None,
     };
     notify::queue_for(conn, &event, &visits, id, notice, now)?;
     notify::side_effects(conn, &event, &visits, &changes, &[], Some(id), now)
@@ -166,6 +167,7 @@ pub fn decline(
     record(conn, &event, &registration.id, "offer_declined", &offer, now)?;
     let notice = Notice {
         reason: Some(SeatReason::OfferDeclined),
+        ended_offer: Some(&offer.site_visit_id),
         ..Notice::of(EmailKind::SeatChanged)
     };
     notify::queue_for(conn, &event, &visits, &registration.id, notice, now)?;
@@ -242,6 +244,7 @@ pub fn expire_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> Re
         record(conn, event, &offer.registration_id, "offer_expired", &offer, now)?;
         let notice = Notice {
             reason: Some(SeatReason::OfferExpired),
+            ended_offer: Some(&offer.site_visit_id),
             ..Notice::of(EmailKind::SeatChanged)
         };
         notify::queue_for(conn, event, visits, &offer.registration_id, notice, now)?;

@@ -109,6 +109,10 @@ pub struct EmailData {
     /// The visit the person left, when the change moved them out of one.
     pub previous_visit: Option<String>,
     pub calendar: CalendarUpdate,
+    /// The visit of an offer that ended unaccepted (declined or expired): it left the
+    /// person's ranking.
+    #[serde(default)]
+    pub ended_offer: Option<String>,
     /// The open offer, when the person holds one.
     #[serde(default)]
     pub offer: Option<OfferInfo>,

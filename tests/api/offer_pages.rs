@@ -366,6 +366,10 @@ fn a_declined_offer_goes_to_the_next_person_and_shows_on_the_board(backend: Back
         format!("You declined the seat offered: Event {EVENT}")
     );
     let text = mail.text();
+    assert!(
+        text.contains("the seat offered to you on \"Visit steel\""),
+        "{text}"
+    );
     assert!(text.contains("visit has left your choices"), "{text}");
     assert!(text.contains("You have not chosen a site visit"), "{text}");
 
@@ -393,6 +397,36 @@ fn a_declined_offer_goes_to_the_next_person_and_shows_on_the_board(backend: Back
     let until = deadline.split(" (UTC").next().unwrap();
     assert!(offers.contains(&format!("held until {until}")), "{offers}");
     assert!(!offers.contains("Bruno"), "{offers}");
+
+    // Chiara does not answer: the expiry worker's run, with a clock past her deadline,
+    // writes her email (due at that clock, so it is read from the outbox here).
+    let later = rallypoint::domain::now() + chrono::Duration::hours(25);
+    let expired = app
+        .server
+        .db
+        .write_blocking(move |conn| rallypoint::domain::offers::expire_due(conn, later, 10))
+        .unwrap();
+    assert_eq!(expired, 1);
+    let payloads: Vec<String> = app
+        .server
+        .db
+        .read_blocking(|conn| {
+            use diesel::prelude::*;
+            use rallypoint::db::schema::outbox_emails::dsl::*;
+            Ok::<_, rallypoint::db::DbError>(
+                outbox_emails
+                    .filter(recipient.eq("chiara@example.org"))
+                    .select(payload)
+                    .load(conn)?,
+            )
+        })
+        .unwrap();
+    let last: Value =
+        serde_json::from_str(payloads.iter().find(|p| p.contains("offer_expired")).unwrap()).unwrap();
+    assert_eq!(last["ended_offer"], "Visit steel", "{last}");
+    let view = registration(&app, &chiara);
+    assert!(view["offer"].is_null(), "{view}");
+    assert_eq!(view["preferences"], json!([]));
 }
 
 fn a_french_registrant_reads_the_offer_in_french(backend: Backend) {

@@ -325,6 +325,7 @@ pub fn apply_allocation(
                 kind: EmailKind::SeatChanged,
                 reason: Some(SeatReason::Allocated),
                 previous_visit: from.as_deref().filter(|_| from != to),
+                ended_offer: None,
             };
             notify::queue_for(conn, &event, &visits, id, notice, now)?;
         }

@@ -96,6 +96,7 @@ pub fn move_participant(
                 SeatReason::Released
             }),
             previous_visit: held.as_deref(),
+            ended_offer: None,
         };
         notify::queue_for(conn, &event, &visits, id, notice, now)?;
         notify::side_effects(conn, &event, &visits, &changes, &[], Some(id), now)?;
