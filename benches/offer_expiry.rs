@@ -69,8 +69,24 @@ fn main() {
         expired += done;
     }
     let elapsed = started.elapsed();
-    assert_eq!(expired, OFFERS, "each offer expired once");
+    // An offer can also give way before its turn comes: its holder is offered a visit
+    // they ranked higher, freed by an earlier expiry of the same run.
+    assert!(
+        expired > OFFERS * 9 / 10 && expired <= OFFERS,
+        "{expired} expired"
+    );
     assert_eq!(count_offers(&db), OFFERS as i64, "each seat offered on once");
+    let due: i64 = db
+        .read_blocking(move |conn| {
+            Ok::<_, DbError>(
+                seat_offers::table
+                    .filter(seat_offers::expires_at.le(later))
+                    .count()
+                    .get_result(conn)?,
+            )
+        })
+        .unwrap();
+    assert_eq!(due, 0, "nothing due is left");
     check_seats(&db);
 
     // The baseline: end each of the new offers and give its seat back, nothing else.
@@ -87,7 +103,8 @@ fn main() {
     let baseline = started.elapsed();
     assert_eq!(count_offers(&db), 0);
     println!(
-        "expired {OFFERS} offers, each seat offered on: {elapsed:.2?} ({:.0}/s; target < 10 s); \
+        "{OFFERS} offers due ({expired} expired, the others gave way to a better offer), each seat \
+         offered on: {elapsed:.2?} ({:.0}/s; target < 10 s); \
          baseline (end the offer, give the seat back): {baseline:.2?} ({:.0}/s) = {:.1}x the baseline's time",
         OFFERS as f64 / elapsed.as_secs_f64(),
         OFFERS as f64 / baseline.as_secs_f64(),

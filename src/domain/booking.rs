@@ -104,7 +104,7 @@ pub fn register_participant(
         lock_for_seat_changes(conn, &event)?;
         locked = true;
         if !events::try_take_place(conn, &event.id)? {
-            registrations::change_status(conn, &id, &[Confirmed], Waitlisted, now)?;
+            registrations::change_status(conn, &id, Confirmed, Waitlisted, now)?;
             confirmed = false;
         }
     }
@@ -188,7 +188,7 @@ pub fn cancel_registration(
     let mut confirmed = Vec::new();
     let mut released = None;
     // Two conditional updates tell reliably what the status was, under the row lock.
-    if registrations::change_status(conn, &registration.id, &[Confirmed], Cancelled, now)? {
+    if registrations::change_status(conn, &registration.id, Confirmed, Cancelled, now)? {
         released = seats::release_seat(conn, &registration.id, now, &mut changes)?;
         offers::withdraw_unwanted(conn, &registration.id, now, &mut changes)?;
         if event.capacity.is_some() {
@@ -196,7 +196,7 @@ pub fn cancel_registration(
             confirmed =
                 seats::promote_event_waitlist(conn, &event, seats_at_once(&event), now, &mut changes)?;
         }
-    } else if !registrations::change_status(conn, &registration.id, &[Waitlisted], Cancelled, now)? {
+    } else if !registrations::change_status(conn, &registration.id, Waitlisted, Cancelled, now)? {
         return Ok(()); // already cancelled: nothing changes, nobody is emailed again
     }
     let visits = site_visits::list(conn, &event.id)?;
@@ -231,9 +231,9 @@ pub fn change_preferences(
     let ranked = visit_ids(&visits, preferences)?;
     let id = &registration.id;
     // Lock the row and learn the current status under the lock.
-    let status = if registrations::change_status(conn, id, &[Confirmed], Confirmed, now)? {
+    let status = if registrations::change_status(conn, id, Confirmed, Confirmed, now)? {
         Confirmed
-    } else if registrations::change_status(conn, id, &[Waitlisted], Waitlisted, now)? {
+    } else if registrations::change_status(conn, id, Waitlisted, Waitlisted, now)? {
         Waitlisted
     } else {
         return Err(DomainError::RegistrationClosed(

@@ -228,7 +228,7 @@ pub fn promote_event_waitlist(
         if !registrations::change_status(
             conn,
             &candidate,
-            &[registrations::RegistrationStatus::Waitlisted],
+            registrations::RegistrationStatus::Waitlisted,
             registrations::RegistrationStatus::Confirmed,
             now,
         )? {

@@ -5,9 +5,11 @@
 //! never for `sql_query`, `UPDATE`, multi-row `VALUES` or inserts that leave `None`
 //! fields out. Such a statement is parsed and planned again on every run — on SQLite
 //! with the counters' trigger programs compiled into it, on PostgreSQL one more parse
-//! and plan per round trip. The registration hot path therefore runs statements that
-//! stay prepared: inserts that bind `None` as NULL, and hand-written SQL in a type of
-//! its own ([`prepared_statement!`]).
+//! and plan per round trip (an update of `registrations` on SQLite: ~400 µs to prepare,
+//! ~20 µs to run). The registration hot path and the updates every seat change makes
+//! (`registrations::change_status`, `set_auto_seat`, `move_seat`, the seat counter)
+//! therefore run statements that stay prepared: inserts that bind `None` as NULL, and
+//! hand-written SQL in a type of its own ([`prepared_statement!`]).
 
 /// Pushes `sql` with each `?` replaced by the next bind parameter, in order (diesel
 /// writes `?` on SQLite and `$n` on PostgreSQL).

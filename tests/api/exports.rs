@@ -217,6 +217,7 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
             "registered",
             "assigned",
             "waitlisted",
+            "offered",
             "a",
             "b"
         ]
@@ -225,7 +226,9 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
         .iter()
         .map(|r| {
             let n = |i: usize| r[i].parse::<i64>().unwrap();
-            (r[0].clone(), (n(2), n(3), n(4), vec![n(5), n(6)]))
+            // No offers in an event that makes none.
+            assert_eq!(n(5), 0);
+            (r[0].clone(), (n(2), n(3), n(4), vec![n(6), n(7)]))
         })
         .collect();
     assert_eq!(from_csv, expected);
@@ -248,7 +251,8 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
             "capacity",
             "assigned",
             "waitlisted",
-            "seats_left"
+            "seats_left",
+            "offered"
         ]
     );
     for (row, visit) in rows.iter().zip(event["site_visits"].as_array().unwrap()) {
@@ -258,12 +262,13 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
             (3, "assigned"),
             (4, "waitlisted"),
             (5, "seats_left"),
+            (6, "offered"),
         ] {
             assert_eq!(row[i], visit[key].to_string(), "{key} of {}", row[0]);
         }
     }
     assert_eq!(rows[0][4], "2");
-    assert_eq!(rows[2], ["TOTAL", "", "4", "4", "2", "0"]);
+    assert_eq!(rows[2], ["TOTAL", "", "4", "4", "2", "0", "0"]);
     let by_visit = counts_json(&app, "tally", "site_visit");
     assert_eq!(by_visit["total"]["assigned"], 4);
     assert_eq!(by_visit["rows"][1]["waitlisted"], 0);
@@ -290,13 +295,17 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
             "registered",
             "assigned",
             "waitlisted",
+            "offered",
             "a",
             "b"
         ]
     );
     let total = sheet.last().unwrap();
     assert_eq!(text(&total[0]), "TOTAL");
-    assert_eq!(total[2..].iter().map(number).collect::<Vec<_>>(), [7, 4, 1, 2, 2]);
+    assert_eq!(
+        total[2..].iter().map(number).collect::<Vec<_>>(),
+        [7, 4, 1, 0, 2, 2]
+    );
     assert_eq!(number(&sheet[3][2]), 2, "IT registered, as a number cell");
 
     // The attendee list: active people only, with their seat or waitlist place, as their
@@ -851,7 +860,7 @@ fn exports_check_roles_and_parameters(backend: Backend) {
     assert_eq!(header.len(), 13);
     assert!(rows.is_empty());
     let (_, rows) = parse_csv(&download(&app, counts, &app.admin).bytes);
-    assert_eq!(rows, [["TOTAL", "", "0", "0", "0", "0"]]);
+    assert_eq!(rows, [["TOTAL", "", "0", "0", "0", "0", "0"]]);
     let delete = send(
         ureq::delete(&app.url("/api/v1/events/guarded/registrations/nobody?erase=yes-please")),
         "application/json",

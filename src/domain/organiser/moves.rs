@@ -56,7 +56,7 @@ pub fn move_participant(
         None => None,
     };
     let id = registration.id.as_str();
-    if !registrations::change_status(conn, id, &[Confirmed], Confirmed, now)? {
+    if !registrations::change_status(conn, id, Confirmed, Confirmed, now)? {
         let current = registrations::find(conn, id)?.map(|r| r.status);
         return Err(if current == Some(Cancelled) {
             DomainError::RegistrationClosed("this registration is cancelled".into())

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Nullable, Text, Timestamp};
 
-use super::{insert_seat, NewRegistrationRow};
+use super::{insert_seat_row, NewRegistrationRow};
 use crate::db::schema::{registration_counts_pending, registration_preferences, registrations};
 use crate::db::DbConnection;
 use crate::store::site_visits as visits;
@@ -149,7 +149,7 @@ pub fn claim_seat(
     if !visits::try_take_seat(conn, visit_id, true)? {
         return Ok(false);
     }
-    insert_seat(conn, registration_id, visit_id, now)?;
+    insert_seat_row(conn, registration_id, visit_id, now)?;
     Ok(true)
 }
 

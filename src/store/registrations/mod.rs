@@ -13,6 +13,7 @@
 mod erasure;
 mod hot_path;
 mod listing;
+mod updates;
 mod waitlists;
 
 pub use erasure::{anonymise, erased_email, find_by_email, not_erased, ERASED};
@@ -172,34 +173,25 @@ pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Op
 
 /// Moves a registration from `from` to `to`; false when it was not in `from` (someone
 /// else changed it first). On PostgreSQL the update also takes the row lock that every
-/// seat change holds while it decides about this person.
+/// seat change holds while it decides about this person. One prepared statement
+/// ([`updates`]).
 pub fn change_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &[RegistrationStatus],
+    from: RegistrationStatus,
     to: RegistrationStatus,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
-    let to = to.as_str();
-    let target = registrations::table
-        .find(id)
-        .filter(registrations::status.eq_any(&from));
-    let changed = if to == CANCELLED {
-        diesel::update(target)
-            .set((
-                registrations::status.eq(to),
-                registrations::updated_at.eq(now),
-                registrations::cancelled_at.eq(Some(now)),
-            ))
-            .execute(conn)?
-    } else {
-        diesel::update(target)
-            .set((registrations::status.eq(to), registrations::updated_at.eq(now)))
-            .execute(conn)?
-    };
+    let changed = updates::ChangeStatus {
+        id,
+        from: from.as_str(),
+        to: to.as_str(),
+        cancels: to == RegistrationStatus::Cancelled,
+        now,
+    }
+    .execute(conn)?;
     // Locking (`from` is `to`) changes nothing anyone waits for.
-    if changed == 1 && from != [to] {
+    if changed == 1 && from != to {
         sync_queues(conn, id)?;
     }
     Ok(changed == 1)
@@ -209,7 +201,7 @@ pub fn change_status(
 /// transaction (promotion); false when it is no longer active.
 pub fn lock_confirmed(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
     use RegistrationStatus::Confirmed;
-    change_status(conn, id, &[Confirmed], Confirmed, now)
+    change_status(conn, id, Confirmed, Confirmed, now)
 }
 
 /// The ranked visit ids, best first.
@@ -249,6 +241,17 @@ pub fn insert_seat(
     visit_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    insert_seat_row(conn, registration_id, visit_id, now)?;
+    sync_queues(conn, registration_id)
+}
+
+/// The seat row alone: the stored queues are the caller's to sync.
+fn insert_seat_row(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    visit_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::insert_into(seat_assignments::table)
         .values((
             seat_assignments::registration_id.eq(registration_id),
@@ -256,7 +259,7 @@ pub fn insert_seat(
             seat_assignments::assigned_at.eq(now),
         ))
         .execute(conn)?;
-    sync_queues(conn, registration_id)
+    Ok(())
 }
 
 /// Moves a seat to another visit (a seated person waits for no queue: nothing to sync).
@@ -266,12 +269,12 @@ pub fn move_seat(
     visit_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(seat_assignments::table.find(registration_id))
-        .set((
-            seat_assignments::site_visit_id.eq(visit_id),
-            seat_assignments::assigned_at.eq(now),
-        ))
-        .execute(conn)?;
+    updates::MoveSeat {
+        id: registration_id,
+        visit_id,
+        now,
+    }
+    .execute(conn)?;
     Ok(())
 }
 

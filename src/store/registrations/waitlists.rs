@@ -101,9 +101,7 @@ pub fn sync_queues(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
 /// Whether automatic seat changes apply to the registration (an organiser's placement
 /// turns them off; the person's own new ranking turns them on again).
 pub fn set_auto_seat(conn: &mut DbConnection, id: &str, auto_seat: bool) -> QueryResult<()> {
-    diesel::update(registrations::table.find(id))
-        .set(registrations::auto_seat.eq(auto_seat))
-        .execute(conn)?;
+    super::updates::SetAutoSeat { id, auto_seat }.execute(conn)?;
     sync_queues(conn, id)
 }
 
