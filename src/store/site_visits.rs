@@ -155,10 +155,26 @@ pub fn try_take_seat(conn: &mut DbConnection, id: &str, automatic: bool) -> Quer
 }
 
 pub fn give_back_seat(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::update(site_visits::table.find(id).filter(site_visits::assigned.gt(0)))
-        .set(site_visits::assigned.eq(site_visits::assigned - 1))
-        .execute(conn)?;
+    GiveBackSeat { id }.execute(conn)?;
     Ok(())
+}
+
+/// The seat counter's decrement, prepared once like [`TakeSeat`].
+struct GiveBackSeat<'a> {
+    id: &'a str,
+}
+prepared_statement!(GiveBackSeat);
+
+impl<DB> QueryFragment<DB> for GiveBackSeat<'_>
+where
+    DB: Backend + HasSqlType<Text>,
+    str: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        sql_with_binds!(out, "UPDATE site_visits SET assigned = assigned - 1 WHERE id = ? AND assigned > 0";
+            Text => self.id);
+        Ok(())
+    }
 }
 
 /// Sets the capacity unless it would fall below the seats already taken.
