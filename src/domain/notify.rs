@@ -71,6 +71,35 @@ impl Notice<'_> {
     }
 }
 
+/// An email about a registration, ready for the outbox.
+pub struct Email {
+    id: String,
+    event_id: String,
+    registration_id: String,
+    kind: EmailKind,
+    recipient: String,
+    payload: String,
+    now: NaiveDateTime,
+}
+
+impl Email {
+    /// The outbox row (pending, due now).
+    pub fn row(&self) -> NewOutboxRow<'_> {
+        NewOutboxRow {
+            id: &self.id,
+            event_id: &self.event_id,
+            registration_id: Some(&self.registration_id),
+            kind: self.kind.as_str(),
+            recipient: &self.recipient,
+            payload: &self.payload,
+            status: PENDING,
+            attempts: 0,
+            next_attempt_at: self.now,
+            created_at: self.now,
+        }
+    }
+}
+
 /// Queues one email about `view`.
 pub fn queue_email(
     conn: &mut DbConnection,
@@ -80,16 +109,42 @@ pub fn queue_email(
     notice: Notice<'_>,
     now: NaiveDateTime,
 ) -> Result<(), DomainError> {
+    let sequence = match notice.kind {
+        EmailKind::Registered => 0,
+        _ => outbox::count_for_registration(conn, &view.id)? as u32,
+    };
+    let email = email(event, visits, view, notice, sequence, now);
+    outbox::insert(conn, &email.row())?;
+    Ok(())
+}
+
+/// The email of a new registration (the first of its emails: no query needed), for a
+/// caller that writes it with other rows.
+pub fn registered_email(
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    view: &RegistrationView,
+    now: NaiveDateTime,
+) -> Email {
+    email(event, visits, view, Notice::of(EmailKind::Registered), 0, now)
+}
+
+/// The email about `view`, the `sequence`-th of the registration (its calendar
+/// SEQUENCE).
+fn email(
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    view: &RegistrationView,
+    notice: Notice<'_>,
+    sequence: u32,
+    now: NaiveDateTime,
+) -> Email {
     let Notice {
         kind,
         reason,
         previous_visit,
         ended_offer,
     } = notice;
-    let sequence = match kind {
-        EmailKind::Registered => 0,
-        _ => outbox::count_for_registration(conn, &view.id)? as u32,
-    };
     let previous = previous_visit.and_then(|id| visits.iter().find(|v| v.id == id));
     let holds_seat = view
         .site_visit
@@ -137,24 +192,15 @@ pub fn queue_email(
             expires_at: offer.expires_at.to_rfc3339(),
         }),
     };
-    let payload = serde_json::to_string(&data).expect("email data serialises");
-    let id = uuid::Uuid::now_v7().to_string();
-    outbox::insert(
-        conn,
-        &NewOutboxRow {
-            id: &id,
-            event_id: &event.id,
-            registration_id: Some(&view.id),
-            kind: kind.as_str(),
-            recipient: &view.email,
-            payload: &payload,
-            status: PENDING,
-            attempts: 0,
-            next_attempt_at: now,
-            created_at: now,
-        },
-    )?;
-    Ok(())
+    Email {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_id: event.id.clone(),
+        registration_id: view.id.clone(),
+        kind,
+        recipient: view.email.clone(),
+        payload: serde_json::to_string(&data).expect("email data serialises"),
+        now,
+    }
 }
 
 /// Queues an email for a registration by id, from its current state.

@@ -6,11 +6,12 @@ use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
-use diesel::sql_types::{Array, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamp};
 
 use super::{insert_seat_row, NewRegistrationRow};
 use crate::db::schema::{registration_counts_pending, registration_preferences, registrations};
 use crate::db::DbConnection;
+use crate::store::outbox::{self, NewOutboxRow};
 use crate::store::site_visits as visits;
 
 pub fn insert(conn: &mut DbConnection, row: &NewRegistrationRow<'_>) -> QueryResult<()> {
@@ -49,7 +50,11 @@ const INSERT_RANKED_PG: &str = concat!(
     FROM registration, unnest(CAST(? AS TEXT[])) WITH ORDINALITY AS p (visit, rank)
 ), ",
     seat_claim!(),
-    "
+    ", mail AS (
+    INSERT INTO outbox_emails (id, event_id, registration_id, kind, recipient, payload, status,
+        attempts, next_attempt_at, created_at)
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM seat WHERE CAST(? AS TEXT) IS NOT NULL
+)
 INSERT INTO seat_assignments (registration_id, site_visit_id, assigned_at)
 SELECT registration.id, seat.id, ? FROM registration, seat"
 );
@@ -58,6 +63,42 @@ struct InsertRanked<'a> {
     row: &'a NewRegistrationRow<'a>,
     visit_ids: &'a [String],
     seat_in: Option<&'a str>,
+    mail: Mail<'a>,
+}
+
+/// The outbox row written when the seat is claimed, as binds (all NULL without one).
+#[derive(Default)]
+struct Mail<'a> {
+    id: Option<&'a str>,
+    event_id: Option<&'a str>,
+    registration_id: Option<&'a str>,
+    kind: Option<&'a str>,
+    recipient: Option<&'a str>,
+    payload: Option<&'a str>,
+    status: Option<&'a str>,
+    attempts: Option<i32>,
+    next_attempt_at: Option<NaiveDateTime>,
+    created_at: Option<NaiveDateTime>,
+}
+
+impl<'a> Mail<'a> {
+    fn of(row: Option<&'a NewOutboxRow<'a>>) -> Self {
+        let Some(row) = row else {
+            return Self::default();
+        };
+        Self {
+            id: Some(row.id),
+            event_id: Some(row.event_id),
+            registration_id: row.registration_id,
+            kind: Some(row.kind),
+            recipient: Some(row.recipient),
+            payload: Some(row.payload),
+            status: Some(row.status),
+            attempts: Some(row.attempts),
+            next_attempt_at: Some(row.next_attempt_at),
+            created_at: Some(row.created_at),
+        }
+    }
 }
 
 prepared_statement!(InsertRanked);
@@ -73,6 +114,12 @@ impl QueryFragment<Pg> for InsertRanked<'_> {
             Timestamp => &row.consent_at, Timestamp => &row.created_at,
             Timestamp => &row.updated_at, Text => &row.language,
             Array<Text> => &self.visit_ids, Nullable<Text> => &self.seat_in,
+            Nullable<Text> => &self.mail.id, Nullable<Text> => &self.mail.event_id,
+            Nullable<Text> => &self.mail.registration_id, Nullable<Text> => &self.mail.kind,
+            Nullable<Text> => &self.mail.recipient, Nullable<Text> => &self.mail.payload,
+            Nullable<Text> => &self.mail.status, Nullable<Integer> => &self.mail.attempts,
+            Nullable<Timestamp> => &self.mail.next_attempt_at,
+            Nullable<Timestamp> => &self.mail.created_at, Nullable<Text> => &self.mail.id,
             Timestamp => &row.created_at,
         );
         Ok(())
@@ -80,28 +127,35 @@ impl QueryFragment<Pg> for InsertRanked<'_> {
 }
 
 /// Inserts a registration with its ranking (`visit_ids`, best first) and, when
-/// `seat_in` is given, claims a seat there if it has room ([`claim_seat`]); true when
-/// the seat was taken. A duplicate email fails the whole, as [`insert`] does.
+/// `seat_in` is given, claims a seat there if it has room ([`claim_seat`]) and then
+/// writes `mail_if_seated` (the email that says so); true when the seat was taken. A
+/// duplicate email fails the whole, as [`insert`] does.
 pub fn insert_ranked(
     conn: &mut DbConnection,
     row: &NewRegistrationRow<'_>,
     visit_ids: &[String],
     seat_in: Option<&str>,
+    mail_if_seated: Option<&NewOutboxRow<'_>>,
 ) -> QueryResult<bool> {
     if let DbConnection::Postgres(pg) = conn {
         let statement = InsertRanked {
             row,
             visit_ids,
             seat_in,
+            mail: Mail::of(mail_if_seated),
         };
         return Ok(statement.execute(pg)? == 1);
     }
     insert(conn, row)?;
     insert_preferences(conn, row.id, visit_ids)?;
-    match seat_in {
-        Some(visit_id) => claim_seat(conn, row.id, visit_id, row.created_at),
-        None => Ok(false),
+    let Some(visit_id) = seat_in else {
+        return Ok(false);
+    };
+    let seated = claim_seat(conn, row.id, visit_id, row.created_at)?;
+    if let (true, Some(mail)) = (seated, mail_if_seated) {
+        outbox::insert(conn, mail)?;
     }
+    Ok(seated)
 }
 
 const CLAIM_SEAT_PG: &str = concat!(
