@@ -196,6 +196,8 @@ diesel::table! {
         tail -> BigInt,
         /// How many still wait.
         length -> BigInt,
+        /// No place below it is still in the queue (where the head is looked for).
+        head -> BigInt,
     }
 }
 

@@ -166,7 +166,6 @@ pub fn join(conn: &mut DbConnection, queue_ids: &[String], registration_id: &str
 /// Takes `registration_id` out of the queues named (those it is in); everyone behind
 /// moves up one. The caller holds the event's seat-change lock.
 pub fn leave(conn: &mut DbConnection, registration_id: &str, queue_ids: &[String]) -> QueryResult<()> {
-    use waitlist_queues::dsl as q;
     if queue_ids.is_empty() {
         return Ok(());
     }
@@ -179,10 +178,11 @@ pub fn leave(conn: &mut DbConnection, registration_id: &str, queue_ids: &[String
     .get_results(conn)?;
     let mut nodes: BTreeMap<(String, i64), i64> = BTreeMap::new();
     for (queue_id, place) in left {
-        let tail: i64 = diesel::update(q::waitlist_queues.find(&queue_id))
-            .set(q::length.eq(q::length - 1))
-            .returning(q::tail)
-            .get_result(conn)?;
+        let tail: i64 = Depart {
+            queue_id: &queue_id,
+            place,
+        }
+        .get_result(conn)?;
         for node in departure_nodes(place, tail) {
             *nodes.entry((queue_id.clone(), node)).or_default() += 1;
         }
@@ -191,6 +191,35 @@ pub fn leave(conn: &mut DbConnection, registration_id: &str, queue_ids: &[String
 }
 
 /// Adds to the departure nodes, one statement for all.
+/// One fewer waiting in the queue; when the place that left is the `head`, the head
+/// moves past it. Prepared once (diesel prepares its own `UPDATE`s on every run).
+struct Depart<'a> {
+    queue_id: &'a str,
+    place: i64,
+}
+
+prepared_statement!(Depart);
+
+impl diesel::query_builder::Query for Depart<'_> {
+    type SqlType = BigInt;
+}
+
+impl<DB> QueryFragment<DB> for Depart<'_>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<Text>
+        + diesel::sql_types::HasSqlType<BigInt>,
+    str: diesel::serialize::ToSql<Text, DB>,
+    i64: diesel::serialize::ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        sql_with_binds!(out, "UPDATE waitlist_queues SET length = length - 1, \
+             head = CASE WHEN head = ? THEN head + 1 ELSE head END WHERE id = ? RETURNING tail";
+            BigInt => &self.place, Text => self.queue_id);
+        Ok(())
+    }
+}
+
 fn add_departures(conn: &mut DbConnection, nodes: BTreeMap<(String, i64), i64>) -> QueryResult<()> {
     use waitlist_departures::dsl as d;
     if nodes.is_empty() {
@@ -225,8 +254,15 @@ pub fn queues_of(conn: &mut DbConnection, registration_id: &str) -> QueryResult<
 
 /// The first `limit` people of a queue, in order.
 pub fn first(conn: &mut DbConnection, queue_id: &str, limit: i64) -> QueryResult<Vec<String>> {
+    // From the head on: the places below it all left (see `Depart`).
+    let head = waitlist_queues::table
+        .find(queue_id)
+        .select(waitlist_queues::head)
+        .single_value()
+        .assume_not_null();
     waitlist_entries::table
         .filter(waitlist_entries::queue_id.eq(queue_id))
+        .filter(waitlist_entries::place.ge(head))
         .order(waitlist_entries::place)
         .select(waitlist_entries::registration_id)
         .limit(limit)

@@ -1,0 +1,1 @@
+ALTER TABLE waitlist_queues DROP COLUMN head;
