@@ -201,7 +201,7 @@ fn fill(db: &Database) -> Vec<String> {
 }
 
 fn cancel_all(db: &Database, seated: Vec<String>) {
-    for chunk in seated.chunks(500) {
+    for chunk in seated.chunks(BATCH as usize) {
         let chunk = chunk.to_vec();
         db.write_blocking(move |conn| {
             for id in &chunk {
