@@ -224,22 +224,22 @@ fn record(
 pub fn expire_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> Result<usize, DomainError> {
     let due = offers::due(conn, now, limit)?;
     let mut expired = 0;
-    let mut locked: Vec<String> = Vec::new();
-    let mut contexts: Vec<(EventRow, Vec<SiteVisitRow>)> = Vec::new();
+    // Each event once: its seat-change lock, and its visits for the emails.
+    let mut locked: Vec<(EventRow, Vec<SiteVisitRow>)> = Vec::new();
     for offer in due {
-        if !locked.contains(&offer.event_id) {
-            let event = find_event_for_seat_changes(conn, &offer.event_id)?;
-            let visits = site_visits::list(conn, &event.id)?;
-            locked.push(offer.event_id.clone());
-            contexts.push((event, visits));
-        }
+        let at = match locked.iter().position(|(e, _)| e.id == offer.event_id) {
+            Some(at) => at,
+            None => {
+                let event = find_event_for_seat_changes(conn, &offer.event_id)?;
+                let visits = site_visits::list(conn, &event.id)?;
+                locked.push((event, visits));
+                locked.len() - 1
+            }
+        };
         if !offers::end_expired(conn, &offer.registration_id, &offer.site_visit_id, now)? {
             continue; // another worker, the person or a change got there first
         }
-        let (event, visits) = contexts
-            .iter()
-            .find(|(e, _)| e.id == offer.event_id)
-            .expect("the event was read above");
+        let (event, visits) = &locked[at];
         let changes = pass_on(conn, &offer, now)?;
         record(conn, event, &offer.registration_id, "offer_expired", &offer, now)?;
         let notice = Notice {

@@ -152,12 +152,13 @@ pub fn refill(
                 (None, None) => registrations::insert_seat(conn, &candidate, &visit, now)?,
                 (Some(old), None) => {
                     registrations::move_seat(conn, &candidate, &visit, now)?;
+                    if offer.is_some() {
+                        // The offer that gave way had kept them out of queues.
+                        registrations::sync_queues(conn, &candidate)?;
+                    }
                     site_visits::give_back_seat(conn, old)?;
                     queue.push_back(old.clone());
                 }
-            }
-            if offer.is_some() && offered_until.is_none() {
-                registrations::sync_queues(conn, &candidate)?;
             }
             changes.push(SeatChange {
                 registration_id: candidate,
