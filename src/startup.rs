@@ -88,6 +88,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(actix_web::middleware::from_fn(http::limits::limit_public_writes))
+                .wrap(http::protective_headers())
                 .wrap(actix_web::middleware::from_fn(http::observe::observe))
                 .configure(http::routes)
         });

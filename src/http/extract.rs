@@ -217,8 +217,7 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
+        .and_then(bearer_credentials)
         .ok_or(ApiError::Unauthorized)?
         .to_owned();
     let principal = state
@@ -231,6 +230,14 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
     } else {
         Err(ApiError::Forbidden(role.as_str()))
     }
+}
+
+/// The credentials of an `Authorization: Bearer …` value; the scheme is matched without
+/// regard to case (RFC 9110, section 11.1).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    let credentials = credentials.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
 }
 
 /// The language the client prefers among ours (`Accept-Language`), English otherwise.
@@ -318,6 +325,16 @@ mod tests {
             let map = fields.iter().zip(values).map(|(k, v)| (k.to_string(), v)).collect();
             let slugs = rules();
             let _ = NewRegistration::parse(map, &PreferenceRules { visit_slugs: &slugs, max_preferences: 3 });
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR  abc "] {
+            assert_eq!(super::bearer_credentials(value), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer   ", "Bearerabc", ""] {
+            assert_eq!(super::bearer_credentials(value), None, "{value}");
         }
     }
 

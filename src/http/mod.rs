@@ -2,6 +2,7 @@
 //! call one domain function inside one unit of work, and render; they decide no rule.
 
 pub mod admin;
+pub mod cross_site;
 pub mod downloads;
 pub mod erasure;
 pub mod exports;
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder, Route, Scope};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder, Route};
 
 use crate::db::{Database, DbConnection};
 use crate::domain::access::ManageKey;
@@ -122,6 +123,18 @@ pub fn respond<T: serde::Serialize>(answer: Answer<T>) -> HttpResponse {
             HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default()).json(body)
         }
     }
+}
+
+/// Headers every answer carries unless its handler set its own: nothing is stored by
+/// caches (answers carry personal data, manage tokens and form tokens; static files say
+/// otherwise themselves), no MIME sniffing (a CSV or JSON answer is
+/// never run as a page), and no `Referer` leaves with a manage page's address.
+pub fn protective_headers() -> actix_web::middleware::DefaultHeaders {
+    use actix_web::http::header;
+    actix_web::middleware::DefaultHeaders::new()
+        .add((header::CACHE_CONTROL, "no-store"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -287,7 +300,7 @@ fn resource(path: &str, routes: Vec<ApiRoute>) -> Resource {
         }))
 }
 
-fn api_v1() -> Scope {
+fn api_v1() -> impl actix_web::dev::HttpServiceFactory {
     // Routes of one path become one resource, in the order of the table.
     let mut by_path: Vec<(&'static str, Vec<ApiRoute>)> = Vec::new();
     for (method, path, route) in api_v1_routes() {
@@ -301,6 +314,7 @@ fn api_v1() -> Scope {
         .fold(web::scope(API_PREFIX), |scope, (path, routes)| {
             scope.service(resource(path, routes))
         })
+        .wrap(actix_web::middleware::from_fn(cross_site::refuse_cross_site_writes))
 }
 
 /// (method, full path) of every JSON API route, as the router has them.

@@ -26,6 +26,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("this action needs the {0} role")]
     Forbidden(&'static str),
+    /// A browser's write from another site (see `cross_site`).
+    #[error("the API refuses writes sent by a browser from another site; use the pages' forms")]
+    CrossSite,
     #[error("{0}")]
     NotFound(String),
     /// The path exists, the method does not; carries the `Allow` list.
@@ -142,7 +145,7 @@ impl ApiError {
                 "Method not allowed",
             ),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, P::Unauthorized, "Unauthorized"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, P::Forbidden, "Forbidden"),
+            Self::Forbidden(_) | Self::CrossSite => (StatusCode::FORBIDDEN, P::Forbidden, "Forbidden"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, P::RateLimited, "Too many requests"),
         }
     }

@@ -13,7 +13,7 @@ pub mod participant;
 use std::sync::LazyLock;
 
 use actix_web::cookie::{time::Duration as CookieAge, Cookie, SameSite};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use minijinja::value::Kwargs;
@@ -23,6 +23,7 @@ use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::cross_site::{claimed_origin, is_same_origin};
 use super::extract::{path_param, read_object};
 use super::problem::ApiError;
 use super::AppState;
@@ -256,18 +257,10 @@ impl PageRequest {
         if sent.len() != expected.len() || !bool::from(sent.as_bytes().ct_eq(expected)) {
             return Err(denied());
         }
-        let header_text = |name| {
-            req.headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        let claimed = match header_text(header::ORIGIN) {
-            Some("null") => None,
-            Some(origin) => Some(origin.to_owned()),
-            None => header_text(header::REFERER).map(origin_of),
-        };
-        match claimed {
-            Some(origin) if !is_same_origin(req, state, &origin) => Err(denied()),
+        match claimed_origin(req.headers()) {
+            Some(origin) if origin != "null" && !is_same_origin(req, &state.public_url, &origin) => {
+                Err(denied())
+            }
             _ => Ok(()),
         }
     }
@@ -335,27 +328,6 @@ fn render_page(
 
 fn is_csrf_token(value: &str) -> bool {
     value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// `scheme://authority` of a URL (the origin a `Referer` implies).
-fn origin_of(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            format!("{scheme}://{authority}")
-        }
-        None => String::new(),
-    }
-}
-
-/// True when `origin` is the public URL's origin or names the host the request was
-/// sent to (a page opened as `localhost` rather than `127.0.0.1` is still this site).
-fn is_same_origin(req: &HttpRequest, state: &AppState, origin: &str) -> bool {
-    if origin.eq_ignore_ascii_case(&origin_of(&state.public_url)) {
-        return true;
-    }
-    let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
-    !authority.is_empty() && authority.eq_ignore_ascii_case(req.connection_info().host())
 }
 
 /// Content type and the security headers of every HTML answer: no inline script or
@@ -459,13 +431,6 @@ pub async fn static_file(req: HttpRequest) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn referer_origins_are_scheme_and_authority() {
-        assert_eq!(origin_of("https://cmr.example/events/x?y"), "https://cmr.example");
-        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-        assert_eq!(origin_of("nonsense"), "");
-    }
 
     #[test]
     fn the_text_function_fills_values_and_picks_plurals_in_both_languages() {
