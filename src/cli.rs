@@ -248,9 +248,7 @@ fn run_worker(settings: Settings) -> Result<(), CliError> {
     actix_web::rt::System::new().block_on(shutdown_signal())?;
     // Finishes the email in flight (and the retention batch) before returning.
     worker.stop();
-    if let Some(retention) = retention {
-        retention.stop();
-    }
+    retention.stop();
     Ok(())
 }
 

@@ -1,33 +1,38 @@
-//! The retention worker: a thread that anonymises the registrations of events that
-//! ended more than `retention.anonymise_after_days` days ago, at start and every hour,
-//! in short transactions (so the SQLite writer is never held for long).
+//! The retention worker: a thread that, at start and every hour, forgets the answers kept
+//! for retried requests once their 24 hours are over, and anonymises the registrations of
+//! events that ended more than `retention.anonymise_after_days` days ago (when that is
+//! not 0), in short transactions (so the SQLite writer is never held for long).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::background::BackgroundThread;
 use crate::db::Database;
-use crate::domain::{erasure, now, DomainError};
+use crate::domain::{erasure, idempotency, now, DomainError};
 
 const PERIOD: Duration = Duration::from_secs(3600);
 /// Registrations anonymised per transaction.
 const BATCH: i64 = 500;
 
-/// Starts the worker, or nothing when retention is off (`after_days == 0`).
-pub fn spawn(db: Database, after_days: u32) -> Option<BackgroundThread> {
-    if after_days == 0 {
-        return None;
-    }
-    Some(BackgroundThread::spawn("retention", move |stop| {
+/// Starts the worker; `after_days == 0` turns anonymisation off, not the purge.
+pub fn spawn(db: Database, after_days: u32) -> BackgroundThread {
+    BackgroundThread::spawn("retention", move |stop| {
         while !stop.load(Ordering::SeqCst) {
-            match anonymise_due(&db, after_days, stop) {
+            match db.write_blocking(|conn| idempotency::purge_expired(conn, now())) {
                 Ok(0) => {}
-                Ok(count) => tracing::info!(count, after_days, "retention anonymised registrations"),
-                Err(error) => tracing::warn!(%error, "retention run failed; will try again"),
+                Ok(count) => tracing::info!(count, "retention forgot expired idempotency answers"),
+                Err(error) => tracing::warn!(%error, "idempotency purge failed; will try again"),
+            }
+            if after_days > 0 {
+                match anonymise_due(&db, after_days, stop) {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, after_days, "retention anonymised registrations"),
+                    Err(error) => tracing::warn!(%error, "retention run failed; will try again"),
+                }
             }
             std::thread::park_timeout(PERIOD);
         }
-    }))
+    })
 }
 
 /// Anonymises everything due, a batch per transaction; returns how many.

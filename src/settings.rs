@@ -23,6 +23,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("RALLYPOINT_SMTP_URL", "mail.smtp_url"),
     ("RALLYPOINT_MAIL_WORKER", "mail.worker"),
     ("RALLYPOINT_SECRET_KEY", "security.secret_key"),
+    ("RALLYPOINT_METRICS_TOKEN", "security.metrics_token"),
     ("RALLYPOINT_EVENTS_DIR", "events.dir"),
     ("RALLYPOINT_LOG", "log.filter"),
 ];
@@ -91,6 +92,8 @@ pub struct LimitSettings {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub secret_key: String,
+    /// The bearer token `/metrics` asks for; empty: open to anyone who reaches it.
+    pub metrics_token: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

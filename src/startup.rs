@@ -39,7 +39,7 @@ pub struct Application {
     server: Server,
     db: Database,
     worker: Option<BackgroundThread>,
-    retention: Option<BackgroundThread>,
+    retention: BackgroundThread,
     offer_expiry: BackgroundThread,
 }
 
@@ -83,6 +83,7 @@ impl Application {
             manage_key,
             public_url,
             max_body_bytes: settings.server.max_body_bytes,
+            metrics_token: settings.security.metrics_token.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -105,6 +106,13 @@ impl Application {
                 source,
             })?
             .run();
+        if settings.security.metrics_token.is_empty() && !address.ip().is_loopback() {
+            tracing::warn!(
+                %address,
+                "/metrics is open to anyone who reaches this address: set security.metrics_token \
+                 (RALLYPOINT_METRICS_TOKEN) or block /metrics at the proxy"
+            );
+        }
         Ok(Self {
             address,
             server,
@@ -137,9 +145,7 @@ impl Application {
             if let Some(worker) = worker {
                 worker.stop();
             }
-            if let Some(retention) = retention {
-                retention.stop();
-            }
+            retention.stop();
         })
         .await
         .ok();

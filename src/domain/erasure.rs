@@ -22,7 +22,7 @@ use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
 use crate::store::registrations::RegistrationStatus::{self, Cancelled};
 use crate::store::registrations::{self, RegistrationRow};
-use crate::store::{outbox, site_visits};
+use crate::store::{idempotency, outbox, site_visits};
 
 /// An erased registration, as the admin who asked for it sees it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -137,10 +137,12 @@ fn erase(
     })
 }
 
-/// Personal data out of the registration and of the outbox; false when it was gone.
+/// Personal data out of the registration, the outbox and the answers kept for retried
+/// requests; false when it was gone.
 fn forget(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, DomainError> {
     let anonymised = registrations::anonymise(conn, id, now)?;
     outbox::forget_registration(conn, id, &registrations::erased_email(id))?;
+    idempotency::forget_registration(conn, id)?;
     Ok(anonymised)
 }
 

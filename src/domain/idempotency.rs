@@ -1,7 +1,8 @@
 //! Idempotent writes: the first answer to a request carrying an `Idempotency-Key` is kept
 //! with the write itself (same transaction), so a retry with the same key and the same
 //! body gets that answer again and writes nothing; the same key with another body is
-//! refused. Keys live 24 hours.
+//! refused. Keys live 24 hours; the retention worker purges them after that, and an
+//! erasure forgets every answer about the person at once.
 
 use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -40,6 +41,14 @@ impl IdempotencyKey {
             request_hash: hex::encode(digest),
         })
     }
+}
+
+/// Forgets the kept answers that have expired; returns how many.
+pub fn purge_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, DomainError> {
+    Ok(idempotency::purge(
+        conn,
+        now - chrono::Duration::hours(LIFETIME_HOURS),
+    )?)
 }
 
 /// What a write produced: fresh, or the answer kept from the first time.

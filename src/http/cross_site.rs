@@ -90,8 +90,14 @@ mod tests {
         assert!(is_same_origin(&req, public, "http://127.0.0.1:8080"));
         assert!(is_same_origin(&req, public, "https://register.example.org"));
         assert!(is_same_origin(&req, public, "HTTPS://Register.Example.org"));
-        assert!(!is_same_origin(&req, public, "ftp://127.0.0.1:8080"), "the scheme counts");
-        assert!(!is_same_origin(&req, public, "https://127.0.0.1:8080"), "not the request's scheme");
+        assert!(
+            !is_same_origin(&req, public, "ftp://127.0.0.1:8080"),
+            "the scheme counts"
+        );
+        assert!(
+            !is_same_origin(&req, public, "https://127.0.0.1:8080"),
+            "not the request's scheme"
+        );
         assert!(!is_same_origin(&req, public, "http://evil.example"));
         assert!(!is_same_origin(&req, public, "null"));
         assert!(!is_same_origin(&req, public, "http://"));

@@ -16,6 +16,7 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::{self, Principal, Role};
 use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::DomainError;
 use crate::i18n::Lang;
 
 enum BodyKind {
@@ -38,6 +39,8 @@ pub trait Caller: Sized + 'static {
     ) -> LocalBoxFuture<'static, Result<Self, ApiError>>;
     /// Keys of different callers never meet: the same key from two callers is two keys.
     fn idempotency_scope(&self) -> &str;
+    /// The shortest `Idempotency-Key` this caller may send.
+    const MIN_KEY_LENGTH: usize = 1;
 }
 
 /// A role a bearer token must have (or include) to call an endpoint.
@@ -93,17 +96,35 @@ impl<R: RequiredRole> FromRequest for Staff<R> {
     }
 }
 
-/// Anyone: public endpoints.
-pub struct Public;
+/// Anyone: public endpoints. Their `Idempotency-Key`s are kept per client address, so
+/// that one client can never be answered with another's stored answer (it holds a
+/// manage link); and they must be long enough to be secret (a random UUID), since a
+/// replay goes to whoever at that address sends the same key and the same body.
+pub struct Public {
+    scope: String,
+}
 
 impl Caller for Public {
-    fn identify(_: HttpRequest, _: web::Data<AppState>) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
-        Box::pin(async { Ok(Public) })
+    fn identify(
+        req: HttpRequest,
+        state: web::Data<AppState>,
+    ) -> LocalBoxFuture<'static, Result<Self, ApiError>> {
+        let client = state
+            .limits
+            .client(&req)
+            .map_or_else(|| "unknown".to_owned(), |address| address.to_string());
+        Box::pin(async move {
+            Ok(Public {
+                scope: format!("public {client}"),
+            })
+        })
     }
 
     fn idempotency_scope(&self) -> &str {
-        "public"
+        &self.scope
     }
+
+    const MIN_KEY_LENGTH: usize = 16;
 }
 
 /// A write request of caller `C`: who, the body as one object, and the request's
@@ -130,7 +151,7 @@ impl<C: Caller> FromRequest for Write<C> {
                 .await
                 .map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
             let body = read_object(&req, payload, state.max_body_bytes).await?;
-            let key = idempotency_key(&req, caller.idempotency_scope(), &body)?;
+            let key = idempotency_key(&req, caller.idempotency_scope(), C::MIN_KEY_LENGTH, &body)?;
             Ok(Write { caller, body, key })
         })
     }
@@ -234,7 +255,7 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
 
 /// The credentials of an `Authorization: Bearer …` value; the scheme is matched without
 /// regard to case (RFC 9110, section 11.1).
-fn bearer_credentials(value: &str) -> Option<&str> {
+pub fn bearer_credentials(value: &str) -> Option<&str> {
     let (scheme, credentials) = value.trim_start().split_once(' ')?;
     let credentials = credentials.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
@@ -261,12 +282,20 @@ pub fn query_object(req: &HttpRequest) -> Map<String, Value> {
 pub fn idempotency_key(
     req: &HttpRequest,
     caller: &str,
+    min_length: usize,
     body: &Map<String, Value>,
 ) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(header) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
     let key = header.to_str().unwrap_or("\u{0}");
+    if key.len() < min_length {
+        return Err(DomainError::invalid(
+            "Idempotency-Key",
+            format!("must be at least {min_length} characters here: send a random UUID"),
+        )
+        .into());
+    }
     let scope = format!("{} {} {caller}", req.method(), req.path());
     Ok(Some(IdempotencyKey::new(
         key,

@@ -9,7 +9,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{web, ResponseError};
+use actix_web::{web, HttpRequest, ResponseError};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -53,7 +53,9 @@ impl PublicWriteLimit {
         }
     }
 
-    fn client(&self, req: &ServiceRequest) -> Option<IpAddr> {
+    /// The client's address: the peer, or behind a trusted proxy the first
+    /// `X-Forwarded-For` entry. Rate limits and public idempotency keys are per client.
+    pub fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
         if self.trust_forwarded_for {
             let forwarded = req
                 .headers()
@@ -77,7 +79,7 @@ impl PublicWriteLimit {
         if !limited {
             return None;
         }
-        let client = self.client(req)?;
+        let client = self.client(req.request())?;
         limiter.check_key(&client).err().map(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)

@@ -92,6 +92,8 @@ pub struct AppState {
     /// Base of links given to participants, without a trailing slash.
     pub public_url: String,
     pub max_body_bytes: usize,
+    /// The bearer token `/metrics` asks for; empty: `/metrics` is open.
+    pub metrics_token: String,
 }
 
 impl AppState {
@@ -314,7 +316,9 @@ fn api_v1() -> impl actix_web::dev::HttpServiceFactory {
         .fold(web::scope(API_PREFIX), |scope, (path, routes)| {
             scope.service(resource(path, routes))
         })
-        .wrap(actix_web::middleware::from_fn(cross_site::refuse_cross_site_writes))
+        .wrap(actix_web::middleware::from_fn(
+            cross_site::refuse_cross_site_writes,
+        ))
 }
 
 /// (method, full path) of every JSON API route, as the router has them.

@@ -6,14 +6,17 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
+use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
+use super::extract::bearer_credentials;
 use super::problem::ApiError;
 use super::problem::Problem;
 use super::AppState;
@@ -113,7 +116,7 @@ pub async fn observe(
         })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
     let mut response = next.call(req).instrument(span.clone()).await?;
@@ -126,7 +129,7 @@ pub async fn observe(
         state
             .metrics
             .requests
-            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .with_label_values(&[route.as_str(), method, status.as_str()])
             .inc();
         state
             .metrics
@@ -144,6 +147,39 @@ pub async fn observe(
     Ok(response)
 }
 
+/// The request's method as a metric label: one of a fixed set, `other` for any method
+/// a client invents (every label value is a series kept forever, so a label must never
+/// take what a client sends as it is; the route is the matched pattern or `unmatched`
+/// for the same reason).
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
+}
+
+/// Whether the request may read `/metrics`: anyone when no token is set, else the
+/// holder of `security.metrics_token` (compared in constant time).
+fn may_read_metrics(req: &HttpRequest, token: &str) -> bool {
+    if token.is_empty() {
+        return true;
+    }
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_credentials)
+        .is_some_and(|sent| sent.len() == token.len() && bool::from(sent.as_bytes().ct_eq(token.as_bytes())))
+}
+
 /// `GET /metrics` in the Prometheus text format.
 #[utoipa::path(
     get,
@@ -152,12 +188,16 @@ pub async fn observe(
     summary = "Prometheus metrics: requests by route and status, latency, registrations, seats, outbox",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "`unauthorized`: `security.metrics_token` is set and was not sent as a bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`service-unavailable`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = String, description = "seconds to wait"))),
         (status = 500, description = "`internal`", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !may_read_metrics(&req, &state.metrics_token) {
+        return Err(ApiError::Unauthorized);
+    }
     let (visits, outbox_counts) = state
         .db
         .read(|conn| {

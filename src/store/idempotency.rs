@@ -57,6 +57,16 @@ pub fn set_response(conn: &mut DbConnection, answer: &StoredAnswer) -> QueryResu
     Ok(())
 }
 
+/// Forgets every stored answer that names this registration (its id is in every answer
+/// about it, and ids are UUIDs, so nothing else matches). A scan, but of at most a day
+/// of answers, and only when a person is erased.
+pub fn forget_registration(conn: &mut DbConnection, registration_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::response.like(format!("%{registration_id}%"))),
+    )
+    .execute(conn)
+}
+
 /// Forgets answers older than `before`.
 pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.le(before))).execute(conn)

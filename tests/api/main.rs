@@ -19,4 +19,5 @@ mod queue;
 mod reliability;
 mod schema;
 mod seats;
+mod security;
 mod smtp;

@@ -105,23 +105,24 @@ fn a_retried_registration_with_its_key_writes_once(backend: Backend) {
     let url = app.url(&format!("/api/v1/events/{DEMO_EVENT}/registrations"));
     let body = participant(1, &["aperam-chatelet"]);
     let agent = crate::helpers::agent();
-    let first = post_with_key(&agent, &url, "wifi-retry-1", &body, None);
+    let first = post_with_key(&agent, &url, "wifi-retry-1-7d3f9a2c-5b1e", &body, None);
     assert_eq!(first.status, 201, "{}", first.body);
-    let again = post_with_key(&agent, &url, "wifi-retry-1", &body, None);
+    let again = post_with_key(&agent, &url, "wifi-retry-1-7d3f9a2c-5b1e", &body, None);
     assert_eq!(again.status, 201, "{}", again.body);
     assert_eq!(again.json()["id"], first.json()["id"]);
     assert_eq!(again.json()["manage_url"], first.json()["manage_url"]);
     assert_eq!(again.location, first.location);
     let mut other = body.clone();
     other["first_name"] = json!("Someone else");
-    post_with_key(&agent, &url, "wifi-retry-1", &other, None).problem(422, "validation-failed");
+    post_with_key(&agent, &url, "wifi-retry-1-7d3f9a2c-5b1e", &other, None).problem(422, "validation-failed");
     post_with_key(&agent, &url, &"k".repeat(300), &other, None).problem(422, "validation-failed");
     // Ten copies of one request racing: one registration, one answer for all.
     let jobs: Vec<Job<Reply>> = (0..10)
         .map(|_| {
             let (url, body) = (url.clone(), participant(2, &["aperam-chatelet"]));
-            Box::new(move |agent: &ureq::Agent| post_with_key(agent, &url, "race-2", &body, None))
-                as Job<Reply>
+            Box::new(move |agent: &ureq::Agent| {
+                post_with_key(agent, &url, "race-2-4c8e1f07-9a6d-42b3", &body, None)
+            }) as Job<Reply>
         })
         .collect();
     let replies = concurrently(10, jobs);

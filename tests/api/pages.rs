@@ -480,6 +480,9 @@ fn forms_without_the_token_or_from_another_site_are_refused(backend: Backend) {
         &fields,
         &[("Referer", "https://evil.example/events/cmr-charleroi-2024")],
     ));
+    // This host under another scheme is another origin.
+    let ftp = app.url("").replacen("http://", "ftp://", 1);
+    refused(browser.post(&path, &fields, &[("Origin", ftp.trim_end_matches('/'))]));
     assert_eq!(registrations_total(&app, DEMO_EVENT), 0);
 
     // `Origin: null` is what browsers send under `Referrer-Policy: no-referrer`.

@@ -12,6 +12,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response,
 use utoipa::{Modify, PartialSchema};
 
 use super::BEARER;
+use crate::http::extract::{Caller, Public};
 use crate::http::problem::PROBLEM_JSON;
 
 /// A documented error answer, as a response object.
@@ -35,19 +36,22 @@ fn with_header(response: ResponseBuilder, name: &str, description: &str) -> Resp
 }
 
 /// The `Idempotency-Key` header of a write.
-fn idempotency_key() -> Parameter {
+/// `min_length`: public endpoints take only keys long enough to be secret (see
+/// `http::extract::Public`).
+fn idempotency_key(min_length: usize) -> Parameter {
     ParameterBuilder::new()
         .name("Idempotency-Key")
         .parameter_in(ParameterIn::Header)
         .required(Required::False)
         .description(Some(
             "Makes a retry safe: the same key and body within 24 h get the first answer again \
-             and write nothing; the same key with another body is 422",
+             and write nothing; the same key with another body is 422. Keys are kept per \
+             caller: per token, or on public endpoints per client address",
         ))
         .schema(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .min_length(Some(1))
+                .min_length(Some(min_length))
                 .max_length(Some(255))
                 .pattern(Some("^[!-~]+$")),
         ))
@@ -93,7 +97,11 @@ impl Modify for Conventions {
                     operation
                         .parameters
                         .get_or_insert_with(Vec::new)
-                        .push(idempotency_key());
+                        .push(idempotency_key(if tags.iter().any(|t| t == "public") {
+                            <Public as Caller>::MIN_KEY_LENGTH
+                        } else {
+                            1
+                        }));
                 }
                 let mut shared: Vec<(&str, RefOr<Response>)> = Vec::new();
                 let params = operation.parameters.as_deref().unwrap_or_default();
@@ -123,6 +131,16 @@ impl Modify for Conventions {
                         "422",
                         problem_response("`validation-failed`: `errors` names each field and what is wrong")
                             .into(),
+                    ));
+                }
+                if method != "GET" {
+                    shared.push((
+                        "403",
+                        problem_response(
+                            "`forbidden`: a browser's write from another site (its `Origin` is not this \
+                             site's), or the token's role does not allow this",
+                        )
+                        .into(),
                     ));
                 }
                 if operation.security.is_some() {
