@@ -143,7 +143,8 @@ impl Modify for Conventions {
                 if has(utoipa::openapi::path::ParameterIn::Path) {
                     shared.push((
                         "404",
-                        problem_response("`not-found`: no such event, visit, registration or link").into(),
+                        problem_response("`not-found`: no such event, visit, registration, link or token")
+                            .into(),
                     ));
                 }
                 let full_path = path.as_str();
