@@ -20,3 +20,4 @@ mod reliability;
 mod schema;
 mod seats;
 mod smtp;
+mod tokens;
