@@ -67,7 +67,8 @@ impl Modify for Conventions {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "An API token (`rallypoint token create --role organiser|admin`); \
-                         no or an unknown token is 401, a token of a lesser role 403",
+                         no token, or an unknown, revoked or expired one, is 401; a token of a \
+                         lesser role 403",
                     ))
                     .build(),
             ),
@@ -129,7 +130,9 @@ impl Modify for Conventions {
                     shared.push((
                         "401",
                         with_header(
-                            problem_response("`unauthorized`: no bearer token, or an unknown one"),
+                            problem_response(
+                                "`unauthorized`: no bearer token, or an unknown, revoked or expired one",
+                            ),
                             "WWW-Authenticate",
                             "`Bearer`",
                         )
