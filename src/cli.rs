@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `worker`, `event import`,
-//! `token create`, `export counts|attendees`, `erase`.
+//! `token create|list|revoke`, `export counts|attendees`, `erase`.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::db::Database;
-use crate::domain::access::{self, Role};
+use crate::domain::access::Role;
 use crate::domain::exports::{self, AttendeeCursor, CountsBy};
+use crate::domain::tokens::{self, NewToken, TokenStatus};
 use crate::domain::{erasure, now, DomainError};
 use crate::export::{self, xlsx, Format};
 use crate::settings::Settings;
@@ -125,6 +126,18 @@ pub enum TokenAction {
         role: RoleArg,
         #[arg(long)]
         name: String,
+        /// The token stops working this many days (1 to 3650) from now; without it, it
+        /// works until revoked.
+        #[arg(long, value_name = "DAYS", allow_negative_numbers = true)]
+        expires_in_days: Option<i64>,
+    },
+    /// Every token: id, role, status, when created, expires and was revoked, and name
+    /// (never a secret).
+    List,
+    /// Revoke a token and end its board sessions; revoking twice changes nothing.
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
     },
 }
 
@@ -219,20 +232,119 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Token {
-            action: TokenAction::Create { role, name },
-        } => {
+        Command::Token { action } => {
             let db = startup::connect_and_migrate(&settings)?;
-            let role = Role::from(role);
-            let secret = db.write_blocking(move |conn| access::create_api_token(conn, role, &name, now()))?;
-            println!(
-                "created a {} token; keep it secret, it is shown only once:",
-                role.as_str()
-            );
-            println!("{secret}");
-            Ok(())
+            match action {
+                TokenAction::Create {
+                    role,
+                    name,
+                    expires_in_days,
+                } => create_token(&db, role.into(), &name, expires_in_days),
+                TokenAction::List => list_tokens(&db),
+                TokenAction::Revoke { id } => revoke_token(&db, &id),
+            }
         }
     }
+}
+
+/// The actor the audit log names for what is done from the command line.
+const CLI_ACTOR: &str = "cli";
+
+fn create_token(db: &Database, role: Role, name: &str, expires_in_days: Option<i64>) -> Result<(), CliError> {
+    let new =
+        NewToken::new(role, name, expires_in_days).map_err(|e| CliError::Usage(startup::describe(&e)))?;
+    let issued = db.write_blocking(move |conn| tokens::issue(conn, CLI_ACTOR, &new, now()))?;
+    let until = match issued.token.expires_at {
+        Some(at) => format!(", valid until {}", cli_time(at)),
+        None => String::new(),
+    };
+    println!(
+        "created {} token {}{until}; keep it secret, it is shown only once:",
+        role.as_str(),
+        issued.token.id
+    );
+    println!("{}", issued.secret);
+    Ok(())
+}
+
+fn cli_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// One line per token, columns aligned; the name last, as it may hold spaces.
+fn list_tokens(db: &Database) -> Result<(), CliError> {
+    let tokens = db.read_blocking(|conn| tokens::list(conn, now()))?;
+    if tokens.is_empty() {
+        println!("no tokens; create one with: rallypoint token create --role admin --name NAME");
+        return Ok(());
+    }
+    let never = || "-".to_owned();
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "ROLE".to_owned(),
+        "STATUS".to_owned(),
+        "CREATED".to_owned(),
+        "EXPIRES".to_owned(),
+        "REVOKED".to_owned(),
+        "NAME".to_owned(),
+    ]];
+    for token in tokens {
+        let status = match token.status {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        };
+        rows.push([
+            token.id,
+            token.role.as_str().to_owned(),
+            status.to_owned(),
+            cli_time(token.created_at),
+            token.expires_at.map_or_else(never, cli_time),
+            token.revoked_at.map_or_else(never, cli_time),
+            token.name,
+        ]);
+    }
+    let mut widths = [0; 7];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = io::stdout().lock();
+    for row in rows {
+        let (name, columns) = row.split_last().expect("seven columns");
+        for (cell, width) in columns.iter().zip(widths) {
+            write!(out, "{cell:<width$}  ")?;
+        }
+        writeln!(out, "{name}")?;
+    }
+    Ok(())
+}
+
+fn revoke_token(db: &Database, id: &str) -> Result<(), CliError> {
+    let owned = id.to_owned();
+    let revocation = match db.write_blocking(move |conn| tokens::revoke(conn, CLI_ACTOR, &owned, now())) {
+        Err(DomainError::NotFound(_)) => {
+            return Err(CliError::Usage(format!(
+                "no token has the id {id}; `rallypoint token list` shows them"
+            )))
+        }
+        other => other?,
+    };
+    let token = revocation.token;
+    let when = token.revoked_at.map(cli_time).unwrap_or_default();
+    if revocation.already_revoked {
+        println!(
+            "token {} ({}) was already revoked on {when}",
+            token.id, token.name
+        );
+    } else {
+        println!(
+            "revoked token {} ({}); {} board session(s) ended",
+            token.id, token.name, revocation.sessions_ended
+        );
+    }
+    Ok(())
 }
 
 fn run_worker(settings: Settings) -> Result<(), CliError> {

@@ -223,7 +223,8 @@ pub fn import_event_file(db: &Database, path: &Path) -> Result<ImportOutcome, St
         .map_err(|e| fail(describe(&e)))
 }
 
-fn describe(error: &DomainError) -> String {
+/// A domain error for a person at a terminal: each field at fault with what is wrong.
+pub(crate) fn describe(error: &DomainError) -> String {
     match error {
         DomainError::Validation(errors) => errors
             .iter()

@@ -112,6 +112,19 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        /// NULL: never (migration `2024-11-14-000000_token_expiry_sessions`).
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Organiser-board sessions, by the SHA-256 of the secret their cookie carries
+    /// (migration `2024-11-14-000000_token_expiry_sessions`).
+    board_sessions (secret_hash) {
+        secret_hash -> Text,
+        token_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -231,6 +244,7 @@ diesel::table! {
 }
 
 diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(board_sessions -> api_tokens (token_id));
 diesel::joinable!(seat_offers -> registrations (registration_id));
 diesel::joinable!(seat_offers -> site_visits (site_visit_id));
 diesel::joinable!(visit_waitlist -> registrations (registration_id));
@@ -252,6 +266,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     seat_assignments,
     registration_counts,
     api_tokens,
+    board_sessions,
     outbox_emails,
     service_keys,
     audit_log,

@@ -1,9 +1,9 @@
 //! Secrets that grant access: API tokens (admin, organiser), manage links and the
-//! organiser board's sign-in sessions. Only a SHA-256 of each token is stored. API
-//! tokens are 256 random bits; manage tokens are an HMAC of the registration id under a
-//! key the database or the settings hold, so that emails sent later can carry the link;
-//! a board session is the token's id and an expiry, signed under the same key. Either
-//! way guessing is hopeless.
+//! organiser board's sessions. Only a SHA-256 of each secret is stored. API tokens and
+//! board sessions are 256 random bits; manage tokens are an HMAC of the registration id
+//! under a key the database or the settings hold, so that emails sent later can carry
+//! the link. Either way guessing is hopeless. The life of a token (expiry, list,
+//! revocation) is in [`super::tokens`], board sessions in [`super::board_sessions`].
 
 use chrono::NaiveDateTime;
 use diesel::Connection;
@@ -12,8 +12,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::error::DomainError;
+use super::tokens::{self, NewToken};
 use crate::db::DbConnection;
-use crate::store::{service_keys, tokens};
+use crate::store::service_keys;
+use crate::store::tokens::{self as stored_tokens, TokenRow};
 
 /// The key manage-link tokens are derived from: `token = hex(HMAC-SHA256(key, id))`.
 /// Deriving (rather than storing) the token lets every later email carry the link while
@@ -49,25 +51,6 @@ impl ManageKey {
         mac.update(data.as_bytes());
         mac
     }
-
-    /// The cookie value of a board session: `{token id}.{expiry, Unix seconds}.{HMAC}`.
-    /// The token's secret is never in it; stealing the cookie gives at most its
-    /// remaining hours, and revoking the token ends every session made with it.
-    pub fn sign_session(&self, token_id: &str, expires_at: i64) -> String {
-        let payload = format!("{token_id}.{expires_at}");
-        let signature = hex::encode(self.mac(SESSION_LABEL, &payload).finalize().into_bytes());
-        format!("{payload}.{signature}")
-    }
-
-    /// The token id of a session cookie made by [`ManageKey::sign_session`], if its
-    /// signature holds (compared in constant time) and it has not expired at `now`.
-    pub fn verify_session(&self, value: &str, now: i64) -> Option<String> {
-        let (payload, signature) = value.rsplit_once('.')?;
-        let (token_id, expires_at) = payload.split_once('.')?;
-        let signature = hex::decode(signature).ok()?;
-        self.mac(SESSION_LABEL, payload).verify_slice(&signature).ok()?;
-        (expires_at.parse::<i64>().ok()? > now).then(|| token_id.to_owned())
-    }
 }
 
 /// The private link of a registration: `{public_url}/manage/{token}` (the one place that
@@ -77,7 +60,6 @@ pub fn manage_url(public_url: &str, token: &str) -> String {
 }
 
 const MANAGE_LINK_LABEL: &[u8] = b"rallypoint manage link\0";
-const SESSION_LABEL: &[u8] = b"rallypoint board session\0";
 
 const MANAGE_KEY: &str = "manage_link";
 
@@ -112,56 +94,46 @@ pub struct Principal {
     pub role: Role,
 }
 
-/// The principal of a live (not revoked) token, by its id: a board session names the
-/// token it was made with, and is worth no more than that token is now.
-pub fn principal_by_token_id(
-    conn: &mut DbConnection,
-    token_id: &str,
-) -> Result<Option<Principal>, DomainError> {
-    Ok(tokens::find_active(conn, token_id)?.and_then(|row| {
-        Some(Principal {
+impl Principal {
+    /// The principal of a token row; `None` for a role this build does not know (the
+    /// table's CHECK allows none).
+    pub(super) fn from_row(row: TokenRow) -> Option<Self> {
+        Some(Self {
             role: Role::parse(&row.role)?,
             token_id: row.id,
             name: row.name,
         })
-    }))
+    }
 }
 
-/// Creates an API token and returns its secret (the only time it is seen).
+/// Creates a token that does not expire and returns its secret: what set-up code (the
+/// test harness, benches) needs. It is [`tokens::issue`], audited as made by `setup`.
 pub fn create_api_token(
     conn: &mut DbConnection,
     role: Role,
     name: &str,
     now: NaiveDateTime,
 ) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(DomainError::invalid("name", "must be 1 to 100 characters"));
-    }
-    let secret = new_secret("rpa_");
-    let id = uuid::Uuid::now_v7().to_string();
-    tokens::insert(conn, &id, name, role.as_str(), &hash_secret(&secret), now)?;
-    Ok(secret)
+    let new = NewToken::new(role, name, None)?;
+    Ok(tokens::issue(conn, "setup", &new, now)?.secret)
 }
 
-/// The principal behind a bearer secret. The lookup is by SHA-256 of the secret, so
-/// timing reveals nothing about the stored value.
-pub fn authenticate(conn: &mut DbConnection, secret: &str) -> Result<Option<Principal>, DomainError> {
+/// The principal behind a bearer secret, if its token is live (neither revoked nor
+/// expired) at `now`. The lookup is by SHA-256 of the secret, so timing reveals nothing
+/// about the stored value.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    secret: &str,
+    now: NaiveDateTime,
+) -> Result<Option<Principal>, DomainError> {
     if secret.len() > 200 {
         return Ok(None);
     }
-    Ok(
-        tokens::find_active_by_hash(conn, &hash_secret(secret))?.and_then(|row| {
-            Some(Principal {
-                role: Role::parse(&row.role)?,
-                token_id: row.id,
-                name: row.name,
-            })
-        }),
-    )
+    Ok(stored_tokens::find_live_by_hash(conn, &hash_secret(secret), now)?.and_then(Principal::from_row))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Organiser,
     Admin,
@@ -204,7 +176,12 @@ pub fn hash_secret(secret: &str) -> String {
 /// A manage-link token has the shape `new_secret("")` gives; anything else is not
 /// looked up at all.
 pub fn is_well_formed_manage_token(token: &str) -> bool {
-    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+    is_bare_secret(token)
+}
+
+/// The shape of `new_secret("")`: 64 hex digits.
+pub(super) fn is_bare_secret(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -226,23 +203,6 @@ mod tests {
         assert_ne!(ManageKey::new("other").token_for("a"), key.token_for("a"));
         assert!(is_well_formed_manage_token(&key.token_for("a")));
         assert!(!is_well_formed_manage_token("../etc"));
-    }
-
-    #[test]
-    fn sessions_hold_until_they_expire_and_cannot_be_altered() {
-        let key = ManageKey::new("k");
-        let cookie = key.sign_session("token-1", 1_000);
-        assert_eq!(key.verify_session(&cookie, 999).as_deref(), Some("token-1"));
-        assert_eq!(key.verify_session(&cookie, 1_000), None, "expired");
-        assert_eq!(ManageKey::new("other").verify_session(&cookie, 0), None);
-        let longer = cookie.replace(".1000.", ".9999.");
-        assert_eq!(key.verify_session(&longer, 0), None, "the expiry is signed");
-        let other_token = cookie.replace("token-1", "token-2");
-        assert_eq!(key.verify_session(&other_token, 0), None);
-        assert_eq!(key.verify_session("garbage", 0), None);
-        // A manage-link signature is not a session signature.
-        let forged = format!("a.5000.{}", key.token_for("a.5000"));
-        assert_eq!(key.verify_session(&forged, 0), None);
     }
 
     #[test]

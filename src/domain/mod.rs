@@ -4,6 +4,7 @@
 pub mod access;
 pub mod allocation;
 pub mod audit;
+pub mod board_sessions;
 pub mod booking;
 pub mod catalog;
 pub mod country;
@@ -20,6 +21,7 @@ pub mod offers;
 pub mod organiser;
 pub mod registration;
 pub mod seats;
+pub mod tokens;
 pub mod view;
 
 #[cfg(test)]

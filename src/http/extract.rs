@@ -16,6 +16,7 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::domain::access::{self, Principal, Role};
 use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::now;
 use crate::domain::DomainError;
 use crate::i18n::Lang;
 
@@ -243,7 +244,7 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
         .to_owned();
     let principal = state
         .db
-        .read(move |conn| access::authenticate(conn, &secret))
+        .read(move |conn| access::authenticate(conn, &secret, now()))
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if principal.role.includes(role) {

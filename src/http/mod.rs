@@ -18,6 +18,7 @@ pub mod problem;
 pub mod public;
 pub mod registering;
 pub mod schema;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -261,6 +262,9 @@ fn api_v1_routes() -> Vec<ApiRoute> {
         ),
         route(Method::GET, "/emails", admin::list_emails),
         route(Method::POST, "/emails/{id}/retry", admin::retry_email),
+        route(Method::GET, "/tokens", tokens::list_tokens),
+        route(Method::POST, "/tokens", tokens::create_token),
+        route(Method::DELETE, "/tokens/{id}", tokens::revoke_token),
         route(Method::GET, "/manage/{token}", manage::show),
         route(Method::PATCH, "/manage/{token}", manage::change),
         route(Method::DELETE, "/manage/{token}", manage::cancel),

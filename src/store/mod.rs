@@ -37,6 +37,7 @@ macro_rules! prepared_statement {
 }
 
 pub mod audit;
+pub mod board_sessions;
 pub mod counts;
 pub mod events;
 pub mod exports;

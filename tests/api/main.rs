@@ -21,3 +21,4 @@ mod schema;
 mod seats;
 mod security;
 mod smtp;
+mod tokens;

@@ -411,6 +411,25 @@ fn real_answers_conform_to_their_documented_schemas(backend: Backend) {
     );
     assert_eq!(created.status, 201, "{}", created.body);
     check("post", "/api/v1/events", &created);
+    check("get", "/api/v1/tokens", &get("/api/v1/tokens", admin));
+    let token = app.post_json(
+        "/api/v1/tokens",
+        &json!({"name": "OpenAPI", "role": "organiser", "expires_in_days": 7}),
+        admin,
+    );
+    assert_eq!(token.status, 201, "{}", token.body);
+    check("post", "/api/v1/tokens", &token);
+    let revoke = |id: &str| {
+        let request = ureq::delete(&app.url(&format!("/api/v1/tokens/{id}")));
+        call(
+            request.set("Authorization", &format!("Bearer {}", app.admin)),
+            None,
+        )
+    };
+    let revoked = revoke(token.json()["id"].as_str().unwrap());
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    check("delete", "/api/v1/tokens/{id}", &revoked);
+    check("delete", "/api/v1/tokens/{id}", &revoke("no-such-token"));
     let forbidden = app.post_json("/api/v1/events", &json!({}), Some(&app.organiser));
     forbidden.problem(403, "forbidden");
     check("post", "/api/v1/events", &forbidden);

@@ -71,7 +71,8 @@ impl Modify for Conventions {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "An API token (`rallypoint token create --role organiser|admin`); \
-                         no or an unknown token is 401, a token of a lesser role 403",
+                         no token, or an unknown, revoked or expired one, is 401; a token of a \
+                         lesser role 403",
                     ))
                     .build(),
             ),
@@ -147,7 +148,9 @@ impl Modify for Conventions {
                     shared.push((
                         "401",
                         with_header(
-                            problem_response("`unauthorized`: no bearer token, or an unknown one"),
+                            problem_response(
+                                "`unauthorized`: no bearer token, or an unknown, revoked or expired one",
+                            ),
                             "WWW-Authenticate",
                             "`Bearer`",
                         )
@@ -161,7 +164,8 @@ impl Modify for Conventions {
                 if has(utoipa::openapi::path::ParameterIn::Path) {
                     shared.push((
                         "404",
-                        problem_response("`not-found`: no such event, visit, registration or link").into(),
+                        problem_response("`not-found`: no such event, visit, registration, link or token")
+                            .into(),
                     ));
                 }
                 let full_path = path.as_str();

@@ -4,10 +4,10 @@
 //! the API's language.
 //!
 //! Sign-in takes an API token (organiser or admin) once, checks it with the same
-//! function as the API, and sets a session cookie that holds the token's id and an
-//! expiry signed with the service key — never the token. Every request reloads the
-//! token, so a revoked token ends its sessions at once, and every action re-checks the
-//! role. Actions are forms that call the same domain functions as `http::organiser`,
+//! function as the API, and opens a session kept on the server; the cookie holds only
+//! that session's random secret — never the token. Every request looks the session up
+//! with its token, so signing out, revoking or the token's expiry ends the session at
+//! once (copies of the cookie included), and every action re-checks the role. Actions are forms that call the same domain functions as `http::organiser`,
 //! with the token's name as the audit actor, then redirect back with a flash message.
 //!
 //! One job per file: the session and the check every action starts with in
@@ -32,7 +32,6 @@ pub use views::{board_page, events_page};
 
 const SESSION_COOKIE: &str = "rp_board";
 const FLASH_COOKIE: &str = "rp_flash";
-const SESSION_HOURS: i64 = 12;
 const BOARD_PATH: &str = "/organiser";
 
 fn page(req: &HttpRequest, state: &AppState) -> PageRequest {

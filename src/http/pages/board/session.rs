@@ -1,5 +1,6 @@
-//! Signing in and out of the board, the signed session cookie, and the check every
-//! board request starts with: a live session whose token still has the role.
+//! Signing in and out of the board, the session cookie, and the check every board
+//! request starts with: a live session (`domain::board_sessions`) whose token still has
+//! the role.
 
 use actix_web::cookie::time::Duration as CookieAge;
 use actix_web::http::StatusCode;
@@ -7,26 +8,23 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::{board_cookie, page, BOARD_PATH, SESSION_COOKIE, SESSION_HOURS};
+use super::{board_cookie, page, BOARD_PATH, SESSION_COOKIE};
 use crate::domain::access::{self, Principal, Role};
+use crate::domain::{board_sessions, now};
 use crate::http::extract::{path_param, query_object};
 use crate::http::pages::{OrPage, PageError, PageRequest};
 use crate::http::problem::ApiError;
 use crate::http::AppState;
 
-/// The organiser or admin whose session this browser holds, if it is valid, unexpired
-/// and its token still live.
+/// The organiser or admin whose session this browser holds, if the session is stored,
+/// unexpired and its token still live.
 pub(super) async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Option<Principal>, ApiError> {
-    let Some(token_id) = req.cookie(SESSION_COOKIE).and_then(|c| {
-        state
-            .manage_key
-            .verify_session(c.value(), chrono::Utc::now().timestamp())
-    }) else {
+    let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
     let principal = state
         .db
-        .read(move |conn| access::principal_by_token_id(conn, &token_id))
+        .read(move |conn| board_sessions::principal(conn, &secret, now()))
         .await?;
     Ok(principal.filter(|p| p.role.includes(Role::Organiser)))
 }
@@ -78,8 +76,8 @@ pub async fn sign_in_page(req: HttpRequest, state: web::Data<AppState>) -> Resul
     )
 }
 
-/// `POST /organiser/sign-in` with `token` and `next`: a valid organiser or admin token
-/// opens a session of 12 hours.
+/// `POST /organiser/sign-in` with `token` and `next`: a live organiser or admin token
+/// opens a session of at most 12 hours (never past the token's expiry).
 pub async fn sign_in(
     req: HttpRequest,
     payload: web::Payload,
@@ -89,33 +87,42 @@ pub async fn sign_in(
     let form = page.read_form(&req, payload, &state).await?;
     let next = safe_next(form_text(&form, "next")).to_owned();
     let secret = form_text(&form, "token").unwrap_or_default().to_owned();
+    // The secret is checked on a read connection: a wrong guess costs no write.
     let principal = state
         .db
-        .read(move |conn| access::authenticate(conn, &secret))
+        .read(move |conn| access::authenticate(conn, &secret, now()))
         .await
         .or_page(&page)?
         .filter(|p| p.role.includes(Role::Organiser));
-    let Some(principal) = principal else {
+    let session = match principal {
+        Some(principal) => state
+            .db
+            .write(move |conn| board_sessions::open(conn, &principal.token_id, now()))
+            .await
+            .or_page(&page)?,
+        None => None,
+    };
+    let Some(session) = session else {
         return page.render(
             StatusCode::UNAUTHORIZED,
             "board_sign_in.html.j2",
             SignInPage { next, error: true },
         );
     };
-    let expires_at = chrono::Utc::now().timestamp() + SESSION_HOURS * 3600;
-    let session = state.manage_key.sign_session(&principal.token_id, expires_at);
     let secure = page.secure();
     page.add_cookie(board_cookie(
         SESSION_COOKIE,
-        session,
-        CookieAge::hours(SESSION_HOURS),
+        session.secret,
+        CookieAge::seconds(session.lasts.num_seconds()),
         secure,
     ));
+    let principal = session.principal;
     tracing::info!(name = %principal.name, role = principal.role.as_str(), "board sign-in");
     Ok(page.redirect(&next))
 }
 
-/// `POST /organiser/sign-out`: forgets the session in this browser.
+/// `POST /organiser/sign-out`: ends the session on the server (a copy of the cookie
+/// elsewhere stops working too) and forgets it in this browser.
 pub async fn sign_out(
     req: HttpRequest,
     payload: web::Payload,
@@ -123,6 +130,13 @@ pub async fn sign_out(
 ) -> Result<HttpResponse, PageError> {
     let mut page = page(&req, &state);
     page.read_form(&req, payload, &state).await?;
+    if let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        state
+            .db
+            .write(move |conn| board_sessions::end(conn, &secret))
+            .await
+            .or_page(&page)?;
+    }
     let secure = page.secure();
     page.add_cookie(board_cookie(
         SESSION_COOKIE,

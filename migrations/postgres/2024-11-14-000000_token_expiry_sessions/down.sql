@@ -1,0 +1,2 @@
+DROP TABLE board_sessions;
+ALTER TABLE api_tokens DROP COLUMN expires_at;
