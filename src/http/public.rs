@@ -116,7 +116,7 @@ pub struct RegistrationBody {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
     )]
     pub organisation: String,
     #[schema(value_type = crate::domain::country::CountryCode)]
@@ -127,7 +127,7 @@ pub struct RegistrationBody {
     pub consent: bool,
     #[schema(
         max_length = 200,
-        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
     )]
     pub job_title: Option<String>,
     #[schema(max_length = 500)]
