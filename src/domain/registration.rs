@@ -17,7 +17,12 @@ pub const JOB_TITLE_MAX: usize = 200;
 pub const DIETARY_MAX: usize = 500;
 pub const EMAIL_MAX: usize = 254;
 
-/// A syntactically valid address, trimmed; compared case-insensitively (invariant 2).
+/// An address mail can be sent to, in one spelling per mailbox: trimmed, its domain in
+/// the ASCII form IDNA (UTS #46) gives it (`ＥＸＡＭＰＬＥ。com` and `exämple.com` become
+/// `example.com` and `xn--exmple-cua.com`), lower-case; its local part as typed (it must
+/// be ASCII, as HTML forms require) and compared case-insensitively (invariant 2).
+/// Refused: IP literals and dotted IP addresses, single-label domains (`a@localhost`) and
+/// domains IDNA refuses, none of which a mail relay delivers to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -27,20 +32,61 @@ impl Email {
         if email.chars().count() > EMAIL_MAX {
             return Err(format!("must be at most {EMAIL_MAX} characters"));
         }
-        if !email.validate_email() {
-            return Err("must be a valid email address".into());
+        let invalid = || "must be a valid email address".to_owned();
+        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        if domain.starts_with('[') {
+            return Err("must have a domain name, not an IP address".into());
         }
-        Ok(Self(email.to_owned()))
+        let domain = ascii_domain(domain).ok_or_else(invalid)?;
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2 {
+            return Err("must have a full domain name, such as example.org".into());
+        }
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err("must have a domain name, not an IP address".into());
+        }
+        let normal = format!("{local}@{domain}");
+        // The local part's rules (and the lengths of both parts) are validator's.
+        if !normal.validate_email() {
+            return Err(invalid());
+        }
+        if normal.len() > EMAIL_MAX {
+            return Err(format!(
+                "must be at most {EMAIL_MAX} characters once its domain is spelt in ASCII"
+            ));
+        }
+        Ok(Self(normal))
     }
 
+    /// The address to store, show and send to: local part as typed, ASCII domain.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The form used for uniqueness: lower-cased as a whole.
+    /// The form used for uniqueness: lower-cased as a whole (the domain already is).
     pub fn normalized(&self) -> String {
         self.0.to_lowercase()
     }
+}
+
+/// A domain as DNS knows it: UTS #46 mapping (full-width letters, ideographic full
+/// stops, upper case) and Punycode, with the STD3 rules for host names (letters, digits
+/// and hyphens only, which also refuses IP literals), no label starting or ending with a
+/// hyphen, DNS lengths, and no trailing dot. `None` when IDNA refuses it.
+fn ascii_domain(domain: &str) -> Option<String> {
+    use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+    Uts46::new()
+        .to_ascii(
+            domain.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::CheckFirstLast,
+            DnsLength::Verify,
+        )
+        .ok()
+        .map(|ascii| ascii.into_owned())
 }
 
 /// What a site-visit ranking may contain, known from the event.
@@ -307,10 +353,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reg.first_name, "Irena");
+        assert_eq!(reg.email.as_str(), "Irena@example.pl", "the local part as typed");
         assert_eq!(reg.email.normalized(), "irena@example.pl");
         assert_eq!(reg.country.as_str(), "PL");
         assert_eq!(reg.preferences.slugs(), ["bio", "steel"]);
         assert_eq!(reg.dietary, None);
+    }
+
+    #[test]
+    fn other_spellings_of_one_address_are_one_address() {
+        let spelt = |input: &str| Email::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        for same in [
+            "kate@example.com",
+            "kate@\u{FF45}\u{FF58}\u{FF41}\u{FF4D}\u{FF50}\u{FF4C}\u{FF45}.com", // full-width
+            "kate@EXAMPLE\u{3002}com",                                           // ideographic full stop
+            " KATE@Example.COM ",
+        ] {
+            assert_eq!(spelt(same).normalized(), "kate@example.com", "{same}");
+        }
+        for same in ["kate@exämple.com", "kate@xn--exmple-cua.com", "Kate@EXÄMPLE.com"] {
+            assert_eq!(spelt(same).normalized(), "kate@xn--exmple-cua.com", "{same}");
+        }
+        assert_eq!(spelt("Kate@EXÄMPLE.com").as_str(), "Kate@xn--exmple-cua.com");
+    }
+
+    #[test]
+    fn addresses_no_relay_delivers_to_are_refused() {
+        for (input, expected) in [
+            ("a@[127.0.0.1]", "not an IP address"),
+            ("a@[IPv6:::1]", "not an IP address"),
+            ("a@127.0.0.1", "not an IP address"),
+            ("a@localhost", "full domain name"),
+            ("a@LOCALHOST", "full domain name"),
+            ("a@exa mple.com", "valid email"),
+            ("a@exa_mple.com", "valid email"),
+            ("a@-example.com", "valid email"),
+            ("a@example..com", "valid email"),
+            ("a@example.com.", "valid email"),
+            ("a@xn--ls8h-.com", "valid email"),
+            ("a@", "valid email"),
+            ("@example.com", "valid email"),
+            ("kate", "valid email"),
+            ("k\u{FF41}te@example.com", "valid email"),
+        ] {
+            let error = Email::parse(input).expect_err(input);
+            assert!(error.contains(expected), "{input}: {error}");
+        }
+        let long = format!("{}@{}.com", "k".repeat(60), "ä".repeat(60));
+        assert!(Email::parse(&long).is_err(), "too long once in Punycode");
     }
 
     fn name_errors(field: &str, value: &str) -> Vec<String> {
