@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use crate::background::BackgroundThread;
 use crate::db::{Database, DbError};
 use crate::domain::access::{self, ManageKey};
+use crate::domain::addresses;
 use crate::domain::catalog::{self, ImportOutcome};
 use crate::domain::event::EventFile;
 use crate::domain::{now, DomainError};
@@ -32,6 +33,8 @@ pub enum StartupError {
     EventFile { path: String, message: String },
     #[error("{0}")]
     Mail(String),
+    #[error("cannot normalise the stored email addresses: {0}")]
+    Addresses(String),
 }
 
 pub struct Application {
@@ -179,7 +182,33 @@ pub fn connect_and_migrate(settings: &Settings) -> Result<Database, StartupError
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
+    normalise_stored_addresses(&db)?;
     Ok(db)
+}
+
+/// Addresses stored as typed by earlier versions, brought to the one spelling
+/// registration now stores (`domain::addresses`). Ids only in the log: no address.
+fn normalise_stored_addresses(db: &Database) -> Result<(), StartupError> {
+    let outcome = db
+        .write_blocking(addresses::normalise_stored_addresses)
+        .map_err(|e| StartupError::Addresses(describe(&e)))?;
+    if outcome.changed > 0 {
+        tracing::info!(
+            registrations = outcome.changed,
+            "stored email addresses normalised"
+        );
+    }
+    if !outcome.duplicates.is_empty() {
+        tracing::warn!(
+            registrations = ?outcome.duplicates,
+            "active registrations whose address is another active registration's of the same event \
+             in another spelling: cancel one of each pair"
+        );
+    }
+    if !outcome.unmailable.is_empty() {
+        tracing::warn!(registrations = ?outcome.unmailable, "stored email addresses that cannot be mailed");
+    }
+    Ok(())
 }
 
 /// Loads every `*.toml` of the directory, in name order. A missing directory is fine

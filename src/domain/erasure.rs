@@ -17,6 +17,7 @@ use super::audit::{self, AuditEntry};
 use super::booking;
 use super::error::DomainError;
 use super::event_rules::{event_timezone, find_event, local_time};
+use super::registration::Email;
 use super::view::{registration_view, RegistrationView};
 use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
@@ -77,15 +78,25 @@ pub fn erase_registration(
     erase(conn, actor, &event, registration, now)
 }
 
-/// Erases every registration with this email (any letter case) in every event.
+/// Erases every registration with this email in every event: any letter case, and any
+/// spelling of its domain that means the same domain (`exämple.com`,
+/// `xn--exmple-cua.com`). An address stored as typed before domains were normalised, that
+/// start-up could not bring to the normal form, is found as typed too.
 pub fn erase_by_email(
     conn: &mut DbConnection,
     actor: &str,
     email: &str,
     now: NaiveDateTime,
 ) -> Result<Vec<Erasure>, DomainError> {
+    let as_typed = email.trim().to_lowercase();
+    let mut spellings = vec![as_typed.clone()];
+    if let Ok(email) = Email::parse(email) {
+        if email.normalized() != as_typed {
+            spellings.push(email.normalized());
+        }
+    }
     let mut erased = Vec::new();
-    for registration in registrations::find_by_email(conn, &email.trim().to_lowercase())? {
+    for registration in registrations::find_by_email(conn, &spellings)? {
         let event = events::find(conn, &registration.event_id)?;
         erased.push(erase(conn, actor, &event, registration, now)?);
     }

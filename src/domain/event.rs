@@ -98,11 +98,15 @@ impl NewEvent {
         let description = fields.optional_text("description", 5000).unwrap_or_default();
         let venue = fields.optional_text("venue", 300).unwrap_or_default();
         let contact_email = fields.optional_text("contact_email", 254).unwrap_or_default();
-        if !contact_email.is_empty() {
-            if let Err(message) = Email::parse(&contact_email) {
+        // Kept in the one spelling a relay delivers to, like participants' addresses.
+        let contact_email = match Email::parse(&contact_email) {
+            Ok(email) => email.as_str().to_owned(),
+            Err(message) if !contact_email.is_empty() => {
                 fields.error("contact_email", message);
+                contact_email
             }
-        }
+            Err(_) => contact_email,
+        };
         let timezone = fields.required_text("timezone", 64).and_then(|tz| {
             tz.parse::<Tz>()
                 .map_err(|_| fields.error("timezone", "must be an IANA time zone, e.g. Europe/Brussels"))

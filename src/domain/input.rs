@@ -81,6 +81,10 @@ impl Fields {
             self.error(field, "must not contain control characters");
             return None;
         }
+        if text.chars().any(is_bidi_control) {
+            self.error(field, BIDI_MESSAGE);
+            return None;
+        }
         Some(text.to_owned())
     }
 
@@ -236,6 +240,17 @@ impl Fields {
     }
 }
 
+/// The characters that change the direction text is shown in: the embeddings and
+/// overrides U+202A–U+202E, the isolates U+2066–U+2069, the marks U+200E, U+200F and
+/// U+061C. In a name they make a roster or a spreadsheet show other text than what is
+/// stored (`U+202E` turns `exe.txt` round); no name, organisation or visit text of this
+/// service needs them, so every text field refuses them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+const BIDI_MESSAGE: &str = "must not contain characters that change the text direction (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C)";
+
 /// Slugs name events and site visits in URLs: lower-case letters, digits and dashes.
 pub fn check_slug(fields: &mut Fields, field: &str) -> Option<String> {
     let slug = fields.required_text(field, 64)?;
@@ -263,6 +278,29 @@ mod tests {
         let mut fields = Fields::new(json!({ "n": value }).as_object().unwrap().clone());
         let n = fields.optional_int("n", 0, 1000);
         fields.finish(|| Some(n))
+    }
+
+    fn text_of(value: &str) -> Result<Option<String>, DomainError> {
+        let mut fields = Fields::new(json!({ "t": value }).as_object().unwrap().clone());
+        let text = fields.optional_text("t", 100);
+        fields.finish(|| Some(text))
+    }
+
+    #[test]
+    fn text_fields_refuse_every_bidirectional_control() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+            '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
+            let Err(DomainError::Validation(errors)) = text_of(&format!("Ana{c}txt.exe")) else {
+                panic!("U+{:04X} accepted", c as u32)
+            };
+            assert!(errors["t"][0].contains("text direction"), "{errors:?}");
+        }
+        // Right-to-left scripts need none of them, and the joiners are not controls.
+        for fine in ["محمد", "שרה", "Nguyễn Thị Minh Khai", "क्षि\u{200D}", "Ōta"] {
+            assert_eq!(text_of(fine).unwrap().as_deref(), Some(fine));
+        }
     }
 
     #[test]

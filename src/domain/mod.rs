@@ -2,6 +2,7 @@
 //! HTTP. Input is parsed into these types once, at the edge.
 
 pub mod access;
+pub mod addresses;
 pub mod allocation;
 pub mod audit;
 pub mod board_sessions;

@@ -82,4 +82,71 @@ mod tests {
             "\u{feff}name,n\r\n'=cmd|' /C calc'!A0,-3\r\n\"Ana, \"\"Ž\"\"\",\r\n"
         );
     }
+
+    /// The fields a spreadsheet set to `separator` reads from the file.
+    fn fields_split_by(bytes: &[u8], separator: u8) -> Vec<String> {
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(separator)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        reader
+            .byte_records()
+            .flat_map(|record| {
+                let record = record.unwrap();
+                record
+                    .iter()
+                    .map(|field| String::from_utf8_lossy(field).into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_field_starts_with_a_trigger_whatever_the_separator() {
+        let risky = [
+            "x;=1+1",
+            "=1+1",
+            "Ana;+32 2",
+            "a,b;-c",
+            "x\t@SUM(A1)",
+            "no nuts\n=1+1",
+            "no nuts\r\n@x",
+            "a;\"=1",
+            "a;\"\"=HYPERLINK(1)",
+            "\"=q\"",
+            "x;",
+            "-x@example.org",
+            "1;\t=2",
+        ];
+        let table = Table {
+            columns: vec!["id".into(), "text".into(), "other".into()],
+            rows: risky
+                .iter()
+                .map(|text| {
+                    vec![
+                        Cell::Text("id".into()),
+                        Cell::Text((*text).into()),
+                        Cell::Text("=z".into()),
+                    ]
+                })
+                .collect(),
+            key_columns: 1,
+        };
+        let bytes = super::table(&table);
+        for separator in [b',', b';', b'\t'] {
+            for field in fields_split_by(&bytes, separator) {
+                assert!(
+                    !field.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{:?} starts a field when split by {:?}",
+                    field,
+                    separator as char
+                );
+            }
+        }
+        // Split by the file's own separator, the texts are the data with a `'` added.
+        let by_comma = fields_split_by(&bytes, b',');
+        assert_eq!(by_comma[4], "x;'=1+1");
+        assert_eq!(by_comma[7], "'=1+1");
+    }
 }

@@ -1,6 +1,6 @@
 //! Turning counts and attendee lists into the files admins open: CSV, XLSX and JSON.
 //! Pure formatting: no database, no HTTP. Both spreadsheet formats go through
-//! [`neutralise`], so a name like `=HYPERLINK(…)` is shown, never run.
+//! [`neutralise`], so a name like `=HYPERLINK(…)` or `x;=1+1` is shown, never run.
 
 pub mod csv;
 pub mod json;
@@ -47,14 +47,29 @@ impl Format {
     }
 }
 
-/// OWASP's advice against CSV/formula injection: a text cell that starts with `=`, `+`,
-/// `-`, `@`, a tab or a carriage return gets a leading `'`, which spreadsheets show as
-/// text and never evaluate. Numbers are written as numbers and are never touched.
+/// OWASP's advice against CSV/formula injection: a formula trigger (`=`, `+`, `-`, `@`,
+/// a tab or a carriage return) where a spreadsheet may start a cell gets a `'` before it,
+/// which spreadsheets show as text and never evaluate. A cell may start at the start of
+/// the text, and also after a `;`, `,`, tab or line break inside it: a spreadsheet set to
+/// another list separator (`;` in Belgian and French locales) splits the line there, so
+/// `x;=1+1` would run `=1+1`. Double quotes right after such a separator are passed over
+/// (a quote-aware reader takes them as the quoting of the field that starts there).
+/// Numbers are written as numbers and are never touched.
 pub fn neutralise(text: &str) -> Cow<'_, str> {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
-        _ => Cow::Borrowed(text),
+    let is_trigger = |c: char| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r');
+    let is_separator = |c: char| matches!(c, ';' | ',' | '\t' | '\r' | '\n');
+    let mut at_field_start = true;
+    let mut out: Option<String> = None;
+    for (at, c) in text.char_indices() {
+        if at_field_start && is_trigger(c) {
+            out.get_or_insert_with(|| text[..at].to_owned()).push('\'');
+        }
+        if let Some(out) = out.as_mut() {
+            out.push(c);
+        }
+        at_field_start = is_separator(c) || (at_field_start && c == '"');
     }
+    out.map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
 /// A cell of an exported table.
@@ -251,9 +266,38 @@ mod tests {
         for risky in ["=1+1", "+33 1", "-2", "@SUM(A1)", "\tx", "\rx"] {
             assert_eq!(neutralise(risky), format!("'{risky}"));
         }
-        for safe in ["Łobocka", "a=b", "", " =1", "'quoted", "O'Brien"] {
+        for safe in [
+            "Łobocka",
+            "a=b",
+            "",
+            " =1",
+            "'quoted",
+            "O'Brien",
+            "Łobocka-Müller",
+            "x; y",
+            "1,5",
+        ] {
             assert_eq!(neutralise(safe), safe);
+            assert!(matches!(neutralise(safe), Cow::Borrowed(_)), "nothing copied");
         }
+    }
+
+    #[test]
+    fn a_trigger_after_a_separator_is_neutralised_too() {
+        for (risky, expected) in [
+            ("x;=1+1", "x;'=1+1"),
+            ("x,+1", "x,'+1"),
+            ("x\t@SUM(A1)", "x\t'@SUM(A1)"),
+            ("no nuts\n-2", "no nuts\n'-2"),
+            ("a;\t=1", "a;'\t'=1"),
+            ("=1;=2", "'=1;'=2"),
+            ("a;\"=1", "a;\"'=1"),
+            ("a;\"\"=1", "a;\"\"'=1"),
+        ] {
+            assert_eq!(neutralise(risky), expected, "{risky:?}");
+        }
+        // A quote elsewhere is text.
+        assert_eq!(neutralise("a\"=1"), "a\"=1");
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn paging(fields: &mut Fields, default_limit: i64) -> (i64, i64) {
         ("status" = Option<RegistrationStatus>, Query, description = "Only registrations of this status"),
         ("country" = Option<crate::domain::country::CountryCode>, Query, description = "Only people from this country"),
         ("site_visit" = Option<String>, Query, max_length = 64, description = "Only people seated in this visit (slug)"),
-        ("q" = Option<String>, Query, max_length = 100, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$",
+        ("q" = Option<String>, Query, max_length = 100, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$",
             description = "Search in names, email and organisation"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"),
         ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647, description = "Rows to skip"),

@@ -95,20 +95,24 @@ pub async fn register(
 
 /// `POST /api/v1/events/{event}/registrations`. Also accepted as a urlencoded form
 /// (repeated `preferences` keep their order; a checked box is true). Names, organisation
-/// and job title are one line each (no control character but tab).
+/// and job title are one line each (no control character but tab), and no text holds a
+/// character that changes the text direction. What JSON Schema does not state (the
+/// server answers 422): names hold no web address, `@` or dotted words such as
+/// `example.com`; organisation and job title hold no web address; the email's domain is
+/// a domain name (no IP address, at least two labels) that IDNA accepts.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationBody {
     #[schema(
         min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+        max_length = 60,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
     )]
     pub first_name: String,
     #[schema(
         min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+        max_length = 60,
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
     )]
     pub last_name: String,
     #[schema(format = Email, max_length = 254, example = "irena@example.pl")]
@@ -116,7 +120,7 @@ pub struct RegistrationBody {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
     )]
     pub organisation: String,
     #[schema(value_type = crate::domain::country::CountryCode)]
@@ -127,7 +131,7 @@ pub struct RegistrationBody {
     pub consent: bool,
     #[schema(
         max_length = 200,
-        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$"
+        pattern = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
     )]
     pub job_title: Option<String>,
     #[schema(max_length = 500)]

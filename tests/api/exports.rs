@@ -348,7 +348,7 @@ fn exports_neutralise_formulas_and_keep_accents(backend: Backend) {
     );
     assert_eq!(visit.status, 201, "{}", visit.body);
     let risky = json!({
-        "first_name": "=HYPERLINK(\"http://evil.example\",\"x\")", "last_name": "+1-2",
+        "first_name": "=cmd|' /C calc'!A0", "last_name": "+1-2",
         "email": "-x@example.org", "organisation": "@Corp", "country": "be",
         "preferences": ["plant"], "consent": true
     });
@@ -360,12 +360,7 @@ fn exports_neutralise_formulas_and_keep_accents(backend: Backend) {
     });
     register(&app, "tricky", &accented);
 
-    let expect_risky = [
-        "'=HYPERLINK(\"http://evil.example\",\"x\")",
-        "'+1-2",
-        "'-x@example.org",
-        "'@Corp",
-    ];
+    let expect_risky = ["'=cmd|' /C calc'!A0", "'+1-2", "'-x@example.org", "'@Corp"];
     let expect_accented = [
         "Zoë",
         "Łobocka-Ñúñez",

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod addresses;
 mod browser;
 mod cli;
 mod email;

@@ -44,10 +44,13 @@ pub fn erased_email(id: &str) -> String {
     format!("{ERASED}-{id}@invalid")
 }
 
-/// Every registration, in any event, with this lower-cased email.
-pub fn find_by_email(conn: &mut DbConnection, email_normalized: &str) -> QueryResult<Vec<RegistrationRow>> {
+/// Every registration, in any event, whose normalised email is one of these.
+pub fn find_by_email(
+    conn: &mut DbConnection,
+    emails_normalized: &[String],
+) -> QueryResult<Vec<RegistrationRow>> {
     registrations::table
-        .filter(registrations::email_normalized.eq(email_normalized))
+        .filter(registrations::email_normalized.eq_any(emails_normalized))
         .order((registrations::created_at, registrations::id))
         .select(RegistrationRow::as_select())
         .load(conn)

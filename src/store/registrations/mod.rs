@@ -171,6 +171,30 @@ pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Op
         .optional()
 }
 
+/// Registrations whose address has a character outside ASCII: stored as typed before
+/// addresses were normalised (now the local part is ASCII and the domain Punycode).
+/// `octet_length` and `length` (in characters) are the same functions on both backends.
+pub fn with_non_ascii_email(conn: &mut DbConnection) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "octet_length(registrations.email) <> length(registrations.email)",
+        ))
+        .order((registrations::created_at, registrations::id))
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
+
+/// Sets the address to send to and the form its uniqueness is checked on.
+pub fn set_email(conn: &mut DbConnection, id: &str, email: &str, email_normalized: &str) -> QueryResult<()> {
+    diesel::update(registrations::table.find(id))
+        .set((
+            registrations::email.eq(email),
+            registrations::email_normalized.eq(email_normalized),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Moves a registration from `from` to `to`; false when it was not in `from` (someone
 /// else changed it first). On PostgreSQL the update also takes the row lock that every
 /// seat change holds while it decides about this person. One prepared statement
