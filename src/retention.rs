@@ -18,7 +18,7 @@ const BATCH: i64 = 500;
 pub fn spawn(db: Database, after_days: u32) -> BackgroundThread {
     BackgroundThread::spawn("retention", move |stop| {
         while !stop.load(Ordering::SeqCst) {
-            match db.write_blocking(|conn| idempotency::purge_expired(conn, now())) {
+            match purge_expired_answers(&db) {
                 Ok(0) => {}
                 Ok(count) => tracing::info!(count, "retention forgot expired idempotency answers"),
                 Err(error) => tracing::warn!(%error, "idempotency purge failed; will try again"),
@@ -33,6 +33,14 @@ pub fn spawn(db: Database, after_days: u32) -> BackgroundThread {
             std::thread::park_timeout(PERIOD);
         }
     })
+}
+
+/// Deletes the idempotency answers past their lifetime, writing only when there are some.
+fn purge_expired_answers(db: &Database) -> Result<usize, DomainError> {
+    if !db.read_blocking(|conn| idempotency::any_expired(conn, now()))? {
+        return Ok(0);
+    }
+    db.write_blocking(|conn| idempotency::purge_expired(conn, now()))
 }
 
 /// Anonymises everything due, a batch per transaction; returns how many.

@@ -43,12 +43,19 @@ impl IdempotencyKey {
     }
 }
 
+/// Whether some kept answers have expired (a read, so that an idle hour takes no write
+/// lock).
+pub fn any_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, DomainError> {
+    Ok(idempotency::any_before(conn, expired_before(now))?)
+}
+
 /// Forgets the kept answers that have expired; returns how many.
 pub fn purge_expired(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, DomainError> {
-    Ok(idempotency::purge(
-        conn,
-        now - chrono::Duration::hours(LIFETIME_HOURS),
-    )?)
+    Ok(idempotency::purge(conn, expired_before(now))?)
+}
+
+fn expired_before(now: NaiveDateTime) -> NaiveDateTime {
+    now - chrono::Duration::hours(LIFETIME_HOURS)
 }
 
 /// What a write produced: fresh, or the answer kept from the first time.
@@ -81,7 +88,7 @@ pub fn run<T>(
     let Some(key) = key else {
         return action(conn).map(Answer::Fresh);
     };
-    let expired_before = now - chrono::Duration::hours(LIFETIME_HOURS);
+    let expired_before = expired_before(now);
     if let Some(kept) = idempotency::find(conn, &key.key, &key.scope, expired_before)? {
         if kept.request_hash != key.request_hash {
             return Err(DomainError::invalid(

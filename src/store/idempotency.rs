@@ -67,6 +67,14 @@ pub fn forget_registration(conn: &mut DbConnection, registration_id: &str) -> Qu
     .execute(conn)
 }
 
+/// Whether any answer is older than `before`.
+pub fn any_before(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        idempotency_keys::table.filter(idempotency_keys::created_at.le(before)),
+    ))
+    .get_result(conn)
+}
+
 /// Forgets answers older than `before`.
 pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.le(before))).execute(conn)
