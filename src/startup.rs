@@ -12,6 +12,7 @@ use crate::background::BackgroundThread;
 use crate::db::{Database, DbError};
 use crate::domain::access::{self, ManageKey};
 use crate::domain::addresses;
+use crate::domain::search;
 use crate::domain::catalog::{self, ImportOutcome};
 use crate::domain::event::EventFile;
 use crate::domain::{now, DomainError};
@@ -35,6 +36,8 @@ pub enum StartupError {
     Mail(String),
     #[error("cannot normalise the stored email addresses: {0}")]
     Addresses(String),
+    #[error("cannot fold the stored search text: {0}")]
+    SearchText(String),
 }
 
 pub struct Application {
@@ -183,6 +186,13 @@ pub fn connect_and_migrate(settings: &Settings) -> Result<Database, StartupError
         tracing::info!(migrations = ?applied, "applied migrations");
     }
     normalise_stored_addresses(&db)?;
+    // After the addresses: their normal form is part of the search text.
+    let folded = db
+        .write_blocking(search::fold_stored_search_text)
+        .map_err(|e| StartupError::SearchText(describe(&e)))?;
+    if folded > 0 {
+        tracing::info!(registrations = folded, "stored search text folded");
+    }
     Ok(db)
 }
 

@@ -69,6 +69,8 @@ diesel::table! {
         auto_seat -> Bool,
         language -> Text,
         erased_at -> Nullable<Timestamp>,
+        /// Names, organisation and email folded for search (`domain::search::fold`).
+        search_text -> Text,
     }
 }
 

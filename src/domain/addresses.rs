@@ -11,6 +11,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::error::DomainError;
 use super::registration::Email;
+use super::search::search_text;
 use crate::db::DbConnection;
 use crate::store::registrations;
 
@@ -40,8 +41,11 @@ pub fn normalise_stored_addresses(conn: &mut DbConnection) -> Result<Normalised,
             continue;
         };
         let normalized = email.normalized();
+        let search_text = search_text(&row.first_name, &row.last_name, &row.organisation, email.as_str());
         // In a savepoint: a clash with the unique index (invariant 2) undoes this row only.
-        match conn.transaction(|conn| registrations::set_email(conn, &row.id, email.as_str(), &normalized)) {
+        match conn.transaction(|conn| {
+            registrations::set_email(conn, &row.id, email.as_str(), &normalized, &search_text)
+        }) {
             Ok(()) => outcome.changed += 1,
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 outcome.duplicates.push(row.id)

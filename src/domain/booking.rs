@@ -12,6 +12,7 @@ use super::event_rules::{
 use super::notify::{self, Notice};
 use super::offers;
 use super::registration::{NewRegistration, Preferences};
+use super::search;
 use super::seats::{self, SeatChange};
 use super::view::{registration_view, view_of, Known, RegistrationView};
 use crate::db::DbConnection;
@@ -64,6 +65,12 @@ pub fn register_participant(
     let manage_token = key.token_for(&id);
     let token_hash = hash_secret(&manage_token);
     let email_normalized = input.email.normalized();
+    let search_text = search::search_text(
+        &input.first_name,
+        &input.last_name,
+        &input.organisation,
+        input.email.as_str(),
+    );
     let row = registrations::NewRegistrationRow {
         id: &id,
         event_id: &event.id,
@@ -81,6 +88,7 @@ pub fn register_participant(
         created_at: now,
         updated_at: now,
         language: input.language.code(),
+        search_text: &search_text,
     };
     // The hot rows (event counter, visit counters) are touched after the registration
     // rows, so that on PostgreSQL their locks are held for as short a time as possible.

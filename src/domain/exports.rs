@@ -385,6 +385,21 @@ impl AttendeeCursor {
             return Ok(Vec::new());
         };
         self.after = Some((last.created_at, last.id.clone()));
+        self.lines(conn, rows)
+    }
+
+    /// The lines of the event's active registrations among `ids`, in registration order:
+    /// a selection of the list, each line as the whole list has it.
+    pub fn selection(&self, conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Attendee>, DomainError> {
+        let rows = registrations::active_in_order(conn, &self.event.id, ids)?;
+        self.lines(conn, rows)
+    }
+
+    fn lines(
+        &self,
+        conn: &mut DbConnection,
+        rows: Vec<registrations::RegistrationRow>,
+    ) -> Result<Vec<Attendee>, DomainError> {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let seats: HashMap<String, String> = registrations::seats_of(conn, &ids)?.into_iter().collect();
         let mut ranked: HashMap<String, Vec<String>> = HashMap::new();

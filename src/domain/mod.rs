@@ -21,6 +21,7 @@ pub mod notify;
 pub mod offers;
 pub mod organiser;
 pub mod registration;
+pub mod search;
 pub mod seats;
 pub mod tokens;
 pub mod view;

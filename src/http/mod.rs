@@ -178,6 +178,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(board::update_visit),
         )
         .route(
+            "/organiser/events/{event}/site-visits/{visit}",
+            web::get().to(board::visit_roster_page),
+        )
+        .route(
+            "/organiser/events/{event}/without-seat",
+            web::get().to(board::without_seat_page),
+        )
+        .route(
+            "/organiser/events/{event}/bulk",
+            web::post().to(board::bulk_action),
+        )
+        .route(
             "/organiser/events/{event}/allocation",
             web::post().to(board::allocation),
         )

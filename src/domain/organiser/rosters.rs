@@ -9,6 +9,7 @@ use crate::db::DbConnection;
 use crate::domain::audit;
 use crate::domain::catalog::{self, EventView, SiteVisitView};
 use crate::domain::country::country_name;
+use crate::domain::search;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event, find_event_with_visits, local_time};
 use crate::store::events::EventRow;
@@ -66,7 +67,7 @@ pub struct Roster {
 }
 
 /// Builds entries for `rows`, loading their rankings and seats in two queries.
-fn entries(
+pub(super) fn entries(
     conn: &mut DbConnection,
     event: &EventRow,
     visits: &[SiteVisitRow],
@@ -233,7 +234,7 @@ pub fn list_registrations(
         status: query.status,
         country: query.country.clone(),
         site_visit_id,
-        search: query.search.clone(),
+        search: query.search.as_deref().map(search::fold).filter(|s| !s.is_empty()),
     };
     let (rows, total) = registrations::list_for_event(conn, &event.id, &filter, query.limit, query.offset)?;
     Ok(RegistrationPage {

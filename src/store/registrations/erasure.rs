@@ -24,6 +24,7 @@ pub fn anonymise(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Query
         registrations::email.eq(&email),
         registrations::email_normalized.eq(&email),
         registrations::organisation.eq(""),
+        registrations::search_text.eq(""),
         registrations::job_title.eq(None::<String>),
         registrations::dietary.eq(None::<String>),
         // Never the SHA-256 of any token, and unique like the column requires.

@@ -10,11 +10,6 @@ use super::{Backend, RegistrationRow, RegistrationStatus, CONFIRMED};
 use crate::db::schema::{registration_preferences, registrations, seat_assignments};
 use crate::db::DbConnection;
 
-diesel::define_sql_function! {
-    /// SQL `lower()`, for case-insensitive search on both backends (ASCII on SQLite).
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
 /// What an organiser's list can be narrowed to.
 #[derive(Clone, Debug, Default)]
 pub struct RegistrationFilter {
@@ -22,7 +17,8 @@ pub struct RegistrationFilter {
     pub country: Option<String>,
     /// Registrations holding a seat in this visit.
     pub site_visit_id: Option<String>,
-    /// Part of the name, email or organisation, any letter case.
+    /// Part of the stored `search_text` (names, organisation, email), already folded by
+    /// `domain::search::fold`: that is what makes it ignore letter case and accents.
     pub search: Option<String>,
 }
 
@@ -45,19 +41,11 @@ fn filtered<'a>(event_id: &'a str, filter: &'a RegistrationFilter) -> registrati
     }
     if let Some(search) = &filter.search {
         let escaped = search
-            .to_lowercase()
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
-        query = query.filter(
-            lower(registrations::first_name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(registrations::last_name).like(pattern.clone()).escape('\\'))
-                .or(registrations::email_normalized.like(pattern.clone()).escape('\\'))
-                .or(lower(registrations::organisation).like(pattern).escape('\\')),
-        );
+        query = query.filter(registrations::search_text.like(pattern).escape('\\'));
     }
     query
 }
@@ -156,6 +144,21 @@ pub fn confirmed_in_order(conn: &mut DbConnection, event_id: &str) -> QueryResul
         .order((registrations::created_at, registrations::id))
         .select(RegistrationRow::as_select())
         .load(conn)
+}
+
+/// Every active registration (confirmed or on the event's waitlist) of the event among
+/// `ids`, in registration order.
+pub fn active_in_order(
+    conn: &mut DbConnection,
+    event_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<RegistrationRow>> {
+    let mut rows: Vec<RegistrationRow> = find_many(conn, ids)?
+        .into_iter()
+        .filter(|row| row.event_id == event_id && row.status != RegistrationStatus::Cancelled)
+        .collect();
+    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(rows)
 }
 
 /// Active confirmed registrations of the event that hold no seat, in registration order.

@@ -19,7 +19,7 @@ mod waitlists;
 pub use erasure::{anonymise, erased_email, find_by_email, not_erased, ERASED};
 pub use hot_path::{claim_seat, insert, insert_preferences, insert_ranked, settle_counts};
 pub use listing::{
-    confirmed_in_order, confirmed_without_seat, find_many, list_for_event, preferences_of, seated_in,
+    active_in_order, confirmed_in_order, confirmed_without_seat, find_many, list_for_event, preferences_of, seated_in,
     seats_of, RegistrationFilter,
 };
 #[cfg(feature = "reference")]
@@ -123,6 +123,8 @@ pub struct NewRegistrationRow<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub language: &'a str,
+    /// `domain::search::search_text` of the names, organisation and email.
+    pub search_text: &'a str,
 }
 
 impl NewRegistrationRow<'_> {
@@ -184,13 +186,41 @@ pub fn with_non_ascii_email(conn: &mut DbConnection) -> QueryResult<Vec<Registra
         .load(conn)
 }
 
-/// Sets the address to send to and the form its uniqueness is checked on.
-pub fn set_email(conn: &mut DbConnection, id: &str, email: &str, email_normalized: &str) -> QueryResult<()> {
+/// Sets the address to send to, the form its uniqueness is checked on, and the search
+/// text that includes it.
+pub fn set_email(
+    conn: &mut DbConnection,
+    id: &str,
+    email: &str,
+    email_normalized: &str,
+    search_text: &str,
+) -> QueryResult<()> {
     diesel::update(registrations::table.find(id))
         .set((
             registrations::email.eq(email),
             registrations::email_normalized.eq(email_normalized),
+            registrations::search_text.eq(search_text),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Registrations not erased whose search text holds a character outside ASCII: only
+/// lower-cased by the migration that added the column, not yet folded.
+pub fn with_unfolded_search_text(conn: &mut DbConnection) -> QueryResult<Vec<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::erased_at.is_null())
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "octet_length(registrations.search_text) <> length(registrations.search_text)",
+        ))
+        .order((registrations::created_at, registrations::id))
+        .select(RegistrationRow::as_select())
+        .load(conn)
+}
+
+pub fn set_search_text(conn: &mut DbConnection, id: &str, search_text: &str) -> QueryResult<()> {
+    diesel::update(registrations::table.find(id))
+        .set(registrations::search_text.eq(search_text))
         .execute(conn)?;
     Ok(())
 }

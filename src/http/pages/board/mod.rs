@@ -12,10 +12,12 @@
 //!
 //! One job per file: the session and the check every action starts with in
 //! [`session`], the flash message in [`flash`], the pages in [`views`], the actions in
-//! [`actions`].
+//! [`actions`], the paged roster of one visit and the bulk actions on its rows in
+//! [`roster`].
 
 mod actions;
 mod flash;
+mod roster;
 mod session;
 mod views;
 
@@ -27,6 +29,7 @@ use crate::http::AppState;
 use crate::i18n::Lang;
 
 pub use actions::{allocation, export_attendees, export_counts, move_person, update_visit};
+pub use roster::{bulk_action, visit_roster_page, without_seat_page};
 pub use session::{sign_in, sign_in_page, sign_out};
 pub use views::{board_page, events_page};
 

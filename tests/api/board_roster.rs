@@ -1,0 +1,472 @@
+//! Issue 17 over HTTP: the roster page of one visit (and of the people without a seat),
+//! paged, searched without regard to case or accents, filtered and sorted; its waitlist
+//! in the API roster's order and positions; the bulk move (each person on their own, the
+//! ones that do not fit named) and the CSV of a selection; CSRF and sign-in as on the
+//! rest of the board.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{call, Backend, TestApp};
+
+crate::on_both_backends!(
+    roster_pages_page_search_filter_and_sort,
+    the_waitlist_pages_keep_the_api_rosters_order_and_positions,
+    bulk_move_moves_who_fits_and_names_who_does_not,
+    the_csv_of_a_selection_is_those_lines_of_the_attendee_list,
+    roster_pages_need_a_session_and_bulk_actions_a_csrf_token,
+);
+
+/// One HTTP answer.
+struct Page {
+    status: u16,
+    body: String,
+    headers: BTreeMap<String, String>,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+
+    fn assert_contains(&self, text: &str) {
+        assert!(self.body.contains(text), "`{text}` not in page:\n{}", self.body);
+    }
+
+    /// The values of `attribute="…"` in page order.
+    fn attributes(&self, attribute: &str) -> Vec<String> {
+        let marker = format!(" {attribute}=\"");
+        self.body
+            .match_indices(&marker)
+            .map(|(at, _)| {
+                let rest = &self.body[at + marker.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            })
+            .collect()
+    }
+
+    /// The ids of the rows shown, in order.
+    fn row_ids(&self) -> Vec<String> {
+        self.attributes("data-id")
+    }
+}
+
+/// A browser without JavaScript (as in `pages.rs`): keeps cookies, follows no redirect.
+struct Browser<'a> {
+    app: &'a TestApp,
+    agent: ureq::Agent,
+    cookies: RefCell<BTreeMap<String, String>>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+            cookies: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    fn request(&self, method: &str, path: &str) -> ureq::Request {
+        let mut request = self.agent.request(method, &self.app.url(path));
+        let cookies = self.cookies.borrow();
+        if !cookies.is_empty() {
+            let line: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.set("Cookie", &line.join("; "));
+        }
+        request
+    }
+
+    fn answer(&self, result: Result<ureq::Response, ureq::Error>) -> Page {
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(other) => panic!("request failed: {other}"),
+        };
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .map(|name| {
+                let value = response.header(&name).unwrap_or_default().to_owned();
+                (name.to_lowercase(), value)
+            })
+            .collect();
+        for line in response.all("set-cookie") {
+            let pair = line.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if line.contains("Max-Age=0") {
+                self.cookies.borrow_mut().remove(name);
+            } else {
+                self.cookies.borrow_mut().insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status: response.status(),
+            headers,
+            body: response.into_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Page {
+        self.answer(self.request("GET", path).call())
+    }
+
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in fields {
+            body.append_pair(name, value);
+        }
+        let request = self
+            .request("POST", path)
+            .set("Content-Type", "application/x-www-form-urlencoded");
+        self.answer(request.send_string(&body.finish()))
+    }
+
+    /// Posts `fields` with the CSRF token the pages gave, as the page's form does.
+    fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.cookies.borrow().get("rp_csrf").cloned().expect("a page first");
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post(path, &all)
+    }
+
+    /// Signs in with `token` (the sign-in page first, for its CSRF cookie).
+    fn sign_in(&self, token: &str) {
+        assert_eq!(self.get("/organiser/sign-in").status, 200);
+        let page = self.submit("/organiser/sign-in", &[("token", token), ("next", "/organiser")]);
+        assert_eq!(page.status, 303, "{}", page.body);
+    }
+
+    /// Follows a 303 and returns the page it leads to.
+    fn follow(&self, page: Page) -> Page {
+        assert_eq!(page.status, 303, "{}", page.body);
+        let location = page.header("location").to_owned();
+        self.get(&location)
+    }
+}
+
+fn person(n: usize, first: &str, last: &str, organisation: &str, country: &str, preferences: &[&str]) -> Value {
+    json!({
+        "first_name": first, "last_name": last,
+        "email": format!("person{n}@example.org"), "organisation": organisation,
+        "country": country, "preferences": preferences, "consent": true
+    })
+}
+
+/// Registers `count` people ranking `preferences`; a few carry accents. Their ids in
+/// registration order.
+fn register_people(app: &TestApp, event: &str, count: usize, preferences: &[&str]) -> Vec<String> {
+    (0..count)
+        .map(|n| {
+            let body = match n {
+                7 => person(n, "Zofia", "Łobocka", "Politechnika Łódzka", "PL", preferences),
+                13 => person(n, "Jürgen", "Müller", "Fraunhofer", "DE", preferences),
+                _ => {
+                    let country = ["BE", "IT", "PT", "FR", "NL"][n % 5];
+                    // Last names in an order other than registration order.
+                    let last = format!("Name{:03}", (n * 37) % 1000);
+                    person(n, &format!("First{n}"), &last, "Test Org", country, preferences)
+                }
+            };
+            let reply = app.register(event, &body);
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            reply.json()["id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn organiser_get(app: &TestApp, path: &str) -> Value {
+    let reply = call(
+        ureq::get(&app.url(path)).set("Authorization", &format!("Bearer {}", app.organiser)),
+        None,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+fn api_roster(app: &TestApp, event: &str, visit: &str) -> Value {
+    organiser_get(app, &format!("/api/v1/events/{event}/site-visits/{visit}/roster"))
+}
+
+fn ids(people: &Value) -> Vec<String> {
+    people
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The test's own folding of the few letters it uses: what sorting by name compares.
+fn folded(text: &str) -> String {
+    text.to_lowercase().replace('ł', "l").replace('ü', "u")
+}
+
+fn roster_pages_page_search_filter_and_sort(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("rp", json!({}), &[("big", 200), ("small", 1)]);
+    let people = register_people(&app, "rp", 120, &["big"]);
+    let browser = Browser::new(&app);
+    browser.sign_in(&app.organiser);
+    let path = "/organiser/events/rp/site-visits/big";
+
+    // Paging: first, middle, last, and past the last (the last page, said so).
+    let first = browser.get(path);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.row_ids(), people[..50]);
+    first.assert_contains("1–50 of 120 people · page 1 of 3");
+    first.assert_contains("120 / 200 seated");
+    // One form: the toolbar and a checkbox per row, no form per person.
+    assert_eq!(first.body.matches("<form method=\"post\" action=\"/organiser/events/rp/bulk\"").count(), 1);
+    assert_eq!(first.body.matches("type=\"checkbox\" name=\"registration\"").count(), 50);
+    first.assert_contains("<label for=\"select-");
+    let middle = browser.get(&format!("{path}?page=2"));
+    assert_eq!(middle.row_ids(), people[50..100]);
+    middle.assert_contains("51–100 of 120 people · page 2 of 3");
+    middle.assert_contains("rel=\"prev\"");
+    middle.assert_contains("rel=\"next\"");
+    let last = browser.get(&format!("{path}?page=3"));
+    assert_eq!(last.row_ids(), people[100..]);
+    last.assert_contains("101–120 of 120 people · page 3 of 3");
+    let beyond = browser.get(&format!("{path}?page=9"));
+    assert_eq!(beyond.status, 200);
+    assert_eq!(beyond.row_ids(), people[100..]);
+    beyond.assert_contains("There is no such page: this is the last page, page 3 of 3.");
+    assert_eq!(browser.get(&format!("{path}?page=junk")).row_ids(), people[..50]);
+
+    // Search: letter case and accents ignored, on names, organisation and email.
+    for (q, who) in [("lobocka", 7), ("ŁOBOCKA", 7), ("lodzka", 7), ("muller", 13), ("MÜLLER", 13), ("person13@", 13)] {
+        let found = browser.get(&format!("{path}?q={}", urlencode(q)));
+        assert_eq!(found.row_ids(), [people[who].clone()], "{q}");
+    }
+    found_nobody(&browser, &format!("{path}?q=nobody-here"));
+    // The API's list searches by the same rule.
+    let listed = organiser_get(&app, "/api/v1/events/rp/registrations?q=LOBOCKA");
+    assert_eq!(ids(&listed["registrations"]), [people[7].clone()]);
+
+    // Filters: country and status (all seated here), combined with search.
+    let all = organiser_get(&app, "/api/v1/events/rp/registrations?limit=500");
+    let everyone = all["registrations"].as_array().unwrap().clone();
+    let italians: Vec<String> = everyone
+        .iter()
+        .filter(|p| p["country"] == "IT")
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    let page = browser.get(&format!("{path}?country=it"));
+    assert_eq!(page.row_ids(), italians);
+    assert_eq!(browser.get(&format!("{path}?country=PL&q=zofia")).row_ids(), [people[7].clone()]);
+    assert_eq!(browser.get(&format!("{path}?country=PL&q=muller")).row_ids(), Vec::<String>::new());
+    assert_eq!(browser.get(&format!("{path}?status=seated")).row_ids(), people[..50]);
+    found_nobody(&browser, &format!("{path}?status=waiting"));
+    found_nobody(&browser, &format!("{path}?status=offered"));
+
+    // Sorts: name (last, first; "Łobocka" with the Ls), registration time, country.
+    let key = |p: &Value, field: &str| p[field].as_str().unwrap().to_owned();
+    let sorted = |mut list: Vec<Value>, by: &dyn Fn(&Value) -> (String, String, String)| {
+        list.sort_by_key(|p| by(p));
+        list.iter().map(|p| key(p, "id")).collect::<Vec<_>>()
+    };
+    let by_name = sorted(everyone.clone(), &|p| {
+        (folded(&key(p, "last_name")), folded(&key(p, "first_name")), key(p, "id"))
+    });
+    let by_country = sorted(everyone.clone(), &|p| {
+        (key(p, "country"), folded(&key(p, "last_name")), folded(&key(p, "first_name")))
+    });
+    let by_time: Vec<String> = everyone.iter().map(|p| key(p, "id")).collect();
+    for (sort, expected) in [("name", &by_name), ("registered", &by_time), ("country", &by_country)] {
+        let mut shown = browser.get(&format!("{path}?sort={sort}")).row_ids();
+        shown.extend(browser.get(&format!("{path}?sort={sort}&page=2")).row_ids());
+        shown.extend(browser.get(&format!("{path}?sort={sort}&page=3")).row_ids());
+        assert_eq!(&shown, expected, "sort={sort}");
+    }
+    // Links keep the query.
+    let page = browser.get(&format!("{path}?sort=name&country=BE"));
+    page.assert_contains("?country=BE&amp;sort=name");
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+fn found_nobody(browser: &Browser, path: &str) {
+    let page = browser.get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.row_ids().is_empty(), "{path}");
+    page.assert_contains("id=\"roster-empty\"");
+}
+
+fn the_waitlist_pages_keep_the_api_rosters_order_and_positions(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("wl", json!({}), &[("small", 1), ("big", 200)]);
+    // The first takes the one seat of `small`; everyone else is seated in `big` and
+    // waits for `small`, their first choice.
+    let people = register_people(&app, "wl", 110, &["small", "big"]);
+    let browser = Browser::new(&app);
+    browser.sign_in(&app.organiser);
+    let roster = api_roster(&app, "wl", "small");
+    let waitlist = roster["waitlist"].as_array().unwrap();
+    assert_eq!(waitlist.len(), 109);
+    let path = "/organiser/events/wl/site-visits/small?status=waiting";
+    let mut shown = Vec::new();
+    let mut positions = Vec::new();
+    for n in 1..=3 {
+        let page = browser.get(&format!("{path}&page={n}"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        shown.extend(page.row_ids());
+        positions.extend(page.attributes("data-position"));
+    }
+    assert_eq!(shown, ids(&roster["waitlist"]));
+    let api_positions: Vec<String> = waitlist.iter().map(|w| w["position"].to_string()).collect();
+    assert_eq!(positions, api_positions);
+    // Everyone in roster order: the seated one, then the waitlist from #1.
+    let page = browser.get("/organiser/events/wl/site-visits/small");
+    assert_eq!(page.row_ids()[0], people[0]);
+    assert_eq!(page.row_ids()[1..], ids(&roster["waitlist"])[..49]);
+    page.assert_contains("1 / 1 seated · 0 offered · 109 waiting");
+    page.assert_contains("#1 waiting · now in Visit big");
+    page.assert_contains("1st choice");
+    // A search keeps each person's own position.
+    let found = browser.get(&format!("{path}&q=lobocka"));
+    assert_eq!(found.row_ids(), [people[7].clone()]);
+    let position = waitlist.iter().find(|w| w["id"] == people[7].as_str()).unwrap()["position"].to_string();
+    assert_eq!(found.attributes("data-position"), [position]);
+}
+
+fn bulk_move_moves_who_fits_and_names_who_does_not(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("bm", json!({}), &[("a", 10), ("b", 3)]);
+    let in_a = register_people(&app, "bm", 5, &["a"]);
+    let reply = app.register("bm", &person(50, "Bea", "Seated", "Org", "BE", &["b"]));
+    assert_eq!(reply.status, 201);
+    let browser = Browser::new(&app);
+    browser.sign_in(&app.organiser);
+    let page = browser.get("/organiser/events/bm/site-visits/a");
+    assert_eq!(page.row_ids(), in_a);
+    let back = "/organiser/events/bm/site-visits/a?sort=name";
+
+    // b has two seats left: the first two selected are moved, the third is named.
+    let moved = browser.submit(
+        "/organiser/events/bm/bulk",
+        &[
+            ("registration", &in_a[0]),
+            ("registration", &in_a[1]),
+            ("registration", &in_a[2]),
+            ("site_visit", "b"),
+            ("action", "move"),
+            ("back", back),
+        ],
+    );
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    assert_eq!(moved.header("location"), back);
+    let after = browser.follow(moved);
+    after.assert_contains("2 people moved to Visit b. Not moved: First2 Name074 (Visit b is full");
+    after.assert_contains("notice--error");
+    // Each move whole or not at all: the third still holds their seat in a.
+    let b = api_roster(&app, "bm", "b");
+    assert_eq!(ids(&b["assigned"]).len(), 3);
+    assert!(ids(&b["assigned"]).contains(&in_a[0]) && ids(&b["assigned"]).contains(&in_a[1]));
+    assert_eq!(ids(&api_roster(&app, "bm", "a")["assigned"]), in_a[2..]);
+    assert_eq!(app.event("bm")["site_visits"][1]["assigned"], 3);
+
+    // Out of every visit: they are on the without-seat roster.
+    let out = browser.submit(
+        "/organiser/events/bm/bulk",
+        &[("registration", &in_a[3]), ("registration", &in_a[4]), ("site_visit", ""), ("action", "move"), ("back", back)],
+    );
+    browser.follow(out).assert_contains("2 people now hold no site visit.");
+    let without = browser.get("/organiser/events/bm/without-seat");
+    assert_eq!(without.status, 200, "{}", without.body);
+    assert_eq!(without.row_ids(), in_a[3..]);
+    without.assert_contains("2 confirmed without a seat");
+
+    // Nothing selected, or a foreign `back`: refused plainly, back to this event's board.
+    let none = browser.submit(
+        "/organiser/events/bm/bulk",
+        &[("site_visit", "b"), ("action", "move"), ("back", "https://evil.example/")],
+    );
+    assert_eq!(none.header("location"), "/organiser/events/bm");
+}
+
+fn the_csv_of_a_selection_is_those_lines_of_the_attendee_list(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("cs", json!({}), &[("a", 10)]);
+    let people = register_people(&app, "cs", 4, &["a"]);
+    // A formula in a name is neutralised as in the export.
+    let reply = app.register("cs", &person(60, "=cmd", "Formula", "@org", "BE", &["a"]));
+    assert_eq!(reply.status, 201);
+    let formula = reply.json()["id"].as_str().unwrap().to_owned();
+    let browser = Browser::new(&app);
+    // An organiser, not only an admin, downloads what the roster shows.
+    browser.sign_in(&app.organiser);
+    browser.get("/organiser/events/cs/site-visits/a");
+    let csv = browser.submit(
+        "/organiser/events/cs/bulk",
+        &[("registration", &formula), ("registration", &people[1]), ("action", "csv"), ("site_visit", "a")],
+    );
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert!(csv.header("content-type").starts_with("text/csv"), "{}", csv.header("content-type"));
+    assert!(csv.header("content-disposition").contains("cs-selection-"));
+    let export = call(
+        ureq::get(&app.url("/api/v1/events/cs/exports/attendees?format=csv"))
+            .set("Authorization", &format!("Bearer {}", app.admin)),
+        None,
+    );
+    assert_eq!(export.status, 200);
+    let export_lines: Vec<&str> = export.body.split("\r\n").collect();
+    // Header, then the selected lines in registration order, as the export has them.
+    let expected: Vec<&str> = std::iter::once(export_lines[0])
+        .chain(
+            export_lines[1..]
+                .iter()
+                .copied()
+                .filter(|line| line.starts_with(&people[1]) || line.starts_with(&formula)),
+        )
+        .collect();
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines, expected);
+    assert_eq!(lines.len(), 3);
+    assert!(lines[2].contains("'=cmd"), "{}", lines[2]);
+}
+
+fn roster_pages_need_a_session_and_bulk_actions_a_csrf_token(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("se", json!({}), &[("a", 10), ("b", 10)]);
+    let people = register_people(&app, "se", 2, &["a"]);
+    let browser = Browser::new(&app);
+    let page = browser.get("/organiser/events/se/site-visits/a?sort=name");
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.header("location"),
+        "/organiser/sign-in?next=%2Forganiser%2Fevents%2Fse%2Fsite-visits%2Fa%3Fsort%3Dname"
+    );
+    assert_eq!(browser.get("/organiser/events/se/without-seat").status, 303);
+    // Without a session, a bulk action (with a valid CSRF token) goes to sign in.
+    browser.get("/organiser/sign-in");
+    let refused = browser.submit(
+        "/organiser/events/se/bulk",
+        &[("registration", &people[0]), ("site_visit", "b"), ("action", "move")],
+    );
+    assert_eq!(refused.status, 303);
+    assert!(refused.header("location").starts_with("/organiser/sign-in"));
+
+    browser.sign_in(&app.organiser);
+    assert_eq!(browser.get("/organiser/events/se/site-visits/a").status, 200);
+    // Without the token: 403, nothing moved, no file.
+    for action in ["move", "csv"] {
+        let forged = browser.post(
+            "/organiser/events/se/bulk",
+            &[("registration", &people[0]), ("site_visit", "b"), ("action", action)],
+        );
+        assert_eq!(forged.status, 403, "{action}");
+        assert!(!forged.body.contains("person0@example.org"));
+    }
+    assert_eq!(ids(&api_roster(&app, "se", "a")["assigned"]), people);
+    // An unknown visit is a 404 page.
+    assert_eq!(browser.get("/organiser/events/se/site-visits/nope").status, 404);
+}
