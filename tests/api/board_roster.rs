@@ -103,7 +103,9 @@ impl<'a> Browser<'a> {
             if line.contains("Max-Age=0") {
                 self.cookies.borrow_mut().remove(name);
             } else {
-                self.cookies.borrow_mut().insert(name.to_owned(), value.to_owned());
+                self.cookies
+                    .borrow_mut()
+                    .insert(name.to_owned(), value.to_owned());
             }
         }
         Page {
@@ -130,7 +132,12 @@ impl<'a> Browser<'a> {
 
     /// Posts `fields` with the CSRF token the pages gave, as the page's form does.
     fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let token = self.cookies.borrow().get("rp_csrf").cloned().expect("a page first");
+        let token = self
+            .cookies
+            .borrow()
+            .get("rp_csrf")
+            .cloned()
+            .expect("a page first");
         let mut all = vec![("csrf_token", token.as_str())];
         all.extend_from_slice(fields);
         self.post(path, &all)
@@ -151,7 +158,14 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn person(n: usize, first: &str, last: &str, organisation: &str, country: &str, preferences: &[&str]) -> Value {
+fn person(
+    n: usize,
+    first: &str,
+    last: &str,
+    organisation: &str,
+    country: &str,
+    preferences: &[&str],
+) -> Value {
     json!({
         "first_name": first, "last_name": last,
         "email": format!("person{n}@example.org"), "organisation": organisation,
@@ -223,8 +237,20 @@ fn roster_pages_page_search_filter_and_sort(backend: Backend) {
     first.assert_contains("1–50 of 120 people · page 1 of 3");
     first.assert_contains("120 / 200 seated");
     // One form: the toolbar and a checkbox per row, no form per person.
-    assert_eq!(first.body.matches("<form method=\"post\" action=\"/organiser/events/rp/bulk\"").count(), 1);
-    assert_eq!(first.body.matches("type=\"checkbox\" name=\"registration\"").count(), 50);
+    assert_eq!(
+        first
+            .body
+            .matches("<form method=\"post\" action=\"/organiser/events/rp/bulk\"")
+            .count(),
+        1
+    );
+    assert_eq!(
+        first
+            .body
+            .matches("type=\"checkbox\" name=\"registration\"")
+            .count(),
+        50
+    );
     first.assert_contains("<label for=\"select-");
     let middle = browser.get(&format!("{path}?page=2"));
     assert_eq!(middle.row_ids(), people[50..100]);
@@ -241,7 +267,14 @@ fn roster_pages_page_search_filter_and_sort(backend: Backend) {
     assert_eq!(browser.get(&format!("{path}?page=junk")).row_ids(), people[..50]);
 
     // Search: letter case and accents ignored, on names, organisation and email.
-    for (q, who) in [("lobocka", 7), ("ŁOBOCKA", 7), ("lodzka", 7), ("muller", 13), ("MÜLLER", 13), ("person13@", 13)] {
+    for (q, who) in [
+        ("lobocka", 7),
+        ("ŁOBOCKA", 7),
+        ("lodzka", 7),
+        ("muller", 13),
+        ("MÜLLER", 13),
+        ("person13@", 13),
+    ] {
         let found = browser.get(&format!("{path}?q={}", urlencode(q)));
         assert_eq!(found.row_ids(), [people[who].clone()], "{q}");
     }
@@ -260,9 +293,18 @@ fn roster_pages_page_search_filter_and_sort(backend: Backend) {
         .collect();
     let page = browser.get(&format!("{path}?country=it"));
     assert_eq!(page.row_ids(), italians);
-    assert_eq!(browser.get(&format!("{path}?country=PL&q=zofia")).row_ids(), [people[7].clone()]);
-    assert_eq!(browser.get(&format!("{path}?country=PL&q=muller")).row_ids(), Vec::<String>::new());
-    assert_eq!(browser.get(&format!("{path}?status=seated")).row_ids(), people[..50]);
+    assert_eq!(
+        browser.get(&format!("{path}?country=PL&q=zofia")).row_ids(),
+        [people[7].clone()]
+    );
+    assert_eq!(
+        browser.get(&format!("{path}?country=PL&q=muller")).row_ids(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        browser.get(&format!("{path}?status=seated")).row_ids(),
+        people[..50]
+    );
     found_nobody(&browser, &format!("{path}?status=waiting"));
     found_nobody(&browser, &format!("{path}?status=offered"));
 
@@ -273,21 +315,33 @@ fn roster_pages_page_search_filter_and_sort(backend: Backend) {
         list.iter().map(|p| key(p, "id")).collect::<Vec<_>>()
     };
     let by_name = sorted(everyone.clone(), &|p| {
-        (folded(&key(p, "last_name")), folded(&key(p, "first_name")), key(p, "id"))
+        (
+            folded(&key(p, "last_name")),
+            folded(&key(p, "first_name")),
+            key(p, "id"),
+        )
     });
     let by_country = sorted(everyone.clone(), &|p| {
-        (key(p, "country"), folded(&key(p, "last_name")), folded(&key(p, "first_name")))
+        (
+            key(p, "country"),
+            folded(&key(p, "last_name")),
+            folded(&key(p, "first_name")),
+        )
     });
     let by_time: Vec<String> = everyone.iter().map(|p| key(p, "id")).collect();
-    for (sort, expected) in [("name", &by_name), ("registered", &by_time), ("country", &by_country)] {
+    for (sort, expected) in [
+        ("name", &by_name),
+        ("registered", &by_time),
+        ("country", &by_country),
+    ] {
         let mut shown = browser.get(&format!("{path}?sort={sort}")).row_ids();
         shown.extend(browser.get(&format!("{path}?sort={sort}&page=2")).row_ids());
         shown.extend(browser.get(&format!("{path}?sort={sort}&page=3")).row_ids());
         assert_eq!(&shown, expected, "sort={sort}");
     }
     // Links keep the query.
-    let page = browser.get(&format!("{path}?sort=name&country=BE"));
-    page.assert_contains("?country=BE&amp;sort=name");
+    let page = browser.get(&format!("{path}?sort=name&status=seated"));
+    page.assert_contains("?status=seated&amp;sort=name&amp;page=2\" rel=\"next\"");
 }
 
 fn urlencode(text: &str) -> String {
@@ -377,9 +431,17 @@ fn bulk_move_moves_who_fits_and_names_who_does_not(backend: Backend) {
     // Out of every visit: they are on the without-seat roster.
     let out = browser.submit(
         "/organiser/events/bm/bulk",
-        &[("registration", &in_a[3]), ("registration", &in_a[4]), ("site_visit", ""), ("action", "move"), ("back", back)],
+        &[
+            ("registration", &in_a[3]),
+            ("registration", &in_a[4]),
+            ("site_visit", ""),
+            ("action", "move"),
+            ("back", back),
+        ],
     );
-    browser.follow(out).assert_contains("2 people now hold no site visit.");
+    browser
+        .follow(out)
+        .assert_contains("2 people now hold no site visit.");
     let without = browser.get("/organiser/events/bm/without-seat");
     assert_eq!(without.status, 200, "{}", without.body);
     assert_eq!(without.row_ids(), in_a[3..]);
@@ -388,7 +450,11 @@ fn bulk_move_moves_who_fits_and_names_who_does_not(backend: Backend) {
     // Nothing selected, or a foreign `back`: refused plainly, back to this event's board.
     let none = browser.submit(
         "/organiser/events/bm/bulk",
-        &[("site_visit", "b"), ("action", "move"), ("back", "https://evil.example/")],
+        &[
+            ("site_visit", "b"),
+            ("action", "move"),
+            ("back", "https://evil.example/"),
+        ],
     );
     assert_eq!(none.header("location"), "/organiser/events/bm");
 }
@@ -407,10 +473,19 @@ fn the_csv_of_a_selection_is_those_lines_of_the_attendee_list(backend: Backend) 
     browser.get("/organiser/events/cs/site-visits/a");
     let csv = browser.submit(
         "/organiser/events/cs/bulk",
-        &[("registration", &formula), ("registration", &people[1]), ("action", "csv"), ("site_visit", "a")],
+        &[
+            ("registration", &formula),
+            ("registration", &people[1]),
+            ("action", "csv"),
+            ("site_visit", "a"),
+        ],
     );
     assert_eq!(csv.status, 200, "{}", csv.body);
-    assert!(csv.header("content-type").starts_with("text/csv"), "{}", csv.header("content-type"));
+    assert!(
+        csv.header("content-type").starts_with("text/csv"),
+        "{}",
+        csv.header("content-type")
+    );
     assert!(csv.header("content-disposition").contains("cs-selection-"));
     let export = call(
         ureq::get(&app.url("/api/v1/events/cs/exports/attendees?format=csv"))
@@ -450,7 +525,11 @@ fn roster_pages_need_a_session_and_bulk_actions_a_csrf_token(backend: Backend) {
     browser.get("/organiser/sign-in");
     let refused = browser.submit(
         "/organiser/events/se/bulk",
-        &[("registration", &people[0]), ("site_visit", "b"), ("action", "move")],
+        &[
+            ("registration", &people[0]),
+            ("site_visit", "b"),
+            ("action", "move"),
+        ],
     );
     assert_eq!(refused.status, 303);
     assert!(refused.header("location").starts_with("/organiser/sign-in"));
@@ -461,7 +540,11 @@ fn roster_pages_need_a_session_and_bulk_actions_a_csrf_token(backend: Backend) {
     for action in ["move", "csv"] {
         let forged = browser.post(
             "/organiser/events/se/bulk",
-            &[("registration", &people[0]), ("site_visit", "b"), ("action", action)],
+            &[
+                ("registration", &people[0]),
+                ("site_visit", "b"),
+                ("action", action),
+            ],
         );
         assert_eq!(forged.status, 403, "{action}");
         assert!(!forged.body.contains("person0@example.org"));

@@ -19,12 +19,13 @@ pub use allocation::{
     AllocationReport, AllocationRequest, PlannedSeat,
 };
 pub use moves::{move_participant, parse_move_target};
+pub use roster_page::{
+    names_of, roster_page, RosterOf, RosterPage, RosterQuery, RosterRow, RosterSort, RowStatus,
+    ROSTER_PAGE_SIZE,
+};
 pub use rosters::{
     audit_trail, board, list_registrations, roster, Board, ListQuery, PersonEntry, RegistrationPage, Roster,
     WaitlistEntry,
-};
-pub use roster_page::{
-    names_of, roster_page, RosterOf, RosterPage, RosterQuery, RosterRow, RosterSort, RowStatus, ROSTER_PAGE_SIZE,
 };
 pub use visits::{update_site_visit, VisitUpdate};
 

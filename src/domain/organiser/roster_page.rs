@@ -179,7 +179,12 @@ pub fn roster_page(
 }
 
 /// Filters, sorts and cuts `all` (in roster order): the pure part of [`roster_page`].
-fn page_of(event: EventView, visit: Option<SiteVisitView>, all: Vec<RosterRow>, query: &RosterQuery) -> RosterPage {
+fn page_of(
+    event: EventView,
+    visit: Option<SiteVisitView>,
+    all: Vec<RosterRow>,
+    query: &RosterQuery,
+) -> RosterPage {
     let count = |status| all.iter().filter(|row| row.status == status).count();
     let (seated, offered, waiting, without_seat) = (
         count(RowStatus::Seated),
@@ -210,10 +215,16 @@ fn page_of(event: EventView, visit: Option<SiteVisitView>, all: Vec<RosterRow>, 
         .collect();
     match query.sort {
         RosterSort::Roster => {}
-        RosterSort::Name => rows.sort_by_cached_key(|row| (sort_key_name(&row.person), row.person.id.clone())),
+        RosterSort::Name => {
+            rows.sort_by_cached_key(|row| (sort_key_name(&row.person), row.person.id.clone()))
+        }
         RosterSort::Registered => rows.sort_by_key(|row| (row.person.registered_at, row.person.id.clone())),
         RosterSort::Country => rows.sort_by_cached_key(|row| {
-            (row.person.country.clone(), sort_key_name(&row.person), row.person.id.clone())
+            (
+                row.person.country.clone(),
+                sort_key_name(&row.person),
+                row.person.id.clone(),
+            )
         }),
     }
     let matching = rows.len();

@@ -9,9 +9,9 @@ use crate::db::DbConnection;
 use crate::domain::audit;
 use crate::domain::catalog::{self, EventView, SiteVisitView};
 use crate::domain::country::country_name;
-use crate::domain::search;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event, find_event_with_visits, local_time};
+use crate::domain::search;
 use crate::store::events::EventRow;
 use crate::store::offers;
 use crate::store::registrations::{self, RegistrationFilter, RegistrationRow, RegistrationStatus};
@@ -234,7 +234,11 @@ pub fn list_registrations(
         status: query.status,
         country: query.country.clone(),
         site_visit_id,
-        search: query.search.as_deref().map(search::fold).filter(|s| !s.is_empty()),
+        search: query
+            .search
+            .as_deref()
+            .map(search::fold)
+            .filter(|s| !s.is_empty()),
     };
     let (rows, total) = registrations::list_for_event(conn, &event.id, &filter, query.limit, query.offset)?;
     Ok(RegistrationPage {

@@ -218,7 +218,10 @@ fn choice(value: &str, label: &str) -> Choice {
 
 /// `GET /organiser/events/{event}/site-visits/{visit}?q=&country=&status=&sort=&page=`:
 /// one page of the visit's roster (seated, offered, waiting).
-pub async fn visit_roster_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn visit_roster_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let visit = path_param(&req, "visit");
     roster_view(req, state, RosterOf::Visit(visit)).await
 }
@@ -226,11 +229,18 @@ pub async fn visit_roster_page(req: HttpRequest, state: web::Data<AppState>) -> 
 /// `GET /organiser/events/{event}/without-seat?…`: the same page for the confirmed
 /// people who hold no seat. A path of its own rather than a reserved visit slug, so no
 /// visit can ever be shadowed by it.
-pub async fn without_seat_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn without_seat_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     roster_view(req, state, RosterOf::WithoutSeat).await
 }
 
-async fn roster_view(req: HttpRequest, state: web::Data<AppState>, of: RosterOf) -> Result<HttpResponse, PageError> {
+async fn roster_view(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    of: RosterOf,
+) -> Result<HttpResponse, PageError> {
     let mut page = page(&req, &state);
     let slug = path_param(&req, "event");
     let path = req.path().to_owned();
@@ -284,10 +294,18 @@ async fn roster_view(req: HttpRequest, state: web::Data<AppState>, of: RosterOf)
         .site_visits
         .iter()
         .filter(|v| Some(&v.slug) != visit_slug.as_ref())
-        .map(|v| choice(&format!("/organiser/events/{slug}/site-visits/{}", v.slug), &v.name))
+        .map(|v| {
+            choice(
+                &format!("/organiser/events/{slug}/site-visits/{}", v.slug),
+                &v.name,
+            )
+        })
         .collect();
     if visit_slug.is_some() {
-        other_rosters.push(choice(&format!("/organiser/events/{slug}/without-seat"), "Without a site visit"));
+        other_rosters.push(choice(
+            &format!("/organiser/events/{slug}/without-seat"),
+            "Without a site visit",
+        ));
     }
     let context = RosterContext {
         viewer: Viewer::of(&principal),
@@ -359,7 +377,9 @@ fn safe_back(back: Option<&str>, event: &str) -> String {
     let board = format!("/organiser/events/{event}");
     match back {
         Some(path)
-            if (path == board || path.starts_with(&format!("{board}/")) || path.starts_with(&format!("{board}?")))
+            if (path == board
+                || path.starts_with(&format!("{board}/"))
+                || path.starts_with(&format!("{board}?")))
                 && !path.contains("//")
                 && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
         {
@@ -447,7 +467,9 @@ async fn move_selection(
         let (actor, event, id_owned, to) = (actor.to_owned(), event.to_owned(), id.clone(), target.clone());
         let outcome = state
             .db
-            .write(move |conn| organiser::move_participant(conn, &actor, &event, &id_owned, to.as_deref(), now()))
+            .write(move |conn| {
+                organiser::move_participant(conn, &actor, &event, &id_owned, to.as_deref(), now())
+            })
             .await;
         let name = names.get(id).cloned().unwrap_or_else(|| "Someone".to_owned());
         match outcome {
@@ -535,7 +557,10 @@ mod tests {
     fn bulk_actions_come_back_to_this_events_board_pages_only() {
         let ok = "/organiser/events/cmr/site-visits/steel?q=x&page=2";
         assert_eq!(safe_back(Some(ok), "cmr"), ok);
-        assert_eq!(safe_back(Some("/organiser/events/cmr"), "cmr"), "/organiser/events/cmr");
+        assert_eq!(
+            safe_back(Some("/organiser/events/cmr"), "cmr"),
+            "/organiser/events/cmr"
+        );
         for elsewhere in [
             "https://evil.example/organiser/events/cmr",
             "/organiser/events/other/site-visits/x",
@@ -543,7 +568,11 @@ mod tests {
             "/organiser/events/cmr//evil.example",
             "/organiser/events/cmr/\r\nSet-Cookie: a=b",
         ] {
-            assert_eq!(safe_back(Some(elsewhere), "cmr"), "/organiser/events/cmr", "{elsewhere:?}");
+            assert_eq!(
+                safe_back(Some(elsewhere), "cmr"),
+                "/organiser/events/cmr",
+                "{elsewhere:?}"
+            );
         }
         assert_eq!(safe_back(None, "cmr"), "/organiser/events/cmr");
     }
