@@ -4,12 +4,14 @@
 //! own changes.
 //!
 //! One file per job: `moves` (moving a person), `visits` (a visit's capacity and
-//! freeze), `rosters` (rosters, lists, the board's data, the audit trail), `allocation`
+//! freeze), `rosters` (rosters, lists, the board's data, the audit trail), `overview` (the
+//! counts behind an event's overview page), `allocation`
 //! (the preference allocation, planned and applied). This file holds the helpers they
 //! share and re-exports everything, so callers name `domain::organiser::…` only.
 
 mod allocation;
 mod moves;
+mod overview;
 mod rosters;
 mod visits;
 
@@ -18,6 +20,7 @@ pub use allocation::{
     AllocationReport, AllocationRequest, PlannedSeat,
 };
 pub use moves::{move_participant, parse_move_target};
+pub use overview::{overview, DayCount, Overview};
 pub use rosters::{
     audit_trail, board, list_registrations, roster, Board, ListQuery, PersonEntry, RegistrationPage, Roster,
     WaitlistEntry,
