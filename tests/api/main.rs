@@ -4,6 +4,7 @@
 mod helpers;
 
 mod addresses;
+mod board_overview;
 mod browser;
 mod cli;
 mod email;
