@@ -86,7 +86,9 @@ impl<'a> Browser<'a> {
 
 /// The text between `start` (found after `from`) and the next `end`.
 fn between<'b>(body: &'b str, from: &str, start: &str, end: &str) -> &'b str {
-    let at = body.find(from).unwrap_or_else(|| panic!("`{from}` not in page:\n{body}"));
+    let at = body
+        .find(from)
+        .unwrap_or_else(|| panic!("`{from}` not in page:\n{body}"));
     let rest = &body[at..];
     let begin = rest.find(start).unwrap() + start.len();
     &rest[begin..begin + rest[begin..].find(end).unwrap()]
@@ -104,7 +106,9 @@ fn visit_number(body: &str, visit: &str, name: &str) -> i64 {
 fn chart_total(body: &str) -> i64 {
     let table = between(body, "id=\"registrations-by-day\"", "", "</table>");
     let last = table.rfind("data-cumulative=\"").expect("a day") + 17;
-    table[last..last + table[last..].find('"').unwrap()].parse().unwrap()
+    table[last..last + table[last..].find('"').unwrap()]
+        .parse()
+        .unwrap()
 }
 
 /// The countries table as `code,registered,assigned,waitlisted` lines, TOTAL last.
@@ -191,7 +195,11 @@ fn the_overview_shows_the_numbers_of_the_api_and_the_exports(backend: Backend) {
             "a link to the roster of {slug}"
         );
     }
-    let registered = api(&app, "/api/v1/events/ov/registrations?status=confirmed", &app.organiser);
+    let registered = api(
+        &app,
+        "/api/v1/events/ov/registrations?status=confirmed",
+        &app.organiser,
+    );
     let confirmed: Value = serde_json::from_str(&registered).unwrap();
     let active = confirmed["total"].as_i64().unwrap();
     assert_eq!(active, 13);
@@ -264,7 +272,10 @@ fn the_overview_stays_small_with_many_registrations(backend: Backend) {
     let view = app.event("big");
     assert_eq!(view["site_visits"][0]["assigned"], 400);
     assert_eq!(visit_number(&body, "a", "assigned"), 400);
-    assert_eq!(visit_number(&body, "c", "waitlisted"), view["site_visits"][2]["waitlisted"].as_i64().unwrap());
+    assert_eq!(
+        visit_number(&body, "c", "waitlisted"),
+        view["site_visits"][2]["waitlisted"].as_i64().unwrap()
+    );
     // A debug build on a shared machine: a loose bound here, the benchmark measures.
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
@@ -331,5 +342,9 @@ fn the_event_list_pages_and_searches(backend: Backend) {
     // LIKE's wildcards are searched as themselves.
     let none = browser.get("/organiser?q=%25");
     assert!(none.contains("No event matches."), "{none}");
-    assert_eq!(event_links(&browser.get("/organiser?q=+")).len(), 25, "blank: every event");
+    assert_eq!(
+        event_links(&browser.get("/organiser?q=+")).len(),
+        25,
+        "blank: every event"
+    );
 }

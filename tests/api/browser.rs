@@ -448,6 +448,10 @@ fn an_organiser_signs_in_moves_a_participant_and_sees_the_bars_change() {
         let counts = text_of(&client, "[data-fill='biopark-charleroi']").await?;
         assert!(counts.starts_with("1 / 45"), "{counts}");
         screenshot(&client, TEST, "board-after-desktop").await?;
+        client
+            .execute("document.getElementById('timeline').scrollIntoView()", vec![])
+            .await?;
+        screenshot(&client, TEST, "overview-chart-desktop").await?;
         client.set_window_size(PHONE.0, PHONE.1).await?;
         screenshot(&client, TEST, "board-after-phone").await
     });

@@ -32,7 +32,11 @@ pub struct Overview {
 }
 
 /// The event's overview, read in one transaction so that its numbers agree.
-pub fn overview(conn: &mut DbConnection, event_slug: &str, now: NaiveDateTime) -> Result<Overview, DomainError> {
+pub fn overview(
+    conn: &mut DbConnection,
+    event_slug: &str,
+    now: NaiveDateTime,
+) -> Result<Overview, DomainError> {
     let event_view = catalog::event_view(conn, event_slug, now)?;
     let countries = exports::counts_by_country(conn, event_slug)?;
     let event = find_event(conn, event_slug)?;
@@ -43,7 +47,11 @@ pub fn overview(conn: &mut DbConnection, event_slug: &str, now: NaiveDateTime) -
         event: event_view,
         countries,
         without_seat,
-        by_day: days_of(hours.into_iter().map(|(hour, n)| (local_time(tz, hour).date_naive(), n))),
+        by_day: days_of(
+            hours
+                .into_iter()
+                .map(|(hour, n)| (local_time(tz, hour).date_naive(), n)),
+        ),
     })
 }
 
@@ -70,8 +78,14 @@ mod tests {
         assert_eq!(
             days,
             vec![
-                DayCount { day: d(1), registered: 5 },
-                DayCount { day: d(3), registered: 1 },
+                DayCount {
+                    day: d(1),
+                    registered: 5
+                },
+                DayCount {
+                    day: d(3),
+                    registered: 1
+                },
             ]
         );
     }

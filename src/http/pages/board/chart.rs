@@ -147,6 +147,8 @@ mod tests {
         assert_eq!(chart.y_max, 10);
         assert_eq!(chart.capacity.as_ref().unwrap().y, "16.0");
         assert_eq!(chart.line, "48.0,188.0 624.0,102.0");
-        assert!(chart.summary.contains("5 from 1 Nov 2024 to 1 Nov 2024, event capacity 10"));
+        assert!(chart
+            .summary
+            .contains("5 from 1 Nov 2024 to 1 Nov 2024, event capacity 10"));
     }
 }
