@@ -75,18 +75,49 @@ pub struct EventSummary {
     pub ends_on: NaiveDate,
 }
 
-/// Every event, the latest first.
-pub fn list_events(conn: &mut DbConnection) -> Result<Vec<EventSummary>, DomainError> {
-    Ok(events::list(conn)?
-        .into_iter()
-        .map(|event| EventSummary {
-            slug: event.slug,
-            name: event.name,
-            venue: event.venue,
-            starts_on: event.starts_on,
-            ends_on: event.ends_on,
-        })
-        .collect())
+/// Events on one page of the organisers' start page.
+pub const EVENTS_PER_PAGE: i64 = 25;
+
+/// One page of the events, the latest start first, and how many match.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventListPage {
+    pub events: Vec<EventSummary>,
+    /// Events matching the search, over every page.
+    pub total: i64,
+    /// 1-based, within `1..=pages`.
+    pub page: i64,
+    /// At least 1, even with no event.
+    pub pages: i64,
+}
+
+/// The events whose name or slug contains `search` (any letter case; blank: every
+/// event), the latest start first, `page` (1-based; past the end: the last page) of
+/// [`EVENTS_PER_PAGE`].
+pub fn list_events(
+    conn: &mut DbConnection,
+    search: Option<&str>,
+    page: i64,
+) -> Result<EventListPage, DomainError> {
+    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let total = events::page(conn, search, 0, 0)?.1;
+    let pages = ((total + EVENTS_PER_PAGE - 1) / EVENTS_PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    let (rows, total) = events::page(conn, search, EVENTS_PER_PAGE, (page - 1) * EVENTS_PER_PAGE)?;
+    Ok(EventListPage {
+        events: rows
+            .into_iter()
+            .map(|event| EventSummary {
+                slug: event.slug,
+                name: event.name,
+                venue: event.venue,
+                starts_on: event.starts_on,
+                ends_on: event.ends_on,
+            })
+            .collect(),
+        total,
+        page,
+        pages,
+    })
 }
 
 /// The event with its visits and their counts, read in one transaction so the numbers

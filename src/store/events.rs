@@ -61,12 +61,46 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<E
         .optional()
 }
 
-/// Every event, the latest first.
-pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<EventRow>> {
-    events::table
+diesel::define_sql_function! {
+    /// SQL `lower()`, for case-insensitive search on both backends (ASCII on SQLite).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Events whose name or slug contains `search` (any letter case), or every event.
+fn matching(search: Option<&str>) -> events::BoxedQuery<'static, crate::db::MultiBackend> {
+    let mut query = events::table.into_boxed();
+    if let Some(search) = search {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            lower(events::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(events::slug.like(pattern).escape('\\')),
+        );
+    }
+    query
+}
+
+/// A page of the events matching `search`, the latest start first, and how many match.
+pub fn page(
+    conn: &mut DbConnection,
+    search: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<EventRow>, i64)> {
+    let total = matching(search).count().get_result(conn)?;
+    let rows = matching(search)
         .order((events::starts_on.desc(), events::slug))
+        .limit(limit)
+        .offset(offset)
         .select(EventRow::as_select())
-        .load(conn)
+        .load(conn)?;
+    Ok((rows, total))
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<EventRow> {

@@ -45,6 +45,7 @@ pub mod idempotency;
 pub mod offers;
 pub mod outbox;
 pub mod queues;
+pub mod registration_stats;
 pub mod registrations;
 pub mod service_keys;
 pub mod site_visits;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod addresses;
+mod board_overview;
 mod board_roster;
 mod browser;
 mod cli;

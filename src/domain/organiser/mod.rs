@@ -4,12 +4,14 @@
 //! own changes.
 //!
 //! One file per job: `moves` (moving a person), `visits` (a visit's capacity and
-//! freeze), `rosters` (rosters, lists, the board's data, the audit trail), `allocation`
+//! freeze), `rosters` (rosters, lists, the audit trail), `overview` (the
+//! counts behind an event's overview page), `allocation`
 //! (the preference allocation, planned and applied). This file holds the helpers they
 //! share and re-exports everything, so callers name `domain::organiser::…` only.
 
 mod allocation;
 mod moves;
+mod overview;
 mod roster_page;
 mod rosters;
 mod visits;
@@ -19,13 +21,13 @@ pub use allocation::{
     AllocationReport, AllocationRequest, PlannedSeat,
 };
 pub use moves::{move_participant, parse_move_target};
+pub use overview::{overview, DayCount, Overview};
 pub use roster_page::{
     names_of, roster_page, RosterOf, RosterPage, RosterQuery, RosterRow, RosterSort, RowStatus,
     ROSTER_PAGE_SIZE,
 };
 pub use rosters::{
-    audit_trail, board, list_registrations, roster, Board, ListQuery, PersonEntry, RegistrationPage, Roster,
-    WaitlistEntry,
+    audit_trail, list_registrations, roster, ListQuery, PersonEntry, RegistrationPage, Roster, WaitlistEntry,
 };
 pub use visits::{update_site_visit, VisitUpdate};
 

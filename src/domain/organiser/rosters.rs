@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{find_visit, slug_of};
 use crate::db::DbConnection;
 use crate::domain::audit;
-use crate::domain::catalog::{self, EventView, SiteVisitView};
+use crate::domain::catalog::{self, SiteVisitView};
 use crate::domain::country::country_name;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event, find_event_with_visits, local_time};
@@ -163,32 +163,6 @@ pub fn roster(
         assigned,
         offered,
         waitlist,
-    })
-}
-
-/// Everything the organisers' board shows: the event with its counts, every visit's
-/// roster and waitlist, and the confirmed people who hold no seat.
-#[derive(Clone, Debug, Serialize)]
-pub struct Board {
-    pub event: EventView,
-    pub rosters: Vec<Roster>,
-    pub without_seat: Vec<PersonEntry>,
-}
-
-pub fn board(conn: &mut DbConnection, event_slug: &str, now: NaiveDateTime) -> Result<Board, DomainError> {
-    let view = catalog::event_view(conn, event_slug, now)?;
-    let rosters = view
-        .site_visits
-        .iter()
-        .map(|visit| roster(conn, event_slug, &visit.slug, now))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (event, visits) = find_event_with_visits(conn, event_slug)?;
-    let rows = registrations::confirmed_without_seat(conn, &event.id)?;
-    let without_seat = entries(conn, &event, &visits, rows, None)?;
-    Ok(Board {
-        event: view,
-        rosters,
-        without_seat,
     })
 }
 

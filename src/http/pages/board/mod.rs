@@ -1,7 +1,7 @@
-//! The organisers' board: one column per site visit with its fill bar, roster, waitlist
-//! and country mix, and the controls to move people, change capacities, freeze rosters
-//! and run the allocation (a dry run first, then apply). In English: organisers work in
-//! the API's language.
+//! The organisers' board: the paged, searchable list of events; each event's overview
+//! (every visit's numbers with its capacity and freeze controls, registrations over
+//! time, countries, links to the rosters) and the allocation (a dry run first, then
+//! apply). In English: organisers work in the API's language.
 //!
 //! Sign-in takes an API token (organiser or admin) once, checks it with the same
 //! function as the API, and opens a session kept on the server; the cookie holds only
@@ -11,11 +11,12 @@
 //! with the token's name as the audit actor, then redirect back with a flash message.
 //!
 //! One job per file: the session and the check every action starts with in
-//! [`session`], the flash message in [`flash`], the pages in [`views`], the actions in
-//! [`actions`], the paged roster of one visit and the bulk actions on its rows in
-//! [`roster`].
+//! [`session`], the flash message in [`flash`], the pages in [`views`] (the overview's chart in
+//! [`chart`]), the actions in [`actions`], the paged roster of one visit and the bulk
+//! actions on its rows in [`roster`].
 
 mod actions;
+mod chart;
 mod flash;
 mod roster;
 mod session;

@@ -1,19 +1,19 @@
-//! The board's pages and what they show: the events list, the board of one event, and
-//! the plan of an allocation's dry run.
-
-use std::collections::BTreeMap;
+//! The board's pages and what they show: the events list (paged, searchable), the
+//! overview of one event, and the plan of an allocation's dry run.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::chart::Chart;
 use super::flash::{take_flash, Flash};
 use super::session::{signed_in, to_sign_in};
 use super::{page, BOARD_PATH};
 use crate::domain::access::{Principal, Role};
 use crate::domain::catalog::{self, EventSummary};
+use crate::domain::exports::CountryLine;
 use crate::domain::now;
-use crate::domain::organiser::{self, AllocationReport, PersonEntry};
+use crate::domain::organiser::{self, AllocationReport};
 use crate::http::extract::path_param;
 use crate::http::pages::{OrPage, PageError, PageRequest};
 use crate::http::AppState;
@@ -38,6 +38,13 @@ impl Viewer {
 struct EventsPage {
     viewer: Viewer,
     events: Vec<EventLine>,
+    /// The search as typed (blank: none).
+    search: String,
+    total: i64,
+    page: i64,
+    pages: i64,
+    previous: Option<String>,
+    next: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -48,66 +55,71 @@ struct EventLine {
     dates: String,
 }
 
-/// `GET /organiser`: the events, each linking to its board.
+/// The events page's address for `page` of the search `q`.
+fn events_path(search: &str, page: i64) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if !search.is_empty() {
+        query.append_pair("q", search);
+    }
+    if page > 1 {
+        query.append_pair("page", &page.to_string());
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        BOARD_PATH.to_owned()
+    } else {
+        format!("{BOARD_PATH}?{query}")
+    }
+}
+
+/// `GET /organiser?q=&page=`: the events, a page at a time, the latest start first, each
+/// linking to its overview; `q` searches names and slugs. A page number that is not one
+/// shows the first page, one past the end the last.
 pub async fn events_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let page = page(&req, &state);
     let Some(principal) = signed_in(&req, &state).await.or_page(&page)? else {
         return Ok(to_sign_in(page, BOARD_PATH));
     };
-    let events = state
+    let mut search = String::new();
+    let mut wanted = 1;
+    for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        match name.as_ref() {
+            "q" => search = value.trim().chars().take(100).collect(),
+            "page" => wanted = value.trim().parse::<i64>().unwrap_or(1),
+            _ => {}
+        }
+    }
+    let lookup = search.clone();
+    let list = state
         .db
-        .read(catalog::list_events)
+        .read(move |conn| catalog::list_events(conn, Some(&lookup), wanted))
         .await
-        .or_page(&page)?
-        .into_iter()
-        .map(|event: EventSummary| EventLine {
-            dates: Lang::En.date_range(event.starts_on, event.ends_on),
-            slug: event.slug,
-            name: event.name,
-            venue: event.venue,
-        })
-        .collect();
+        .or_page(&page)?;
     let context = EventsPage {
         viewer: Viewer::of(&principal),
-        events,
+        events: list
+            .events
+            .into_iter()
+            .map(|event: EventSummary| EventLine {
+                dates: Lang::En.date_range(event.starts_on, event.ends_on),
+                slug: event.slug,
+                name: event.name,
+                venue: event.venue,
+            })
+            .collect(),
+        previous: (list.page > 1).then(|| events_path(&search, list.page - 1)),
+        next: (list.page < list.pages).then(|| events_path(&search, list.page + 1)),
+        total: list.total,
+        page: list.page,
+        pages: list.pages,
+        search,
     };
     page.render(StatusCode::OK, "board_events.html.j2", context)
 }
 
-/// A person in a column, with what the move control needs.
+/// A visit's line of the overview.
 #[derive(Serialize)]
-struct PersonLine {
-    id: String,
-    name: String,
-    organisation: String,
-    country: String,
-    country_name: String,
-    /// "1st choice" when this visit is one they ranked.
-    rank: Option<String>,
-    position: Option<usize>,
-    /// The visit they hold a seat in, if any.
-    seat: Option<String>,
-    seat_name: Option<String>,
-    /// Their ranking, by visit name.
-    choices: String,
-    placed_by_hand: bool,
-}
-
-/// A person a seat is held for, and until when (the event's local time).
-#[derive(Serialize)]
-struct OfferLine {
-    person: PersonLine,
-    until: String,
-}
-
-#[derive(Serialize)]
-struct CountryCount {
-    name: String,
-    count: usize,
-}
-
-#[derive(Serialize)]
-struct Column {
+struct VisitSummary {
     slug: String,
     name: String,
     when: String,
@@ -116,19 +128,18 @@ struct Column {
     assigned: i32,
     offered: i32,
     seats_left: i32,
-    waitlisted: usize,
+    waitlisted: i64,
     frozen: bool,
     meter_max: i32,
-    countries: Vec<CountryCount>,
-    people: Vec<PersonLine>,
-    offers: Vec<OfferLine>,
-    waitlist: Vec<PersonLine>,
 }
 
 #[derive(Serialize)]
-struct VisitOption {
-    slug: String,
+struct CountryRow {
+    code: String,
     name: String,
+    registered: i64,
+    seated: i64,
+    waiting: i64,
 }
 
 #[derive(Serialize)]
@@ -138,7 +149,7 @@ struct ExportLink {
 }
 
 #[derive(Serialize)]
-struct BoardPage {
+struct OverviewPage {
     viewer: Viewer,
     flash: Option<Flash>,
     event_slug: String,
@@ -149,55 +160,53 @@ struct BoardPage {
     makes_offers: bool,
     capacity: Option<i32>,
     places_left: Option<i32>,
-    columns: Vec<Column>,
-    without_seat: Vec<PersonLine>,
-    visit_options: Vec<VisitOption>,
+    visits: Vec<VisitSummary>,
+    countries: Vec<CountryRow>,
+    country_total: CountryRow,
+    without_seat: i64,
+    chart: Option<Chart>,
     exports: Vec<ExportLink>,
 }
 
-fn person_line(
-    person: &PersonEntry,
-    names: &BTreeMap<String, String>,
-    position: Option<usize>,
-) -> PersonLine {
-    let name_of = |slug: &String| names.get(slug).cloned().unwrap_or_else(|| slug.clone());
-    PersonLine {
-        id: person.id.clone(),
-        name: format!("{} {}", person.first_name, person.last_name),
-        organisation: person.organisation.clone(),
-        country: person.country.clone(),
-        country_name: person.country_name.clone(),
-        rank: person.rank.map(|rank| Lang::En.choice_label(rank)),
-        position,
-        seat_name: person.site_visit.as_ref().map(name_of),
-        seat: person.site_visit.clone(),
-        choices: person
-            .preferences
-            .iter()
-            .map(name_of)
-            .collect::<Vec<_>>()
-            .join(" › "),
-        placed_by_hand: !person.auto_seat,
+fn country_row(line: &CountryLine) -> CountryRow {
+    CountryRow {
+        code: line.country.clone(),
+        name: line.country_name.clone(),
+        registered: line.registered,
+        seated: line.assigned,
+        waiting: line.waitlisted,
     }
 }
 
-fn country_mix(people: &[PersonEntry]) -> Vec<CountryCount> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for person in people {
-        *counts.entry(&person.country_name).or_default() += 1;
-    }
-    let mut mix: Vec<CountryCount> = counts
-        .into_iter()
-        .map(|(name, count)| CountryCount {
-            name: name.to_owned(),
-            count,
-        })
-        .collect();
-    mix.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-    mix
+fn export_links(slug: &str) -> Vec<ExportLink> {
+    let base = format!("/organiser/events/{slug}/exports");
+    vec![
+        ExportLink {
+            label: "Counts by country (CSV)",
+            path: format!("{base}/counts?by=country&format=csv"),
+        },
+        ExportLink {
+            label: "Counts by site visit (CSV)",
+            path: format!("{base}/counts?by=site_visit&format=csv"),
+        },
+        ExportLink {
+            label: "Counts by country (XLSX)",
+            path: format!("{base}/counts?by=country&format=xlsx"),
+        },
+        ExportLink {
+            label: "Attendee list (CSV)",
+            path: format!("{base}/attendees?format=csv"),
+        },
+        ExportLink {
+            label: "Attendee list (XLSX)",
+            path: format!("{base}/attendees?format=xlsx"),
+        },
+    ]
 }
 
-/// `GET /organiser/events/{event}`: the board.
+/// `GET /organiser/events/{event}`: the event's overview. Counts only, never a person:
+/// the people are on each visit's roster page and on the "without a seat" page, a page
+/// at a time, so this page stays a few kilobytes whatever the number of people.
 pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let mut page = page(&req, &state);
     let slug = path_param(&req, "event");
@@ -206,107 +215,48 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
     };
     let flash = take_flash(&req, &mut page);
     let lookup = slug.clone();
-    let board = state
+    let overview = state
         .db
-        .read(move |conn| organiser::board(conn, &lookup, now()))
+        .read(move |conn| organiser::overview(conn, &lookup, now()))
         .await
         .or_page(&page)?;
-    let names: BTreeMap<String, String> = board
-        .event
+    let event = overview.event;
+    let visits = event
         .site_visits
         .iter()
-        .map(|v| (v.slug.clone(), v.name.clone()))
-        .collect();
-    let columns = board
-        .rosters
-        .iter()
-        .map(|roster| {
-            let visit = &roster.site_visit;
-            Column {
-                slug: visit.slug.clone(),
-                name: visit.name.clone(),
-                when: Lang::En.time_range(visit.starts_at, visit.ends_at),
-                capacity: visit.capacity,
-                assigned: visit.assigned,
-                offered: visit.offered,
-                seats_left: visit.seats_left,
-                waitlisted: roster.waitlist.len(),
-                frozen: visit.frozen,
-                meter_max: visit.capacity.max(1),
-                countries: country_mix(&roster.assigned),
-                people: roster
-                    .assigned
-                    .iter()
-                    .map(|p| person_line(p, &names, None))
-                    .collect(),
-                offers: roster
-                    .offered
-                    .iter()
-                    .map(|o| OfferLine {
-                        person: person_line(&o.person, &names, None),
-                        until: Lang::En.moment(o.expires_at),
-                    })
-                    .collect(),
-                waitlist: roster
-                    .waitlist
-                    .iter()
-                    .map(|w| person_line(&w.person, &names, Some(w.position)))
-                    .collect(),
-            }
+        .map(|visit| VisitSummary {
+            slug: visit.slug.clone(),
+            name: visit.name.clone(),
+            when: Lang::En.time_range(visit.starts_at, visit.ends_at),
+            capacity: visit.capacity,
+            assigned: visit.assigned,
+            offered: visit.offered,
+            seats_left: visit.seats_left,
+            waitlisted: visit.waitlisted,
+            frozen: visit.frozen,
+            meter_max: visit.capacity.max(1),
         })
         .collect();
     let exports = if principal.role.includes(Role::Admin) {
-        let base = format!("/organiser/events/{slug}/exports");
-        vec![
-            ExportLink {
-                label: "Counts by country (CSV)",
-                path: format!("{base}/counts?by=country&format=csv"),
-            },
-            ExportLink {
-                label: "Counts by site visit (CSV)",
-                path: format!("{base}/counts?by=site_visit&format=csv"),
-            },
-            ExportLink {
-                label: "Counts by country (XLSX)",
-                path: format!("{base}/counts?by=country&format=xlsx"),
-            },
-            ExportLink {
-                label: "Attendee list (CSV)",
-                path: format!("{base}/attendees?format=csv"),
-            },
-            ExportLink {
-                label: "Attendee list (XLSX)",
-                path: format!("{base}/attendees?format=xlsx"),
-            },
-        ]
+        export_links(&slug)
     } else {
         Vec::new()
     };
-    let context = BoardPage {
+    let context = OverviewPage {
         viewer: Viewer::of(&principal),
         flash,
         event_slug: slug,
-        dates: Lang::En.date_range(board.event.starts_on, board.event.ends_on),
-        preferences_mode: board.event.assignment_mode == "preferences",
-        makes_offers: board.event.offer_window_hours.is_some(),
-        capacity: board.event.capacity,
-        places_left: board.event.places_left,
-        without_seat: board
-            .without_seat
-            .iter()
-            .map(|p| person_line(p, &names, None))
-            .collect(),
-        visit_options: board
-            .event
-            .site_visits
-            .iter()
-            .map(|v| VisitOption {
-                slug: v.slug.clone(),
-                name: v.name.clone(),
-            })
-            .collect(),
-        event_name: board.event.name,
-        columns,
+        dates: Lang::En.date_range(event.starts_on, event.ends_on),
+        preferences_mode: event.assignment_mode == "preferences",
+        makes_offers: event.offer_window_hours.is_some(),
+        capacity: event.capacity,
+        places_left: event.places_left,
+        visits,
+        countries: overview.countries.lines.iter().map(country_row).collect(),
+        country_total: country_row(&overview.countries.total),
+        without_seat: overview.without_seat,
+        chart: Chart::of_registrations(&overview.by_day, event.capacity),
+        event_name: event.name,
         exports,
     };
     page.render(StatusCode::OK, "board.html.j2", context)

@@ -1,0 +1,350 @@
+//! Issue 17 over HTTP: the event's overview page shows each visit's numbers as the API
+//! does, the registrations over time adding up to every active registration, the
+//! countries as the counts export has them, and stays small with many people (no person
+//! on it); the organisers' event list pages and searches.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{call, concurrently, participant, Backend, Job, TestApp};
+
+crate::on_both_backends!(
+    the_overview_shows_the_numbers_of_the_api_and_the_exports,
+    the_overview_stays_small_with_many_registrations,
+    the_event_list_pages_and_searches,
+);
+
+/// A browser without JavaScript signed in to the board: keeps its cookies.
+struct Browser<'a> {
+    app: &'a TestApp,
+    agent: ureq::Agent,
+    cookies: RefCell<BTreeMap<String, String>>,
+}
+
+impl<'a> Browser<'a> {
+    fn signed_in(app: &'a TestApp, token: &str) -> Self {
+        let browser = Self {
+            app,
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+            cookies: RefCell::new(BTreeMap::new()),
+        };
+        browser.get("/organiser/sign-in");
+        let csrf = browser.cookies.borrow()["rp_csrf"].clone();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf_token", &csrf)
+            .append_pair("token", token)
+            .append_pair("next", "/organiser")
+            .finish();
+        let (status, _) = browser.send("POST", "/organiser/sign-in", Some(&body));
+        assert_eq!(status, 303);
+        browser
+    }
+
+    fn send(&self, method: &str, path: &str, form: Option<&str>) -> (u16, String) {
+        let mut request = self.agent.request(method, &self.app.url(path));
+        let line: Vec<String> = self
+            .cookies
+            .borrow()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !line.is_empty() {
+            request = request.set("Cookie", &line.join("; "));
+        }
+        let result = match form {
+            Some(body) => request
+                .set("Content-Type", "application/x-www-form-urlencoded")
+                .send_string(body),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(other) => panic!("request failed: {other}"),
+        };
+        for line in response.all("set-cookie") {
+            let (name, value) = line.split(';').next().unwrap().split_once('=').unwrap();
+            self.cookies
+                .borrow_mut()
+                .insert(name.to_owned(), value.to_owned());
+        }
+        (response.status(), response.into_string().unwrap_or_default())
+    }
+
+    /// The page at `path`, which must answer 200.
+    fn get(&self, path: &str) -> String {
+        let (status, body) = self.send("GET", path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+}
+
+/// The text between `start` (found after `from`) and the next `end`.
+fn between<'b>(body: &'b str, from: &str, start: &str, end: &str) -> &'b str {
+    let at = body
+        .find(from)
+        .unwrap_or_else(|| panic!("`{from}` not in page:\n{body}"));
+    let rest = &body[at..];
+    let begin = rest.find(start).unwrap() + start.len();
+    &rest[begin..begin + rest[begin..].find(end).unwrap()]
+}
+
+/// A visit's number as the overview shows it (`data-n` of its block).
+fn visit_number(body: &str, visit: &str, name: &str) -> i64 {
+    let block = between(body, &format!("id=\"numbers-{visit}\""), "", "</dl>");
+    between(block, &format!("data-n=\"{name}\""), ">", "<")
+        .parse()
+        .unwrap()
+}
+
+/// The running total of the last day of the registrations-by-day table.
+fn chart_total(body: &str) -> i64 {
+    let table = between(body, "id=\"registrations-by-day\"", "", "</table>");
+    let last = table.rfind("data-cumulative=\"").expect("a day") + 17;
+    table[last..last + table[last..].find('"').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+/// The countries table as `code,registered,assigned,waitlisted` lines, TOTAL last.
+fn countries_table(body: &str) -> Vec<String> {
+    let table = between(body, "id=\"countries-table\"", "", "</table>");
+    table
+        .split("<tr data-country=\"")
+        .skip(1)
+        .map(|row| {
+            let code = &row[..row.find('"').unwrap()];
+            let numbers: Vec<&str> = row
+                .split("<td class=\"num\">")
+                .skip(1)
+                .map(|cell| &cell[..cell.find('<').unwrap()])
+                .collect();
+            format!("{code},{}", numbers.join(","))
+        })
+        .collect()
+}
+
+fn api(app: &TestApp, path: &str, token: &str) -> String {
+    let reply = call(
+        ureq::get(&app.url(path)).set("Authorization", &format!("Bearer {token}")),
+        None,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+/// The counts export by country as the same lines as [`countries_table`].
+fn exported_countries(app: &TestApp, event: &str) -> Vec<String> {
+    let csv = api(
+        app,
+        &format!("/api/v1/events/{event}/exports/counts?by=country&format=csv"),
+        &app.admin,
+    );
+    csv.lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            format!("{},{},{},{}", cells[0], cells[2], cells[3], cells[4])
+        })
+        .collect()
+}
+
+fn the_overview_shows_the_numbers_of_the_api_and_the_exports(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("ov", json!({"capacity": 40}), &[("a", 2), ("b", 3), ("c", 10)]);
+    let browser = Browser::signed_in(&app, &app.organiser);
+    let empty = browser.get("/organiser/events/ov");
+    assert!(empty.contains("Nobody has registered yet."), "{empty}");
+    let mut ids = Vec::new();
+    for n in 0..14 {
+        let prefs: &[&str] = match n % 3 {
+            0 => &["a", "b"],
+            1 => &["b", "a"],
+            _ => &["a"],
+        };
+        let reply = app.register("ov", &participant(n, prefs));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        ids.push(reply.json()["id"].as_str().unwrap().to_owned());
+    }
+    // One cancelled registration leaves every count, the chart's included.
+    let reply = call(
+        ureq::delete(&app.url(&format!("/api/v1/events/ov/registrations/{}", ids[13])))
+            .set("Authorization", &format!("Bearer {}", app.organiser)),
+        None,
+    );
+    assert!(reply.status < 300, "{}", reply.body);
+
+    let body = browser.get("/organiser/events/ov");
+    let view = app.event("ov");
+    for visit in view["site_visits"].as_array().unwrap() {
+        let slug = visit["slug"].as_str().unwrap();
+        for name in ["capacity", "assigned", "offered", "seats_left", "waitlisted"] {
+            assert_eq!(
+                Value::from(visit_number(&body, slug, name)),
+                visit[name],
+                "{slug} {name}"
+            );
+        }
+        assert!(
+            body.contains(&format!("href=\"/organiser/events/ov/site-visits/{slug}\"")),
+            "a link to the roster of {slug}"
+        );
+    }
+    let registered = api(
+        &app,
+        "/api/v1/events/ov/registrations?status=confirmed",
+        &app.organiser,
+    );
+    let confirmed: Value = serde_json::from_str(&registered).unwrap();
+    let active = confirmed["total"].as_i64().unwrap();
+    assert_eq!(active, 13);
+    assert_eq!(chart_total(&body), active);
+    assert!(body.contains("role=\"img\" aria-label=\"Registrations over time: 13 from"));
+    assert!(body.contains("event capacity 40"));
+    assert!(body.contains("class=\"chart__capacity\""));
+    assert_eq!(countries_table(&body), exported_countries(&app, "ov"));
+    // Seated in no visit: those who ranked only a full a (a has 2 seats, b 3).
+    let without: Value = serde_json::from_str(&api(
+        &app,
+        "/api/v1/events/ov/registrations?status=confirmed&limit=500",
+        &app.organiser,
+    ))
+    .unwrap();
+    let seatless = without["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["site_visit"].is_null())
+        .count();
+    assert_eq!(
+        between(&body, "data-n=\"without_seat\"", ">", "<"),
+        seatless.to_string()
+    );
+    assert!(body.contains("href=\"/organiser/events/ov/without-seat\""));
+    for person in ["Participant", "Tester", "@example.org"] {
+        assert!(!body.contains(person), "{person} on the overview");
+    }
+    // The strict CSP holds: no inline style or script on the page.
+    assert!(!body.contains("style=") && !body.contains("<script>"));
+}
+
+fn the_overview_stays_small_with_many_registrations(backend: Backend) {
+    const PEOPLE: usize = 1_500;
+    let app = TestApp::spawn(backend);
+    app.create_event("big", json!({}), &[("a", 400), ("b", 400), ("c", 400)]);
+    let url = app.url("/api/v1/events/big/registrations");
+    let jobs: Vec<Job<u16>> = (0..PEOPLE)
+        .map(|n| {
+            let url = url.clone();
+            let prefs = [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]][n % 3];
+            let mut body = participant(n, &prefs);
+            body["country"] = json!(["BE", "IT", "PT", "PL", "DE", "FR", "NL", "ES"][n % 8]);
+            Box::new(move |agent: &ureq::Agent| {
+                match agent
+                    .post(&url)
+                    .set("Content-Type", "application/json")
+                    .send_string(&body.to_string())
+                {
+                    Ok(response) => response.status(),
+                    Err(ureq::Error::Status(status, _)) => status,
+                    Err(other) => panic!("{other}"),
+                }
+            }) as Job<u16>
+        })
+        .collect();
+    assert!(concurrently(8, jobs).iter().all(|status| *status == 201));
+
+    let browser = Browser::signed_in(&app, &app.organiser);
+    let started = Instant::now();
+    let body = browser.get("/organiser/events/big");
+    let took = started.elapsed();
+    assert!(body.len() < 200_000, "{} bytes", body.len());
+    assert!(body.len() < 30_000, "counts only: {} bytes", body.len());
+    assert!(!body.contains("Participant") && !body.contains("Tester"));
+    assert_eq!(chart_total(&body), PEOPLE as i64);
+    assert_eq!(countries_table(&body), exported_countries(&app, "big"));
+    assert_eq!(countries_table(&body).len(), 9, "8 countries and the total");
+    let view = app.event("big");
+    assert_eq!(view["site_visits"][0]["assigned"], 400);
+    assert_eq!(visit_number(&body, "a", "assigned"), 400);
+    assert_eq!(
+        visit_number(&body, "c", "waitlisted"),
+        view["site_visits"][2]["waitlisted"].as_i64().unwrap()
+    );
+    // A debug build on a shared machine: a loose bound here, the benchmark measures.
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// The event links of an events page, in order.
+fn event_links(body: &str) -> Vec<String> {
+    body.split("<li><a href=\"/organiser/events/")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect()
+}
+
+/// The address of the pager's link `rel` (`next` or `prev`), unescaped.
+fn pager_link(body: &str, rel: &str) -> Option<String> {
+    let marker = format!("\" rel=\"{rel}\"");
+    let end = body.find(&marker)?;
+    let start = body[..end].rfind("href=\"").unwrap() + 6;
+    Some(body[start..end].replace("&#x2f;", "/").replace("&amp;", "&"))
+}
+
+fn the_event_list_pages_and_searches(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    for n in 0..30 {
+        let day = format!("2030-01-{:02}", n + 1);
+        app.create_event(
+            &format!("ev-{n:02}"),
+            json!({"name": format!("Forum {n:02}"), "starts_on": day, "ends_on": day}),
+            &[],
+        );
+    }
+    let browser = Browser::signed_in(&app, &app.organiser);
+    // 30 events and the demo event, the latest start first, 25 a page.
+    let first = browser.get("/organiser");
+    assert!(first.contains("31 events · page 1 of 2"), "{first}");
+    let links = event_links(&first);
+    assert_eq!(links.len(), 25);
+    assert_eq!(links[0], "ev-29");
+    assert_eq!(links[24], "ev-05");
+    assert_eq!(pager_link(&first, "prev"), None);
+    let next = pager_link(&first, "next").unwrap();
+    assert_eq!(next, "/organiser?page=2");
+    let second = browser.get(&next);
+    let links = event_links(&second);
+    assert_eq!(links.len(), 6);
+    assert_eq!(links[..5], ["ev-04", "ev-03", "ev-02", "ev-01", "ev-00"]);
+    assert_eq!(pager_link(&second, "next"), None);
+    assert_eq!(pager_link(&second, "prev").unwrap(), "/organiser");
+    // Past the end: the last page; not a number: the first.
+    assert_eq!(event_links(&browser.get("/organiser?page=99")).len(), 6);
+    assert_eq!(event_links(&browser.get("/organiser?page=x")).len(), 25);
+
+    // Search by name, any letter case, and by slug.
+    let found = browser.get("/organiser?q=FORUM+1");
+    assert!(found.contains("10 events matching"), "{found}");
+    assert!(found.contains("value=\"FORUM 1\""));
+    assert_eq!(event_links(&found).first().map(String::as_str), Some("ev-19"));
+    assert_eq!(event_links(&found).len(), 10);
+    assert_eq!(pager_link(&found, "next"), None);
+    assert_eq!(event_links(&browser.get("/organiser?q=ev-2")).len(), 10);
+    assert_eq!(event_links(&browser.get("/organiser?q=ev-")).len(), 25);
+    let paged = browser.get("/organiser?q=ev-");
+    assert_eq!(pager_link(&paged, "next").unwrap(), "/organiser?q=ev-&page=2");
+    assert_eq!(event_links(&browser.get("/organiser?q=ev-&page=2")).len(), 5);
+    // LIKE's wildcards are searched as themselves.
+    let none = browser.get("/organiser?q=%25");
+    assert!(none.contains("No event matches."), "{none}");
+    assert_eq!(
+        event_links(&browser.get("/organiser?q=+")).len(),
+        25,
+        "blank: every event"
+    );
+}
