@@ -15,10 +15,8 @@
 //! cancelled, 20 countries; the first ~200,000 hold a seat in their first choice.
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use rallypoint::db::DatabaseUrl;
@@ -26,10 +24,10 @@ use rallypoint::domain::access::{create_api_token, Role};
 use rallypoint::domain::exports::{self, CountsBy};
 use rallypoint::domain::now;
 use rallypoint::settings::Settings;
-use rallypoint::startup::{self, Application};
+use rallypoint::startup;
 
 mod support;
-use support::BenchDatabase;
+use support::{BenchDatabase, Server};
 
 const PEOPLE: i64 = 1_000_000;
 const SMALL: i64 = 2_000;
@@ -234,35 +232,4 @@ fn fill(url: &str) {
             COMMIT;";
     conn(&sql);
     conn(dialect.after_fill);
-}
-
-/// The real server on port 0, on its own thread.
-struct Server {
-    address: SocketAddr,
-    handle: ServerHandle,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Server {
-    fn start(settings: Settings) -> Self {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let app = Application::build(&settings).expect("the server starts");
-                sender.send((app.address(), app.handle())).unwrap();
-                app.run_until_stopped().await.unwrap();
-            })
-        });
-        let (address, handle) = receiver.recv().unwrap();
-        Self {
-            address,
-            handle,
-            thread,
-        }
-    }
-
-    fn stop(self) {
-        actix_web::rt::System::new().block_on(self.handle.stop(true));
-        let _ = self.thread.join();
-    }
 }

@@ -7,7 +7,12 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
+use std::net::SocketAddr;
+
+use actix_web::dev::ServerHandle;
 use rallypoint::db::DatabaseUrl;
+use rallypoint::settings::Settings;
+use rallypoint::startup::Application;
 
 /// The admin URL of the PostgreSQL server to bench on, when one is set.
 pub fn postgres_admin_url() -> Option<String> {
@@ -86,5 +91,36 @@ impl Drop for BenchDatabase {
                 let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"));
             }
         }
+    }
+}
+
+/// The real server on port 0, on its own thread.
+pub struct Server {
+    pub address: SocketAddr,
+    handle: ServerHandle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Server {
+    pub fn start(settings: Settings) -> Self {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(&settings).expect("the server starts");
+                sender.send((app.address(), app.handle())).unwrap();
+                app.run_until_stopped().await.unwrap();
+            })
+        });
+        let (address, handle) = receiver.recv().unwrap();
+        Self {
+            address,
+            handle,
+            thread,
+        }
+    }
+
+    pub fn stop(self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        let _ = self.thread.join();
     }
 }

@@ -1,0 +1,249 @@
+//! The organisers' board for an event of 10,000 registrations over 3 visits (issue 17's
+//! target event): every page's size and the time the server takes to answer it, signed
+//! in as an organiser, against the sign-in page (a template and no query: the least any
+//! page costs) in the same run.
+//!
+//! ```sh
+//! cargo bench --bench board                                     # SQLite (a temporary file)
+//! RALLYPOINT_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!     cargo bench --bench board                                 # PostgreSQL (own database)
+//! ```
+//!
+//! The registrations are made through the real API, as participants make them: each
+//! ranks the 3 visits (in a rotating order), 20 countries, names with accents; 3 × 3,000
+//! seats, so about 1,000 people wait. The load is spread over 8 client threads.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rallypoint::domain::access::{create_api_token, Role};
+use rallypoint::domain::now;
+use rallypoint::settings::Settings;
+use rallypoint::startup;
+use serde_json::json;
+
+mod support;
+use support::{BenchDatabase, Server};
+
+const PEOPLE: usize = 10_000;
+const SEATS: usize = 3_000;
+const RUNS: usize = 20;
+const COUNTRIES: [&str; 20] = [
+    "BE", "IT", "PT", "PL", "DE", "FR", "ES", "NL", "AT", "SE", "DK", "FI", "IE", "CZ", "HU", "RO", "BG",
+    "GR", "SK", "SI",
+];
+const LAST_NAMES: [&str; 8] = [
+    "Łobocka", "Müller", "Ōta", "Dvořák", "Peeters", "Rossi", "Silva", "Nowak",
+];
+
+fn main() {
+    let target = BenchDatabase::from_env("rp_board");
+    let mut settings = Settings::load_from(vec![
+        ("RALLYPOINT_DATABASE_URL".to_owned(), target.url_text()),
+        ("RALLYPOINT_BIND".to_owned(), "127.0.0.1:0".to_owned()),
+        ("RALLYPOINT_MAIL_WORKER".to_owned(), "false".to_owned()),
+        ("RALLYPOINT_EVENTS_DIR".to_owned(), "/nonexistent".to_owned()),
+        ("RALLYPOINT_LOG".to_owned(), "warn".to_owned()),
+    ])
+    .expect("bench settings");
+    // One machine sends every registration: no per-client limit.
+    settings.limits.public_writes_per_minute = 0;
+    let db = startup::connect_and_migrate(&settings).expect("the database migrates");
+    let admin = db
+        .write_blocking(|conn| create_api_token(conn, Role::Admin, "bench", now()))
+        .expect("a token");
+    let server = Server::start(settings);
+    let base = format!("http://{}", server.address);
+    let agent = ureq::agent();
+
+    create_event(&agent, &base, &admin);
+    let started = Instant::now();
+    register_everyone(&base);
+    println!(
+        "{}: {PEOPLE} registrations through the API in {:.1?}",
+        target.name(),
+        started.elapsed()
+    );
+
+    let browser = Browser::signed_in(&base, &admin);
+    let pages = [
+        (
+            "sign-in page (baseline: template, no query)",
+            "/organiser/sign-in".to_owned(),
+        ),
+        ("event list", "/organiser".to_owned()),
+        ("overview", "/organiser/events/big".to_owned()),
+        (
+            "roster, page 1",
+            "/organiser/events/big/site-visits/v1".to_owned(),
+        ),
+        (
+            "roster, page 40",
+            "/organiser/events/big/site-visits/v1?page=40".to_owned(),
+        ),
+        (
+            "roster, waitlist end",
+            "/organiser/events/big/site-visits/v1?status=waiting&page=1000".to_owned(),
+        ),
+        (
+            "roster, by name",
+            "/organiser/events/big/site-visits/v1?sort=name&page=20".to_owned(),
+        ),
+        (
+            "search \"lobocka\"",
+            "/organiser/events/big/site-visits/v1?q=lobocka".to_owned(),
+        ),
+        (
+            "search \"organisation 7\", BE",
+            "/organiser/events/big/site-visits/v2?q=organisation+7&country=BE".to_owned(),
+        ),
+        ("without a seat", "/organiser/events/big/without-seat".to_owned()),
+    ];
+    println!(
+        "\n{:<44} {:>10} {:>10} {:>10}",
+        "page", "HTML KiB", "median", "p90"
+    );
+    for (what, path) in pages {
+        let mut times = Vec::with_capacity(RUNS);
+        let mut size = 0;
+        for _ in 0..RUNS {
+            let started = Instant::now();
+            let (status, body) = browser.get(&path);
+            times.push(started.elapsed());
+            assert_eq!(status, 200, "{path}: {body}");
+            size = body.len();
+        }
+        times.sort();
+        println!(
+            "{what:<44} {:>10.1} {:>10.1?} {:>10.1?}",
+            size as f64 / 1024.0,
+            times[RUNS / 2],
+            times[RUNS * 9 / 10]
+        );
+    }
+    server.stop();
+    println!("\nrerun with: cargo bench --bench board (RALLYPOINT_BENCH_POSTGRES_URL=… for PostgreSQL)");
+}
+
+fn create_event(agent: &ureq::Agent, base: &str, admin: &str) {
+    let bearer = format!("Bearer {admin}");
+    let event = json!({"slug": "big", "name": "A conference of ten thousand", "timezone": "Europe/Brussels",
+        "starts_on": "2030-06-01", "ends_on": "2030-06-02"});
+    agent
+        .post(&format!("{base}/api/v1/events"))
+        .set("Authorization", &bearer)
+        .send_json(event)
+        .expect("the event is created");
+    for n in 1..=3 {
+        let visit = json!({"slug": format!("v{n}"), "name": format!("Visit {n}"), "capacity": SEATS,
+            "starts_at": "2030-06-02T13:00:00+02:00", "ends_at": "2030-06-02T17:00:00+02:00"});
+        agent
+            .post(&format!("{base}/api/v1/events/big/site-visits"))
+            .set("Authorization", &bearer)
+            .send_json(visit)
+            .expect("the visit is created");
+    }
+}
+
+/// Everyone registers, from 8 threads, each ranking the 3 visits.
+fn register_everyone(base: &str) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (next, url) = (next.clone(), format!("{base}/api/v1/events/big/registrations"));
+            std::thread::spawn(move || {
+                let agent = ureq::agent();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= PEOPLE {
+                        return;
+                    }
+                    let ranking: Vec<String> = (0..3).map(|r| format!("v{}", (n + r) % 3 + 1)).collect();
+                    let body = json!({
+                        "first_name": format!("Person{n}"), "last_name": LAST_NAMES[n % LAST_NAMES.len()],
+                        "email": format!("person{n}@example.org"), "organisation": format!("Organisation {}", n % 300),
+                        "country": COUNTRIES[n % COUNTRIES.len()], "preferences": ranking, "consent": true
+                    });
+                    agent.post(&url).send_json(body).expect("the registration is answered");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+/// A board session: the cookies of one signed-in browser.
+struct Browser {
+    base: String,
+    agent: ureq::Agent,
+    cookies: BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn signed_in(base: &str, token: &str) -> Self {
+        let mut browser = Self {
+            base: base.to_owned(),
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+            cookies: BTreeMap::new(),
+        };
+        let page = browser
+            .agent
+            .get(&format!("{base}/organiser/sign-in"))
+            .call()
+            .unwrap();
+        browser.keep_cookies(&page);
+        let csrf = browser.cookies["rp_csrf"].clone();
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf_token", &csrf)
+            .append_pair("token", token)
+            .append_pair("next", "/organiser")
+            .finish();
+        let answer = browser
+            .agent
+            .post(&format!("{base}/organiser/sign-in"))
+            .set("Cookie", &browser.cookie_line())
+            .set("Content-Type", "application/x-www-form-urlencoded")
+            .send_string(&form)
+            .unwrap();
+        assert_eq!(answer.status(), 303, "signed in");
+        browser.keep_cookies(&answer);
+        assert!(browser.cookies.contains_key("rp_board"), "a board session");
+        browser
+    }
+
+    fn keep_cookies(&mut self, response: &ureq::Response) {
+        for line in response.all("set-cookie") {
+            if let Some((name, value)) = line.split(';').next().and_then(|pair| pair.split_once('=')) {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn cookie_line(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let response = match self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .set("Cookie", &self.cookie_line())
+            .call()
+        {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(other) => panic!("{path}: {other}"),
+        };
+        (response.status(), response.into_string().unwrap_or_default())
+    }
+}
