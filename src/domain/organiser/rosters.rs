@@ -1,5 +1,7 @@
 //! What organisers read: a visit's roster and waitlist, the filtered list of
-//! registrations, the board's data, and the audit trail.
+//! registrations, and the audit trail.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::Serialize;
@@ -75,21 +77,21 @@ pub(super) fn entries(
     rank_of: Option<&str>,
 ) -> Result<Vec<PersonEntry>, DomainError> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let preferences = registrations::preferences_of(conn, &ids)?;
-    let seats = registrations::seats_of(conn, &ids)?;
+    // By person, once: looking each person up in the lists would cost people × rows.
+    let mut rankings: HashMap<String, Vec<String>> = HashMap::with_capacity(ids.len());
+    for (id, _, visit) in registrations::preferences_of(conn, &ids)? {
+        rankings.entry(id).or_default().push(visit);
+    }
+    let seats: HashMap<String, String> = registrations::seats_of(conn, &ids)?.into_iter().collect();
     let tz = event_timezone(event);
     Ok(rows
         .into_iter()
         .map(|row| {
-            let ranked: Vec<&String> = preferences
-                .iter()
-                .filter(|(id, _, _)| *id == row.id)
-                .map(|(_, _, visit)| visit)
-                .collect();
-            let seat = seats
-                .iter()
-                .find(|(id, _)| *id == row.id)
-                .map(|(_, v)| v.as_str());
+            let ranked: Vec<&String> = rankings
+                .get(&row.id)
+                .map(|r| r.iter().collect())
+                .unwrap_or_default();
+            let seat = seats.get(&row.id).map(String::as_str);
             PersonEntry {
                 rank: rank_of.and_then(|visit| ranked.iter().position(|v| *v == visit).map(|p| p + 1)),
                 site_visit: slug_of(visits, seat),
@@ -109,6 +111,13 @@ pub(super) fn entries(
         .collect())
 }
 
+/// `rows` in the order of `ids` (a lookup table, not a search per row).
+fn in_order_of(mut rows: Vec<RegistrationRow>, ids: &[String]) -> Vec<RegistrationRow> {
+    let place: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    rows.sort_by_key(|row| place.get(row.id.as_str()).copied());
+    rows
+}
+
 /// Longest waitlist a roster shows.
 const ROSTER_WAITLIST_LIMIT: i64 = 10_000;
 
@@ -126,8 +135,7 @@ pub fn roster(
         .collect();
     let assigned = entries(conn, &event, &visits, seated, Some(&visit.id))?;
     let waiting = registrations::waiting_for(conn, &visit.id, true, ROSTER_WAITLIST_LIMIT)?;
-    let mut rows = registrations::find_many(conn, &waiting)?;
-    rows.sort_by_key(|row| waiting.iter().position(|id| *id == row.id));
+    let rows = in_order_of(registrations::find_many(conn, &waiting)?, &waiting);
     let waitlist = entries(conn, &event, &visits, rows, Some(&visit.id))?
         .into_iter()
         .enumerate()
@@ -141,8 +149,7 @@ pub fn roster(
         .filter(|o| o.site_visit_id == visit.id)
         .collect();
     let ids: Vec<String> = open.iter().map(|o| o.registration_id.clone()).collect();
-    let mut rows = registrations::find_many(conn, &ids)?;
-    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+    let rows = in_order_of(registrations::find_many(conn, &ids)?, &ids);
     let tz = event_timezone(&event);
     let offered = entries(conn, &event, &visits, rows, Some(&visit.id))?
         .into_iter()
