@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use rallypoint::domain::access::{create_api_token, Role};
 use rallypoint::domain::now;
-use rallypoint::settings::Settings;
 use rallypoint::startup;
 use serde_json::json;
 
@@ -40,14 +39,7 @@ const LAST_NAMES: [&str; 8] = [
 
 fn main() {
     let target = BenchDatabase::from_env("rp_board");
-    let mut settings = Settings::load_from(vec![
-        ("RALLYPOINT_DATABASE_URL".to_owned(), target.url_text()),
-        ("RALLYPOINT_BIND".to_owned(), "127.0.0.1:0".to_owned()),
-        ("RALLYPOINT_MAIL_WORKER".to_owned(), "false".to_owned()),
-        ("RALLYPOINT_EVENTS_DIR".to_owned(), "/nonexistent".to_owned()),
-        ("RALLYPOINT_LOG".to_owned(), "warn".to_owned()),
-    ])
-    .expect("bench settings");
+    let mut settings = target.server_settings();
     // One machine sends every registration: no per-client limit.
     settings.limits.public_writes_per_minute = 0;
     let db = startup::connect_and_migrate(&settings).expect("the database migrates");

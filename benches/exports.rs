@@ -23,7 +23,6 @@ use rallypoint::db::DatabaseUrl;
 use rallypoint::domain::access::{create_api_token, Role};
 use rallypoint::domain::exports::{self, CountsBy};
 use rallypoint::domain::now;
-use rallypoint::settings::Settings;
 use rallypoint::startup;
 
 mod support;
@@ -35,14 +34,7 @@ const RUNS: usize = 5;
 
 fn main() {
     let target = BenchDatabase::from_env("rp_bench");
-    let settings = Settings::load_from(vec![
-        ("RALLYPOINT_DATABASE_URL".to_owned(), target.url_text()),
-        ("RALLYPOINT_BIND".to_owned(), "127.0.0.1:0".to_owned()),
-        ("RALLYPOINT_MAIL_WORKER".to_owned(), "false".to_owned()),
-        ("RALLYPOINT_EVENTS_DIR".to_owned(), "/nonexistent".to_owned()),
-        ("RALLYPOINT_LOG".to_owned(), "warn".to_owned()),
-    ])
-    .expect("bench settings");
+    let settings = target.server_settings();
     let db = startup::connect_and_migrate(&settings).expect("the database migrates");
     let started = Instant::now();
     fill(&target.url_text());

@@ -73,6 +73,19 @@ impl BenchDatabase {
         }
     }
 
+    /// Settings of a server on this database: a free port, no mail worker, no event
+    /// files, warnings only in the log.
+    pub fn server_settings(&self) -> Settings {
+        Settings::load_from(vec![
+            ("RALLYPOINT_DATABASE_URL".to_owned(), self.url_text()),
+            ("RALLYPOINT_BIND".to_owned(), "127.0.0.1:0".to_owned()),
+            ("RALLYPOINT_MAIL_WORKER".to_owned(), "false".to_owned()),
+            ("RALLYPOINT_EVENTS_DIR".to_owned(), "/nonexistent".to_owned()),
+            ("RALLYPOINT_LOG".to_owned(), "warn".to_owned()),
+        ])
+        .expect("bench settings")
+    }
+
     /// The URL as the settings take it.
     pub fn url_text(&self) -> String {
         match &self.url {

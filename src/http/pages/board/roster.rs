@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json};
 
 use super::flash::{outcome_flash, set_flash, take_flash, Flash};
 use super::page;
-use super::session::{authorise, signed_in, to_sign_in, Action};
+use super::session::{authorise, signed_in, to_sign_in, within, Action};
 use super::views::Viewer;
 use crate::domain::exports::AttendeeCursor;
 use crate::domain::now;
@@ -375,18 +375,7 @@ fn selected_ids(form: &Map<String, Json>) -> Vec<String> {
 /// query kept) when `back` is one of this event's board pages, else the event's board.
 fn safe_back(back: Option<&str>, event: &str) -> String {
     let board = format!("/organiser/events/{event}");
-    match back {
-        Some(path)
-            if (path == board
-                || path.starts_with(&format!("{board}/"))
-                || path.starts_with(&format!("{board}?")))
-                && !path.contains("//")
-                && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
-        {
-            path.to_owned()
-        }
-        _ => board,
-    }
+    within(back, &board).map_or(board.clone(), str::to_owned)
 }
 
 /// `POST /organiser/events/{event}/bulk` with `registration` (repeated), `action`

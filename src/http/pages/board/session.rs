@@ -32,16 +32,19 @@ pub(super) async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Opt
 /// Where sign-in may send the browser afterwards: a board page, nothing else (no other
 /// site, and nothing that could not be a `Location` header).
 fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(path)
-            if (path == BOARD_PATH || path.starts_with("/organiser/"))
-                && !path.contains("//")
-                && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
-        {
-            path
-        }
-        _ => BOARD_PATH,
-    }
+    within(next, BOARD_PATH).unwrap_or(BOARD_PATH)
+}
+
+/// `path` when it is `root` or a page under it (`root/…`, `root?…`) and can only be a
+/// path of this site that is safe in a `Location` header: no `//`, no backslash,
+/// visible ASCII only. The one check of every "go back to" the board takes.
+pub(super) fn within<'a>(path: Option<&'a str>, root: &str) -> Option<&'a str> {
+    path.filter(|path| {
+        let under = path
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'));
+        under && !path.contains("//") && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    })
 }
 
 pub(super) fn to_sign_in(page: PageRequest, next: &str) -> HttpResponse {
