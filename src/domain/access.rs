@@ -43,6 +43,21 @@ impl ManageKey {
         )
     }
 
+    /// The check-in code of a registration: 100 bits of an HMAC under the same key (with
+    /// its own label), as 20 characters of RFC 4648 base32 (`A`–`Z`, `2`–`7`). Those are
+    /// all in the QR code's alphanumeric mode, so the code fits a version 1 symbol (21 × 21
+    /// modules, the least dense there is); deriving it lets every email show it again while
+    /// the database keeps only its hash ([`hash_secret`]).
+    pub fn checkin_code_for(&self, registration_id: &str) -> String {
+        let mac = self
+            .mac(CHECKIN_CODE_LABEL, registration_id)
+            .finalize()
+            .into_bytes();
+        let mut code = data_encoding::BASE32_NOPAD.encode(&mac[..13]);
+        code.truncate(CHECKIN_CODE_LENGTH);
+        code
+    }
+
     /// An HMAC of `data` under the key, for one purpose: the label keeps a signature made
     /// for one use from being valid for another.
     fn mac(&self, label: &[u8], data: &str) -> Hmac<Sha256> {
@@ -60,6 +75,22 @@ pub fn manage_url(public_url: &str, token: &str) -> String {
 }
 
 const MANAGE_LINK_LABEL: &[u8] = b"rallypoint manage link\0";
+const CHECKIN_CODE_LABEL: &[u8] = b"rallypoint check-in code\0";
+
+/// Characters of a check-in code (5 bits each: 100 bits).
+pub const CHECKIN_CODE_LENGTH: usize = 20;
+
+/// A check-in code as people may type or a scanner may read it (any case, spaces or
+/// dashes between groups) in its one stored form, or `None` when it cannot be a code.
+pub fn normalise_checkin_code(text: &str) -> Option<String> {
+    let code: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (code.len() == CHECKIN_CODE_LENGTH && code.bytes().all(|b| matches!(b, b'A'..=b'Z' | b'2'..=b'7')))
+        .then_some(code)
+}
 
 const MANAGE_KEY: &str = "manage_link";
 
@@ -203,6 +234,27 @@ mod tests {
         assert_ne!(ManageKey::new("other").token_for("a"), key.token_for("a"));
         assert!(is_well_formed_manage_token(&key.token_for("a")));
         assert!(!is_well_formed_manage_token("../etc"));
+    }
+
+    #[test]
+    fn checkin_codes_are_short_derived_and_apart_from_manage_tokens() {
+        let key = ManageKey::new("k");
+        let code = key.checkin_code_for("a");
+        assert_eq!(code.len(), CHECKIN_CODE_LENGTH);
+        assert_eq!(code, key.checkin_code_for("a"));
+        assert_ne!(code, key.checkin_code_for("b"));
+        assert_ne!(code, ManageKey::new("other").checkin_code_for("a"));
+        assert!(!key.token_for("a").to_ascii_uppercase().contains(&code));
+        assert_eq!(normalise_checkin_code(&code), Some(code.clone()));
+        let typed = format!(
+            "{} {}-{}",
+            &code[..4],
+            &code[4..8].to_ascii_lowercase(),
+            &code[8..]
+        );
+        assert_eq!(normalise_checkin_code(&typed), Some(code.clone()));
+        assert_eq!(normalise_checkin_code(&code[1..]), None);
+        assert_eq!(normalise_checkin_code("0000000000000000000O"), None);
     }
 
     #[test]
