@@ -1,16 +1,13 @@
 //! Aggregate reads over an event's registrations for the organisers' overview: how many
-//! registered in each hour, and how many confirmed people hold no seat. Each is one
-//! grouped or counted query, so the overview costs the same whatever the number of
-//! people. Kept apart from `store::registrations`, whose rows and writes they do not
+//! registered in each hour, one grouped query, so the overview costs the same whatever
+//! the number of people. Kept apart from `store::registrations`, whose rows and writes they do not
 //! touch.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use super::registrations::{CANCELLED, CONFIRMED};
-use crate::db::schema::{registrations, seat_assignments};
+use super::registrations::CANCELLED;
 use crate::db::DbConnection;
 
 #[derive(QueryableByName)]
@@ -43,16 +40,4 @@ pub fn registered_by_hour(conn: &mut DbConnection, event_id: &str) -> QueryResul
         .load(lite)?,
     };
     Ok(rows.into_iter().map(|r| (r.hour, r.registered)).collect())
-}
-
-/// Active confirmed registrations of the event that hold no seat.
-pub fn count_confirmed_without_seat(conn: &mut DbConnection, event_id: &str) -> QueryResult<i64> {
-    registrations::table
-        .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(CONFIRMED))
-        .filter(not(exists(
-            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
-        )))
-        .count()
-        .get_result(conn)
 }

@@ -12,6 +12,7 @@ use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event, local_time};
 use crate::domain::exports::{self, CountryCounts};
 use crate::store::registration_stats;
+use crate::store::registrations::{self, RegistrationFilter};
 
 /// Active registrations made on one day of the event's time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -40,7 +41,14 @@ pub fn overview(
     let event_view = catalog::event_view(conn, event_slug, now)?;
     let countries = exports::counts_by_country(conn, event_slug)?;
     let event = find_event(conn, event_slug)?;
-    let without_seat = registration_stats::count_confirmed_without_seat(conn, &event.id)?;
+    let without_seat = registrations::count(
+        conn,
+        &event.id,
+        &RegistrationFilter {
+            without_seat: true,
+            ..RegistrationFilter::default()
+        },
+    )?;
     let tz = event_timezone(&event);
     let hours = registration_stats::registered_by_hour(conn, &event.id)?;
     Ok(Overview {

@@ -119,7 +119,7 @@ fn in_order_of(mut rows: Vec<RegistrationRow>, ids: &[String]) -> Vec<Registrati
 }
 
 /// Longest waitlist a roster shows.
-const ROSTER_WAITLIST_LIMIT: i64 = 10_000;
+pub(super) const ROSTER_WAITLIST_LIMIT: i64 = 10_000;
 
 pub fn roster(
     conn: &mut DbConnection,
@@ -220,6 +220,7 @@ pub fn list_registrations(
             .as_deref()
             .map(search::fold)
             .filter(|s| !s.is_empty()),
+        without_seat: false,
     };
     let (rows, total) = registrations::list_for_event(conn, &event.id, &filter, query.limit, query.offset)?;
     Ok(RegistrationPage {

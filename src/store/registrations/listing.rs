@@ -20,6 +20,8 @@ pub struct RegistrationFilter {
     /// Part of the stored `search_text` (names, organisation, email), already folded by
     /// `domain::search::fold`: that is what makes it ignore letter case and accents.
     pub search: Option<String>,
+    /// Only confirmed registrations holding no seat.
+    pub without_seat: bool,
 }
 
 fn filtered<'a>(event_id: &'a str, filter: &'a RegistrationFilter) -> registrations::BoxedQuery<'a, Backend> {
@@ -38,6 +40,13 @@ fn filtered<'a>(event_id: &'a str, filter: &'a RegistrationFilter) -> registrati
                 .filter(seat_assignments::registration_id.eq(registrations::id))
                 .filter(seat_assignments::site_visit_id.eq(visit)),
         ));
+    }
+    if filter.without_seat {
+        query = query
+            .filter(registrations::status.eq(CONFIRMED))
+            .filter(not(exists(
+                seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
+            )));
     }
     if let Some(search) = &filter.search {
         let escaped = search
@@ -66,6 +75,50 @@ pub fn list_for_event(
         .select(RegistrationRow::as_select())
         .load(conn)?;
     Ok((page, total))
+}
+
+/// What a roster page filters and sorts on: a few columns of a registration, so that a
+/// roster of thousands is read without building an entry for each person.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = registrations)]
+pub struct RosterKey {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub country: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// The keys of the event's registrations that `filter` keeps, in registration order.
+pub fn keys(
+    conn: &mut DbConnection,
+    event_id: &str,
+    filter: &RegistrationFilter,
+) -> QueryResult<Vec<RosterKey>> {
+    filtered(event_id, filter)
+        .order((registrations::created_at, registrations::id))
+        .select(RosterKey::as_select())
+        .load(conn)
+}
+
+/// The keys of those among `ids` that `filter` keeps, in no particular order.
+pub fn keys_among(
+    conn: &mut DbConnection,
+    event_id: &str,
+    filter: &RegistrationFilter,
+    ids: &[String],
+) -> QueryResult<Vec<RosterKey>> {
+    in_slices(conn, ids, |conn, ids| {
+        filtered(event_id, filter)
+            .filter(registrations::id.eq_any(ids))
+            .select(RosterKey::as_select())
+            .load(conn)
+    })
+}
+
+/// How many of the event's registrations `filter` keeps.
+pub fn count(conn: &mut DbConnection, event_id: &str, filter: &RegistrationFilter) -> QueryResult<i64> {
+    filtered(event_id, filter).count().get_result(conn)
 }
 
 /// Ids bound in one `IN (…)` list at most: SQLite refuses a statement with more than
@@ -159,17 +212,4 @@ pub fn active_in_order(
         .collect();
     rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(rows)
-}
-
-/// Active confirmed registrations of the event that hold no seat, in registration order.
-pub fn confirmed_without_seat(conn: &mut DbConnection, event_id: &str) -> QueryResult<Vec<RegistrationRow>> {
-    registrations::table
-        .filter(registrations::event_id.eq(event_id))
-        .filter(registrations::status.eq(CONFIRMED))
-        .filter(not(exists(
-            seat_assignments::table.filter(seat_assignments::registration_id.eq(registrations::id)),
-        )))
-        .order((registrations::created_at, registrations::id))
-        .select(RegistrationRow::as_select())
-        .load(conn)
 }

@@ -19,8 +19,8 @@ mod waitlists;
 pub use erasure::{anonymise, erased_email, find_by_email, not_erased, ERASED};
 pub use hot_path::{claim_seat, insert, insert_preferences, insert_ranked, settle_counts};
 pub use listing::{
-    active_in_order, confirmed_in_order, confirmed_without_seat, find_many, list_for_event, preferences_of,
-    seated_in, seats_of, RegistrationFilter,
+    active_in_order, confirmed_in_order, count, find_many, keys, keys_among, list_for_event, preferences_of,
+    seated_in, seats_of, RegistrationFilter, RosterKey,
 };
 #[cfg(feature = "reference")]
 pub use waitlists::waiting_counts;
