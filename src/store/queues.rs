@@ -254,6 +254,11 @@ pub fn queues_of(conn: &mut DbConnection, registration_id: &str) -> QueryResult<
 
 /// The first `limit` people of a queue, in order.
 pub fn first(conn: &mut DbConnection, queue_id: &str, limit: i64) -> QueryResult<Vec<String>> {
+    slice(conn, queue_id, 0, limit)
+}
+
+/// `limit` people of a queue from position `offset + 1` on, in order.
+pub fn slice(conn: &mut DbConnection, queue_id: &str, offset: i64, limit: i64) -> QueryResult<Vec<String>> {
     // From the head on: the places below it all left (see `Depart`).
     let head = waitlist_queues::table
         .find(queue_id)
@@ -266,7 +271,38 @@ pub fn first(conn: &mut DbConnection, queue_id: &str, limit: i64) -> QueryResult
         .order(waitlist_entries::place)
         .select(waitlist_entries::registration_id)
         .limit(limit)
+        .offset(offset)
         .load(conn)
+}
+
+/// How many wait in a queue (0 for a queue not stored yet).
+pub fn length(conn: &mut DbConnection, queue_id: &str) -> QueryResult<i64> {
+    Ok(waitlist_queues::table
+        .find(queue_id)
+        .select(waitlist_queues::length)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Those of `registration_ids` who are in the queue, in its order.
+pub fn members_among(
+    conn: &mut DbConnection,
+    queue_id: &str,
+    registration_ids: &[String],
+) -> QueryResult<Vec<String>> {
+    let mut members: Vec<(i64, String)> = Vec::new();
+    for chunk in registration_ids.chunks(4_096) {
+        members.extend(
+            waitlist_entries::table
+                .filter(waitlist_entries::queue_id.eq(queue_id))
+                .filter(waitlist_entries::registration_id.eq_any(chunk))
+                .select((waitlist_entries::place, waitlist_entries::registration_id))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
+    members.sort_unstable();
+    Ok(members.into_iter().map(|(_, id)| id).collect())
 }
 
 /// 1-based position of a registration in a queue; `None` when it is not in it.

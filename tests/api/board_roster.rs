@@ -390,6 +390,40 @@ fn the_waitlist_pages_keep_the_api_rosters_order_and_positions(backend: Backend)
     assert_eq!(found.row_ids(), [people[7].clone()]);
     let position = waitlist.iter().find(|w| w["id"] == people[7].as_str()).unwrap()["position"].to_string();
     assert_eq!(found.attributes("data-position"), [position]);
+
+    // People holding no seat wait in the visit's queue, ahead of those who would move
+    // up: a search finds each at their own place, and the last page of the waitlist
+    // reads on from the queue into the others.
+    let queued: Vec<String> = (0..3)
+        .map(|n| {
+            let reply = app.register(
+                "wl",
+                &person(500 + n, "Ana", "Łobocka", "Queue Org", "PT", &["small"]),
+            );
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            reply.json()["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let roster = api_roster(&app, "wl", "small");
+    let waitlist = roster["waitlist"].as_array().unwrap();
+    assert_eq!(ids(&roster["waitlist"])[..3], queued[..]);
+    let expected: Vec<(String, String)> = waitlist
+        .iter()
+        .filter(|w| w["last_name"] == "Łobocka")
+        .map(|w| (w["id"].as_str().unwrap().to_owned(), w["position"].to_string()))
+        .collect();
+    assert_eq!(expected.len(), 4);
+    let found = browser.get(&format!("{path}&q=LOBOCKA"));
+    let shown: Vec<(String, String)> = found
+        .row_ids()
+        .into_iter()
+        .zip(found.attributes("data-position"))
+        .collect();
+    assert_eq!(shown, expected);
+    let last = browser.get(&format!("{path}&page=3"));
+    assert_eq!(last.row_ids(), ids(&roster["waitlist"])[100..]);
+    let positions: Vec<String> = (101..=112).map(|p: usize| p.to_string()).collect();
+    assert_eq!(last.attributes("data-position"), positions);
 }
 
 fn bulk_move_moves_who_fits_and_names_who_does_not(backend: Backend) {

@@ -20,7 +20,7 @@ use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::helpers::{participant, Backend, TestApp, DEMO_EVENT};
+use crate::helpers::{call, concurrently, participant, Backend, Job, TestApp, DEMO_EVENT};
 
 /// One browser at a time: the machine has two cores and the HTTP tests run meanwhile.
 static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -458,4 +458,151 @@ fn an_organiser_signs_in_moves_a_participant_and_sees_the_bars_change() {
     let event = app.event(DEMO_EVENT);
     assert_eq!(event["site_visits"][0]["assigned"], 4);
     assert_eq!(event["site_visits"][1]["assigned"], 1);
+}
+
+/// Issue 17's event: 10,000 registrations over 3 visits of 3,000 seats, each person
+/// ranking all three, 20 countries, some names with accents. The overview and a roster
+/// page load, the search finds "Łobocka" from "lobocka", and one person is moved off
+/// their seat from the roster's toolbar (the freed seat goes to the next in line).
+#[test]
+fn a_board_of_ten_thousand_loads_searches_and_moves_one_person() {
+    const TEST: &str = "board-10k";
+    const PEOPLE: usize = 10_000;
+    const COUNTRIES: [&str; 20] = [
+        "BE", "IT", "PT", "PL", "DE", "FR", "ES", "NL", "AT", "SE", "DK", "FI", "IE", "CZ", "HU", "RO", "BG",
+        "GR", "SK", "SI",
+    ];
+    let _one = ONE_BROWSER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(chrome) = Chrome::start(TEST) else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite);
+    app.create_event("big", json!({}), &[("v1", 3_000), ("v2", 3_000), ("v3", 3_000)]);
+    let url = app.url("/api/v1/events/big/registrations");
+    let jobs: Vec<Job<u16>> = (0..PEOPLE)
+        .map(|n| {
+            let url = url.clone();
+            let ranking = [["v1", "v2", "v3"], ["v2", "v3", "v1"], ["v3", "v1", "v2"]][n % 3];
+            let mut body = participant(n, &ranking);
+            body["country"] = json!(COUNTRIES[n % COUNTRIES.len()]);
+            if n % 250 == 0 {
+                body["last_name"] = json!("Łobocka");
+            }
+            Box::new(move |agent: &ureq::Agent| {
+                match agent
+                    .post(&url)
+                    .set("Content-Type", "application/json")
+                    .send_string(&body.to_string())
+                {
+                    Ok(response) => response.status(),
+                    Err(ureq::Error::Status(status, _)) => status,
+                    Err(other) => panic!("{other}"),
+                }
+            }) as Job<u16>
+        })
+        .collect();
+    assert!(concurrently(8, jobs).iter().all(|status| *status == 201));
+
+    // Whom the search must find: the API roster's people called Łobocka, seated or waiting.
+    let roster = call(
+        ureq::get(&app.url("/api/v1/events/big/site-visits/v1/roster"))
+            .set("Authorization", &format!("Bearer {}", app.organiser)),
+        None,
+    )
+    .json();
+    let named = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["last_name"] == "Łobocka")
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut lobocka = named(&roster["assigned"]);
+    lobocka.extend(named(&roster["waitlist"]));
+    assert!(!lobocka.is_empty());
+    let moved = roster["assigned"][0]["id"].as_str().unwrap().to_owned();
+    let moved_name = format!(
+        "{} {}",
+        roster["assigned"][0]["first_name"].as_str().unwrap(),
+        roster["assigned"][0]["last_name"].as_str().unwrap()
+    );
+
+    let overview_url = app.url("/organiser/events/big");
+    let roster_url = app.url("/organiser/events/big/site-visits/v1");
+    let token = app.organiser.clone();
+    let expected = lobocka.clone();
+    let selected = moved.clone();
+    chrome.run(DESKTOP, |client| async move {
+        client.goto(&overview_url).await?;
+        client.wait().for_element(Locator::Id("token")).await?;
+        type_into(&client, "token", &token).await?;
+        client
+            .find(Locator::Css("form.form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        client.wait().for_element(Locator::Css(".board")).await?;
+        let seats = text_of(&client, "[data-fill='v1']").await?;
+        assert!(seats.starts_with("3000 / 3000"), "{seats}");
+        screenshot(&client, TEST, "overview-desktop").await?;
+
+        client.goto(&roster_url).await?;
+        let range = text_of(&client, "#roster-range").await?;
+        assert!(range.starts_with("1–50 of "), "{range}");
+        assert_eq!(client.find_all(Locator::Css("tr[data-id]")).await?.len(), 50);
+        screenshot(&client, TEST, "roster-desktop").await?;
+
+        type_into(&client, "q", "lobocka").await?;
+        client
+            .find(Locator::Css("form.roster-filters button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        // The answer's search field holds the words searched for.
+        client
+            .wait()
+            .for_element(Locator::Css("input#q[value='lobocka']"))
+            .await?;
+        let mut found = Vec::new();
+        for row in client.find_all(Locator::Css("tr[data-id]")).await? {
+            found.push(row.attr("data-id").await?.unwrap_or_default());
+        }
+        assert_eq!(
+            found, expected,
+            "the search shows the roster's Łobocka, in roster order"
+        );
+        screenshot(&client, TEST, "search-desktop").await?;
+
+        // Move the first seated person to "No site visit" from the toolbar.
+        client.goto(&roster_url).await?;
+        client
+            .find(Locator::Css(&format!("input[value='{selected}']")))
+            .await?
+            .click()
+            .await?;
+        choose(&client, "bulk-target", "").await?;
+        client
+            .find(Locator::Css("#bulk button[value=move]"))
+            .await?
+            .click()
+            .await?;
+        let flash = text_of(&client, "#flash").await?;
+        assert_eq!(flash, "1 person now holds no site visit.");
+        screenshot(&client, TEST, "moved-desktop").await?;
+        client.set_window_size(PHONE.0, PHONE.1).await?;
+        screenshot(&client, TEST, "moved-phone").await
+    });
+    let after = call(
+        ureq::get(&app.url("/api/v1/events/big/site-visits/v1/roster"))
+            .set("Authorization", &format!("Bearer {}", app.organiser)),
+        None,
+    )
+    .json();
+    let assigned = after["assigned"].as_array().unwrap();
+    assert!(
+        assigned.iter().all(|p| p["id"] != moved.as_str()),
+        "{moved_name} left v1"
+    );
+    assert_eq!(assigned.len(), 3_000, "the freed seat went to the next in line");
 }

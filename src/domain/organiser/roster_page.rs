@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use super::rosters::{entries, ROSTER_WAITLIST_LIMIT};
+use super::rosters::entries;
 use super::{find_visit, PersonEntry};
 use crate::db::DbConnection;
 use crate::domain::catalog::{self, EventView, SiteVisitView};
@@ -17,8 +17,10 @@ use crate::domain::country::country_name;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event_with_visits, local_time};
 use crate::domain::search::fold;
+use crate::store::events::EventRow;
 use crate::store::registrations::{self, RegistrationFilter, RosterKey};
-use crate::store::{counts, offers};
+use crate::store::site_visits::SiteVisitRow;
+use crate::store::{counts, offers, queues};
 
 /// People per roster page: a page stays small whatever the event's size.
 pub const ROSTER_PAGE_SIZE: usize = 50;
@@ -150,10 +152,237 @@ fn in_order(keys: Vec<RosterKey>, ids: &[String]) -> Vec<(usize, RosterKey)> {
     placed
 }
 
-/// A page of `of`'s roster for `query`. Filters are applied by the database
-/// (`registrations::keys`): only a few columns of each matching person are read, and
-/// full entries are built for the page's rows alone, so a page costs about the same for
-/// 100 people as for 10,000.
+/// The rows of the page shown, and where it stands among the pages.
+struct Paged {
+    rows: Vec<KeyRow>,
+    matching: usize,
+    page: usize,
+    pages: usize,
+}
+
+fn paging(matching: usize, asked: usize) -> (usize, usize) {
+    let pages = matching.div_ceil(ROSTER_PAGE_SIZE).max(1);
+    (asked.min(pages), pages)
+}
+
+fn key_row(key: RosterKey, status: RowStatus) -> KeyRow {
+    KeyRow {
+        key,
+        status,
+        position: None,
+        offer_expires_at: None,
+    }
+}
+
+/// Sorts every matching row as asked and keeps the page's.
+fn sort_and_cut(mut rows: Vec<KeyRow>, sort: RosterSort, asked: usize) -> Paged {
+    match sort {
+        RosterSort::Roster => {}
+        RosterSort::Name => rows.sort_by_cached_key(|row| (name_key(&row.key), row.key.id.clone())),
+        RosterSort::Registered => {
+            rows.sort_by(|a, b| (a.key.created_at, &a.key.id).cmp(&(b.key.created_at, &b.key.id)))
+        }
+        RosterSort::Country => {
+            rows.sort_by_cached_key(|row| (row.key.country.clone(), name_key(&row.key), row.key.id.clone()))
+        }
+    }
+    let matching = rows.len();
+    let (page, pages) = paging(matching, asked);
+    let rows = rows
+        .into_iter()
+        .skip((page - 1) * ROSTER_PAGE_SIZE)
+        .take(ROSTER_PAGE_SIZE)
+        .collect();
+    Paged {
+        rows,
+        matching,
+        page,
+        pages,
+    }
+}
+
+/// A visit's roster in its own order (seated, offered, then the waitlist), unfiltered:
+/// the page's window is read from each part with an offset, so a page costs the same
+/// wherever it is. The parts' sizes are the maintained counters.
+fn visit_window(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visit: &SiteVisitRow,
+    parts: [(RowStatus, usize); 3],
+    asked: usize,
+) -> Result<Paged, DomainError> {
+    let matching = parts.iter().map(|(_, size)| size).sum();
+    let (page, pages) = paging(matching, asked);
+    let (start, end) = ((page - 1) * ROSTER_PAGE_SIZE, page * ROSTER_PAGE_SIZE);
+    let mut rows = Vec::new();
+    let mut base = 0;
+    for (status, size) in parts {
+        let (from, to) = (start.max(base), end.min(base + size));
+        base += size;
+        if from >= to {
+            continue;
+        }
+        let (offset, limit) = (from - (base - size), to - from);
+        match status {
+            RowStatus::Seated => rows.extend(
+                registrations::seated_keys(conn, &visit.id, offset as i64, limit as i64)?
+                    .into_iter()
+                    .map(|key| key_row(key, status)),
+            ),
+            RowStatus::Offered => {
+                let open: Vec<_> = offers::of_event(conn, &event.id)?
+                    .into_iter()
+                    .filter(|o| o.site_visit_id == visit.id)
+                    .skip(offset)
+                    .take(limit)
+                    .collect();
+                let ids: Vec<String> = open.iter().map(|o| o.registration_id.clone()).collect();
+                let keys = registrations::keys_among(conn, &event.id, &RegistrationFilter::default(), &ids)?;
+                rows.extend(in_order(keys, &ids).into_iter().map(|(place, key)| KeyRow {
+                    offer_expires_at: Some(open[place - 1].expires_at),
+                    ..key_row(key, status)
+                }));
+            }
+            // Not a part of a visit's roster.
+            RowStatus::NoSeat => {}
+            RowStatus::Waiting => {
+                let queued = queues::length(conn, &visit.id)? as usize;
+                let mut ids = if offset < queued {
+                    queues::slice(conn, &visit.id, offset as i64, limit.min(queued - offset) as i64)?
+                } else {
+                    Vec::new()
+                };
+                if ids.len() < limit {
+                    let skip = offset.saturating_sub(queued);
+                    ids.extend(registrations::upgrades_page(
+                        conn,
+                        &visit.id,
+                        skip as i64,
+                        (limit - ids.len()) as i64,
+                    )?);
+                }
+                let keys = registrations::keys_among(conn, &event.id, &RegistrationFilter::default(), &ids)?;
+                rows.extend(in_order(keys, &ids).into_iter().map(|(place, key)| KeyRow {
+                    position: Some(offset + place),
+                    ..key_row(key, status)
+                }));
+            }
+        }
+    }
+    Ok(Paged {
+        rows,
+        matching,
+        page,
+        pages,
+    })
+}
+
+/// Every row of a visit's roster that `filter` keeps, in the roster's order; waiting
+/// rows without their positions yet ([`place_waiting`] gives the page's).
+fn visit_matches(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visit: &SiteVisitRow,
+    filter: &RegistrationFilter,
+    wanted: impl Fn(RowStatus) -> bool,
+) -> Result<Vec<KeyRow>, DomainError> {
+    let mut rows = Vec::new();
+    if wanted(RowStatus::Seated) {
+        let seated = RegistrationFilter {
+            site_visit_id: Some(visit.id.clone()),
+            ..filter.clone()
+        };
+        rows.extend(
+            registrations::keys(conn, &event.id, &seated)?
+                .into_iter()
+                .map(|key| key_row(key, RowStatus::Seated)),
+        );
+    }
+    if wanted(RowStatus::Offered) {
+        let open: Vec<_> = offers::of_event(conn, &event.id)?
+            .into_iter()
+            .filter(|o| o.site_visit_id == visit.id)
+            .collect();
+        let ids: Vec<String> = open.iter().map(|o| o.registration_id.clone()).collect();
+        let keys = registrations::keys_among(conn, &event.id, filter, &ids)?;
+        rows.extend(in_order(keys, &ids).into_iter().map(|(place, key)| KeyRow {
+            offer_expires_at: Some(open[place - 1].expires_at),
+            ..key_row(key, RowStatus::Offered)
+        }));
+    }
+    if wanted(RowStatus::Waiting) {
+        // The people the filter keeps, then which of them wait: the queue's members in
+        // its order, then those who would move up.
+        let candidates: HashMap<String, RosterKey> = registrations::keys(conn, &event.id, filter)?
+            .into_iter()
+            .map(|key| (key.id.clone(), key))
+            .collect();
+        let ids: Vec<String> = candidates.keys().cloned().collect();
+        let mut waiting = queues::members_among(conn, &visit.id, &ids)?;
+        waiting.extend(registrations::upgrades_among(conn, &visit.id, &ids)?);
+        let mut candidates = candidates;
+        rows.extend(
+            waiting
+                .iter()
+                .filter_map(|id| candidates.remove(id))
+                .map(|key| key_row(key, RowStatus::Waiting)),
+        );
+    }
+    Ok(rows)
+}
+
+/// Gives the page's waiting rows their positions: in the visit's queue (read for those
+/// rows alone), else after the queue among those who would move up.
+fn place_waiting(
+    conn: &mut DbConnection,
+    visit: &SiteVisitRow,
+    rows: &mut [KeyRow],
+) -> Result<(), DomainError> {
+    let unplaced: Vec<String> = rows
+        .iter()
+        .filter(|row| row.status == RowStatus::Waiting && row.position.is_none())
+        .map(|row| row.key.id.clone())
+        .collect();
+    if unplaced.is_empty() {
+        return Ok(());
+    }
+    let in_queue: HashMap<String, i64> = queues::positions_of(conn, &unplaced)?
+        .into_iter()
+        .filter(|(_, queue, _)| *queue == visit.id)
+        .map(|(id, _, position)| (id, position))
+        .collect();
+    let mut upgrades: Option<HashMap<String, usize>> = None;
+    for row in rows
+        .iter_mut()
+        .filter(|row| row.status == RowStatus::Waiting && row.position.is_none())
+    {
+        row.position = match in_queue.get(&row.key.id) {
+            Some(position) => Some(*position as usize),
+            None => {
+                if upgrades.is_none() {
+                    let queued = queues::length(conn, &visit.id)? as usize;
+                    let order = registrations::upgrades_page(conn, &visit.id, 0, i64::MAX)?;
+                    upgrades = Some(
+                        order
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, id)| (id, queued + i + 1))
+                            .collect(),
+                    );
+                }
+                upgrades
+                    .as_ref()
+                    .and_then(|order| order.get(&row.key.id).copied())
+            }
+        };
+    }
+    Ok(())
+}
+
+/// A page of `of`'s roster for `query`. In the roster's own order and unfiltered, the
+/// page's rows alone are read ([`visit_window`]); otherwise the database filters
+/// (`registrations::keys`: a few columns per matching person) and the rows are sorted
+/// here. Either way full entries are built for the page's rows only.
 pub fn roster_page(
     conn: &mut DbConnection,
     event_slug: &str,
@@ -162,6 +391,7 @@ pub fn roster_page(
     now: NaiveDateTime,
 ) -> Result<RosterPage, DomainError> {
     let (event, visits) = find_event_with_visits(conn, event_slug)?;
+    let event_view = catalog::event_view(conn, event_slug, now)?;
     let filter = RegistrationFilter {
         country: query
             .country
@@ -173,133 +403,86 @@ pub fn roster_page(
     };
     let wanted = |status| query.status.is_none_or(|wanted| wanted == status);
     let unfiltered = filter.country.is_none() && filter.search.is_none();
+    let asked = query.page.max(1);
     let counts = counts::of_event(conn, &event.id)?;
-    let mut rows: Vec<KeyRow> = Vec::new();
     let (mut seated, mut offered, mut waiting, mut without_seat) = (0, 0, 0, 0);
-    let (visit, country_codes): (Option<SiteVisitView>, BTreeSet<String>) = match of {
+    let (visit, paged, country_codes): (Option<SiteVisitView>, Paged, BTreeSet<String>) = match of {
         RosterOf::Visit(slug) => {
             let visit = find_visit(&visits, slug)?;
-            let seated_filter = RegistrationFilter {
-                site_visit_id: Some(visit.id.clone()),
-                ..filter.clone()
-            };
-            if wanted(RowStatus::Seated) {
-                let keys = registrations::keys(conn, &event.id, &seated_filter)?;
-                rows.extend(keys.into_iter().map(|key| KeyRow {
-                    key,
-                    status: RowStatus::Seated,
-                    position: None,
-                    offer_expires_at: None,
-                }));
-            }
-            seated = if unfiltered && wanted(RowStatus::Seated) {
-                rows.len()
+            let view = event_view
+                .site_visits
+                .iter()
+                .find(|v| v.slug == visit.slug)
+                .cloned()
+                .ok_or(DomainError::NotFound("site visit"))?;
+            (seated, offered, waiting) = (
+                view.assigned.max(0) as usize,
+                view.offered.max(0) as usize,
+                view.waitlisted.max(0) as usize,
+            );
+            let mut paged = if unfiltered && query.sort == RosterSort::Roster {
+                let parts = [
+                    (RowStatus::Seated, seated),
+                    (RowStatus::Offered, offered),
+                    (RowStatus::Waiting, waiting),
+                ]
+                .map(|(status, size)| (status, if wanted(status) { size } else { 0 }));
+                visit_window(conn, &event, &visit, parts, asked)?
             } else {
-                let everyone = RegistrationFilter {
-                    site_visit_id: Some(visit.id.clone()),
-                    ..RegistrationFilter::default()
-                };
-                registrations::count(conn, &event.id, &everyone)? as usize
+                let rows = visit_matches(conn, &event, &visit, &filter, wanted)?;
+                sort_and_cut(rows, query.sort, asked)
             };
-            let open: Vec<_> = offers::of_event(conn, &event.id)?
-                .into_iter()
-                .filter(|o| o.site_visit_id == visit.id)
-                .collect();
-            offered = open.len();
-            if wanted(RowStatus::Offered) && !open.is_empty() {
-                let ids: Vec<String> = open.iter().map(|o| o.registration_id.clone()).collect();
-                let keys = registrations::keys_among(conn, &event.id, &filter, &ids)?;
-                rows.extend(in_order(keys, &ids).into_iter().map(|(place, key)| KeyRow {
-                    key,
-                    status: RowStatus::Offered,
-                    position: None,
-                    offer_expires_at: Some(open[place - 1].expires_at),
-                }));
-            }
-            // The waitlist as the API roster reads it, so positions are the same.
-            let ids = registrations::waiting_for(conn, &visit.id, true, ROSTER_WAITLIST_LIMIT)?;
-            waiting = ids.len();
-            if wanted(RowStatus::Waiting) && !ids.is_empty() {
-                let keys = registrations::keys_among(conn, &event.id, &filter, &ids)?;
-                rows.extend(in_order(keys, &ids).into_iter().map(|(place, key)| KeyRow {
-                    key,
-                    status: RowStatus::Waiting,
-                    position: Some(place),
-                    offer_expires_at: None,
-                }));
-            }
+            place_waiting(conn, &visit, &mut paged.rows)?;
             let codes = counts
                 .iter()
                 .filter(|row| row.site_visit_id == visit.id)
                 .map(|row| row.country.clone())
                 .collect();
-            let view = catalog::event_view(conn, event_slug, now)?
-                .site_visits
-                .into_iter()
-                .find(|v| v.slug == visit.slug)
-                .ok_or(DomainError::NotFound("site visit"))?;
-            (Some(view), codes)
+            (Some(view), paged, codes)
         }
         RosterOf::WithoutSeat => {
-            let without = RegistrationFilter {
+            let everyone = RegistrationFilter {
                 without_seat: true,
-                ..filter.clone()
+                ..RegistrationFilter::default()
             };
-            let keys = registrations::keys(conn, &event.id, &without)?;
+            let keys = registrations::keys(
+                conn,
+                &event.id,
+                &RegistrationFilter {
+                    without_seat: true,
+                    ..filter.clone()
+                },
+            )?;
             without_seat = if unfiltered {
                 keys.len()
             } else {
-                let everyone = RegistrationFilter {
-                    without_seat: true,
-                    ..RegistrationFilter::default()
-                };
                 registrations::count(conn, &event.id, &everyone)? as usize
             };
-            rows.extend(keys.into_iter().map(|key| KeyRow {
-                key,
-                status: RowStatus::NoSeat,
-                position: None,
-                offer_expires_at: None,
-            }));
+            let rows = keys
+                .into_iter()
+                .map(|key| key_row(key, RowStatus::NoSeat))
+                .collect();
             let codes = counts
                 .iter()
                 .filter(|row| row.site_visit_id == counts::COUNTRY_ROW && row.registered > 0)
                 .map(|row| row.country.clone())
                 .collect();
-            (None, codes)
+            (None, sort_and_cut(rows, query.sort, asked), codes)
         }
     };
-    match query.sort {
-        RosterSort::Roster => {}
-        RosterSort::Name => rows.sort_by_cached_key(|row| (name_key(&row.key), row.key.id.clone())),
-        RosterSort::Registered => {
-            rows.sort_by(|a, b| (a.key.created_at, &a.key.id).cmp(&(b.key.created_at, &b.key.id)))
-        }
-        RosterSort::Country => {
-            rows.sort_by_cached_key(|row| (row.key.country.clone(), name_key(&row.key), row.key.id.clone()))
-        }
-    }
-    let matching = rows.len();
-    let pages = matching.div_ceil(ROSTER_PAGE_SIZE).max(1);
-    let asked = query.page.max(1);
-    let page = asked.min(pages);
-    let shown: Vec<KeyRow> = rows
-        .into_iter()
-        .skip((page - 1) * ROSTER_PAGE_SIZE)
-        .take(ROSTER_PAGE_SIZE)
-        .collect();
-    let ids: Vec<String> = shown.iter().map(|row| row.key.id.clone()).collect();
-    let rank_of = match of {
-        RosterOf::Visit(slug) => visits.iter().find(|v| &v.slug == slug).map(|v| v.id.as_str()),
-        RosterOf::WithoutSeat => None,
-    };
+    let ids: Vec<String> = paged.rows.iter().map(|row| row.key.id.clone()).collect();
+    let rank_of = visit
+        .as_ref()
+        .and_then(|view| visits.iter().find(|v| v.slug == view.slug))
+        .map(|v| v.id.as_str());
     let found = registrations::find_many(conn, &ids)?;
     let mut people: HashMap<String, PersonEntry> = entries(conn, &event, &visits, found, rank_of)?
         .into_iter()
         .map(|person| (person.id.clone(), person))
         .collect();
     let tz = event_timezone(&event);
-    let rows = shown
+    let rows = paged
+        .rows
         .into_iter()
         .filter_map(|row| {
             Some(RosterRow {
@@ -311,17 +494,17 @@ pub fn roster_page(
         })
         .collect();
     Ok(RosterPage {
-        event: catalog::event_view(conn, event_slug, now)?,
+        event: event_view,
         visit,
         rows,
-        matching,
+        matching: paged.matching,
         seated,
         offered,
         waiting,
         without_seat,
-        page,
-        pages,
-        clamped: asked > pages,
+        page: paged.page,
+        pages: paged.pages,
+        clamped: asked > paged.pages,
         countries: country_codes
             .into_iter()
             .map(|code| {

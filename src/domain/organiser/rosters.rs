@@ -119,7 +119,7 @@ fn in_order_of(mut rows: Vec<RegistrationRow>, ids: &[String]) -> Vec<Registrati
 }
 
 /// Longest waitlist a roster shows.
-pub(super) const ROSTER_WAITLIST_LIMIT: i64 = 10_000;
+const ROSTER_WAITLIST_LIMIT: i64 = 10_000;
 
 pub fn roster(
     conn: &mut DbConnection,

@@ -116,6 +116,24 @@ pub fn keys_among(
     })
 }
 
+/// The keys of `limit` people seated in `visit_id` from the `offset + 1`th on, in
+/// registration order.
+pub fn seated_keys(
+    conn: &mut DbConnection,
+    visit_id: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<RosterKey>> {
+    seat_assignments::table
+        .inner_join(registrations::table)
+        .filter(seat_assignments::site_visit_id.eq(visit_id))
+        .order((registrations::created_at, registrations::id))
+        .select(RosterKey::as_select())
+        .limit(limit)
+        .offset(offset)
+        .load(conn)
+}
+
 /// How many of the event's registrations `filter` keeps.
 pub fn count(conn: &mut DbConnection, event_id: &str, filter: &RegistrationFilter) -> QueryResult<i64> {
     filtered(event_id, filter).count().get_result(conn)

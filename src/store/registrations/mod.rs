@@ -20,13 +20,13 @@ pub use erasure::{anonymise, erased_email, find_by_email, not_erased, ERASED};
 pub use hot_path::{claim_seat, insert, insert_preferences, insert_ranked, settle_counts};
 pub use listing::{
     active_in_order, confirmed_in_order, count, find_many, keys, keys_among, list_for_event, preferences_of,
-    seated_in, seats_of, RegistrationFilter, RosterKey,
+    seated_in, seated_keys, seats_of, RegistrationFilter, RosterKey,
 };
 #[cfg(feature = "reference")]
 pub use waitlists::waiting_counts;
 pub use waitlists::{
-    event_waitlist_position, first_event_waitlisted, next_waiting, set_auto_seat, sync_queues, waiting_for,
-    waitlist_position,
+    event_waitlist_position, first_event_waitlisted, next_waiting, set_auto_seat, sync_queues,
+    upgrades_among, upgrades_page, waiting_for, waitlist_position,
 };
 
 use chrono::NaiveDateTime;

@@ -7,6 +7,8 @@
 //! implementation behind the `reference` feature: the product reads those numbers from
 //! the maintained counters (`store::counts`), the tests check the counters against it.
 
+use std::collections::HashSet;
+
 #[cfg(feature = "reference")]
 use diesel::dsl::count_star;
 use diesel::dsl::not;
@@ -47,6 +49,38 @@ pub fn waiting_for(
         );
     }
     Ok(waiting)
+}
+
+/// `limit` of those who would move up to `visit_id` from a lower-ranked seat, from the
+/// `offset + 1`th on, in their order (after the visit's queue).
+pub fn upgrades_page(
+    conn: &mut DbConnection,
+    visit_id: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    upgrades_for(visit_id)
+        .select(visit_waitlist::registration_id)
+        .limit(limit)
+        .offset(offset)
+        .load(conn)
+}
+
+/// Those of `ids` who would move up to `visit_id` from a lower-ranked seat, in order.
+pub fn upgrades_among(conn: &mut DbConnection, visit_id: &str, ids: &[String]) -> QueryResult<Vec<String>> {
+    if ids.len() > 4_096 {
+        // Too many to bind in one statement: all of them, kept here.
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let all = upgrades_page(conn, visit_id, 0, i64::MAX)?;
+        return Ok(all
+            .into_iter()
+            .filter(|id| wanted.contains(id.as_str()))
+            .collect());
+    }
+    upgrades_for(visit_id)
+        .filter(visit_waitlist::registration_id.eq_any(ids))
+        .select(visit_waitlist::registration_id)
+        .load(conn)
 }
 
 /// The next person a free seat of `visit_id` goes to: the first of its queue, else the
