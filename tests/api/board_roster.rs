@@ -424,6 +424,9 @@ fn the_waitlist_pages_keep_the_api_rosters_order_and_positions(backend: Backend)
     assert_eq!(last.row_ids(), ids(&roster["waitlist"])[100..]);
     let positions: Vec<String> = (101..=112).map(|p: usize| p.to_string()).collect();
     assert_eq!(last.attributes("data-position"), positions);
+    let beyond = browser.get(&format!("{path}&page=1000"));
+    assert_eq!(beyond.row_ids(), last.row_ids());
+    beyond.assert_contains("this is the last page, page 3 of 3");
 }
 
 fn bulk_move_moves_who_fits_and_names_who_does_not(backend: Backend) {

@@ -2,24 +2,24 @@
 //! the fantoccini client). A participant registers and sees the confirmation; a form
 //! with errors keeps its values; the manage page cancels after its confirmation step;
 //! an organiser signs in, moves a participant (the overview lists nobody, so the move
-//! form's POST is sent from the page) and sees the bars change. Each step
-//! leaves a screenshot in `target/screenshots/<test>-<step>.png`.
+//! form's POST is sent from the page) and sees the bars change; and on a board of
+//! 10,000 people (issue 17) the overview and a roster page load, the search finds
+//! "Łobocka" and one person is moved from the roster's toolbar. Each step leaves a
+//! screenshot in `target/screenshots/<test>-<step>.png`. Chromium itself is started by
+//! [`crate::chrome`].
 //!
 //! These run on SQLite only: they test pages, and the HTTP tests cover both backends.
 //! Without Chromium they print a note and pass, except in CI (`CI=true`), where a
 //! missing browser is a failure: `.ci/run` installs it.
 
-use std::future::Future;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use fantoccini::error::CmdError;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
+use crate::chrome::Chrome;
 use crate::helpers::{call, concurrently, participant, Backend, Job, TestApp, DEMO_EVENT};
 
 /// One browser at a time: the machine has two cores and the HTTP tests run meanwhile.
@@ -28,133 +28,6 @@ static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// A window the size of a phone, and one of a laptop.
 const PHONE: (u32, u32) = (412, 1500);
 const DESKTOP: (u32, u32) = (1280, 1100);
-
-fn on_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    names.iter().find_map(|name| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
-    })
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
-
-/// A chromedriver process for one test, with its own browser profile.
-struct Chrome {
-    driver: Child,
-    port: u16,
-    browser: PathBuf,
-    profile: PathBuf,
-    test: &'static str,
-}
-
-impl Chrome {
-    /// Starts chromedriver, or says why the browser tests cannot run here.
-    fn start(test: &'static str) -> Option<Self> {
-        let browser = on_path(&["chromium", "chromium-browser", "google-chrome"]);
-        let driver = on_path(&["chromedriver"]);
-        let (Some(browser), Some(driver)) = (browser, driver) else {
-            assert!(
-                !in_ci(),
-                "CI=true but chromium or chromedriver is missing: .ci/run installs them"
-            );
-            eprintln!("note: chromium/chromedriver not installed; browser test {test} not run");
-            return None;
-        };
-        let port = free_port();
-        let profile = std::env::temp_dir().join(format!(
-            "rallypoint-chrome-{}-{}",
-            std::process::id(),
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::create_dir_all(&profile).unwrap();
-        let driver = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let chrome = Self {
-            driver,
-            port,
-            browser,
-            profile,
-            test,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(chrome)
-    }
-
-    /// Runs `steps` in a new browser session with a window of `size`.
-    fn run<F, Fut>(&self, size: (u32, u32), steps: F)
-    where
-        F: FnOnce(Client) -> Fut,
-        Fut: Future<Output = Result<(), CmdError>>,
-    {
-        // The network is closed here and these flags keep Chromium from waiting on it
-        // (updates, sync, first-run pages); a fresh profile keeps tests apart.
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": self.browser,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--hide-scrollbars",
-                    format!("--user-data-dir={}", self.profile.display()),
-                ],
-            },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object")
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(capabilities)
-                .connect(&format!("http://127.0.0.1:{}", self.port))
-                .await
-                .expect("a WebDriver session");
-            client.set_window_size(size.0, size.1).await.unwrap();
-            let outcome = steps(client.clone()).await;
-            let _ = client.close().await;
-            if let Err(error) = outcome {
-                panic!("browser test {} failed: {error}", self.test);
-            }
-        });
-    }
-}
-
-impl Drop for Chrome {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
 
 /// `target/screenshots` (or under `CARGO_TARGET_DIR`).
 fn screenshots_dir() -> PathBuf {

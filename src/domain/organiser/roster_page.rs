@@ -311,21 +311,27 @@ fn visit_matches(
         }));
     }
     if wanted(RowStatus::Waiting) {
-        // The people the filter keeps, then which of them wait: the queue's members in
-        // its order, then those who would move up.
-        let candidates: HashMap<String, RosterKey> = registrations::keys(conn, &event.id, filter)?
-            .into_iter()
-            .map(|key| (key.id.clone(), key))
-            .collect();
-        let ids: Vec<String> = candidates.keys().cloned().collect();
-        let mut waiting = queues::members_among(conn, &visit.id, &ids)?;
-        waiting.extend(registrations::upgrades_among(conn, &visit.id, &ids)?);
-        let mut candidates = candidates;
-        rows.extend(
+        let waiting = if filter.country.is_none() && filter.search.is_none() {
+            // Everyone waiting: the queue, then those who would move up.
+            let mut ids = queues::first(conn, &visit.id, i64::MAX)?;
+            ids.extend(registrations::upgrades_page(conn, &visit.id, 0, i64::MAX)?);
+            ids
+        } else {
+            // The people the filter keeps, then which of them wait: the queue's members
+            // in its order, then those who would move up.
+            let ids: Vec<String> = registrations::keys(conn, &event.id, filter)?
+                .into_iter()
+                .map(|key| key.id)
+                .collect();
+            let mut waiting = queues::members_among(conn, &visit.id, &ids)?;
+            waiting.extend(registrations::upgrades_among(conn, &visit.id, &ids)?);
             waiting
-                .iter()
-                .filter_map(|id| candidates.remove(id))
-                .map(|key| key_row(key, RowStatus::Waiting)),
+        };
+        let keys = registrations::keys_among(conn, &event.id, filter, &waiting)?;
+        rows.extend(
+            in_order(keys, &waiting)
+                .into_iter()
+                .map(|(_, key)| key_row(key, RowStatus::Waiting)),
         );
     }
     Ok(rows)
