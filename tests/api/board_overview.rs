@@ -3,12 +3,11 @@
 //! countries as the counts export has them, and stays small with many people (no person
 //! on it); the organisers' event list pages and searches.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::browsing::{unescaped, Browser};
 use crate::helpers::{call, concurrently, participant, Backend, Job, TestApp};
 
 crate::on_both_backends!(
@@ -16,73 +15,6 @@ crate::on_both_backends!(
     the_overview_stays_small_with_many_registrations,
     the_event_list_pages_and_searches,
 );
-
-/// A browser without JavaScript signed in to the board: keeps its cookies.
-struct Browser<'a> {
-    app: &'a TestApp,
-    agent: ureq::Agent,
-    cookies: RefCell<BTreeMap<String, String>>,
-}
-
-impl<'a> Browser<'a> {
-    fn signed_in(app: &'a TestApp, token: &str) -> Self {
-        let browser = Self {
-            app,
-            agent: ureq::AgentBuilder::new()
-                .redirects(0)
-                .timeout(Duration::from_secs(60))
-                .build(),
-            cookies: RefCell::new(BTreeMap::new()),
-        };
-        browser.get("/organiser/sign-in");
-        let csrf = browser.cookies.borrow()["rp_csrf"].clone();
-        let body = form_urlencoded::Serializer::new(String::new())
-            .append_pair("csrf_token", &csrf)
-            .append_pair("token", token)
-            .append_pair("next", "/organiser")
-            .finish();
-        let (status, _) = browser.send("POST", "/organiser/sign-in", Some(&body));
-        assert_eq!(status, 303);
-        browser
-    }
-
-    fn send(&self, method: &str, path: &str, form: Option<&str>) -> (u16, String) {
-        let mut request = self.agent.request(method, &self.app.url(path));
-        let line: Vec<String> = self
-            .cookies
-            .borrow()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if !line.is_empty() {
-            request = request.set("Cookie", &line.join("; "));
-        }
-        let result = match form {
-            Some(body) => request
-                .set("Content-Type", "application/x-www-form-urlencoded")
-                .send_string(body),
-            None => request.call(),
-        };
-        let response = match result {
-            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-            Err(other) => panic!("request failed: {other}"),
-        };
-        for line in response.all("set-cookie") {
-            let (name, value) = line.split(';').next().unwrap().split_once('=').unwrap();
-            self.cookies
-                .borrow_mut()
-                .insert(name.to_owned(), value.to_owned());
-        }
-        (response.status(), response.into_string().unwrap_or_default())
-    }
-
-    /// The page at `path`, which must answer 200.
-    fn get(&self, path: &str) -> String {
-        let (status, body) = self.send("GET", path, None);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-}
 
 /// The text between `start` (found after `from`) and the next `end`.
 fn between<'b>(body: &'b str, from: &str, start: &str, end: &str) -> &'b str {
@@ -158,7 +90,7 @@ fn the_overview_shows_the_numbers_of_the_api_and_the_exports(backend: Backend) {
     let app = TestApp::spawn(backend);
     app.create_event("ov", json!({"capacity": 40}), &[("a", 2), ("b", 3), ("c", 10)]);
     let browser = Browser::signed_in(&app, &app.organiser);
-    let empty = browser.get("/organiser/events/ov");
+    let empty = browser.get_ok("/organiser/events/ov").body;
     assert!(empty.contains("Nobody has registered yet."), "{empty}");
     let mut ids = Vec::new();
     for n in 0..14 {
@@ -179,7 +111,7 @@ fn the_overview_shows_the_numbers_of_the_api_and_the_exports(backend: Backend) {
     );
     assert!(reply.status < 300, "{}", reply.body);
 
-    let body = browser.get("/organiser/events/ov");
+    let body = browser.get_ok("/organiser/events/ov").body;
     let view = app.event("ov");
     for visit in view["site_visits"].as_array().unwrap() {
         let slug = visit["slug"].as_str().unwrap();
@@ -261,7 +193,7 @@ fn the_overview_stays_small_with_many_registrations(backend: Backend) {
 
     let browser = Browser::signed_in(&app, &app.organiser);
     let started = Instant::now();
-    let body = browser.get("/organiser/events/big");
+    let body = browser.get_ok("/organiser/events/big").body;
     let took = started.elapsed();
     assert!(body.len() < 200_000, "{} bytes", body.len());
     assert!(body.len() < 30_000, "counts only: {} bytes", body.len());
@@ -293,7 +225,7 @@ fn pager_link(body: &str, rel: &str) -> Option<String> {
     let marker = format!("\" rel=\"{rel}\"");
     let end = body.find(&marker)?;
     let start = body[..end].rfind("href=\"").unwrap() + 6;
-    Some(body[start..end].replace("&#x2f;", "/").replace("&amp;", "&"))
+    Some(unescaped(&body[start..end]))
 }
 
 fn the_event_list_pages_and_searches(backend: Backend) {
@@ -308,7 +240,7 @@ fn the_event_list_pages_and_searches(backend: Backend) {
     }
     let browser = Browser::signed_in(&app, &app.organiser);
     // 30 events and the demo event, the latest start first, 25 a page.
-    let first = browser.get("/organiser");
+    let first = browser.get_ok("/organiser").body;
     assert!(first.contains("31 events · page 1 of 2"), "{first}");
     let links = event_links(&first);
     assert_eq!(links.len(), 25);
@@ -317,33 +249,36 @@ fn the_event_list_pages_and_searches(backend: Backend) {
     assert_eq!(pager_link(&first, "prev"), None);
     let next = pager_link(&first, "next").unwrap();
     assert_eq!(next, "/organiser?page=2");
-    let second = browser.get(&next);
+    let second = browser.get_ok(&next).body;
     let links = event_links(&second);
     assert_eq!(links.len(), 6);
     assert_eq!(links[..5], ["ev-04", "ev-03", "ev-02", "ev-01", "ev-00"]);
     assert_eq!(pager_link(&second, "next"), None);
     assert_eq!(pager_link(&second, "prev").unwrap(), "/organiser");
     // Past the end: the last page; not a number: the first.
-    assert_eq!(event_links(&browser.get("/organiser?page=99")).len(), 6);
-    assert_eq!(event_links(&browser.get("/organiser?page=x")).len(), 25);
+    assert_eq!(event_links(&browser.get_ok("/organiser?page=99").body).len(), 6);
+    assert_eq!(event_links(&browser.get_ok("/organiser?page=x").body).len(), 25);
 
     // Search by name, any letter case, and by slug.
-    let found = browser.get("/organiser?q=FORUM+1");
+    let found = browser.get_ok("/organiser?q=FORUM+1").body;
     assert!(found.contains("10 events matching"), "{found}");
     assert!(found.contains("value=\"FORUM 1\""));
     assert_eq!(event_links(&found).first().map(String::as_str), Some("ev-19"));
     assert_eq!(event_links(&found).len(), 10);
     assert_eq!(pager_link(&found, "next"), None);
-    assert_eq!(event_links(&browser.get("/organiser?q=ev-2")).len(), 10);
-    assert_eq!(event_links(&browser.get("/organiser?q=ev-")).len(), 25);
-    let paged = browser.get("/organiser?q=ev-");
+    assert_eq!(event_links(&browser.get_ok("/organiser?q=ev-2").body).len(), 10);
+    assert_eq!(event_links(&browser.get_ok("/organiser?q=ev-").body).len(), 25);
+    let paged = browser.get_ok("/organiser?q=ev-").body;
     assert_eq!(pager_link(&paged, "next").unwrap(), "/organiser?q=ev-&page=2");
-    assert_eq!(event_links(&browser.get("/organiser?q=ev-&page=2")).len(), 5);
+    assert_eq!(
+        event_links(&browser.get_ok("/organiser?q=ev-&page=2").body).len(),
+        5
+    );
     // LIKE's wildcards are searched as themselves.
-    let none = browser.get("/organiser?q=%25");
+    let none = browser.get_ok("/organiser?q=%25").body;
     assert!(none.contains("No event matches."), "{none}");
     assert_eq!(
-        event_links(&browser.get("/organiser?q=+")).len(),
+        event_links(&browser.get_ok("/organiser?q=+").body).len(),
         25,
         "blank: every event"
     );

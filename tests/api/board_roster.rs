@@ -4,12 +4,9 @@
 //! ones that do not fit named) and the CSV of a selection; CSRF and sign-in as on the
 //! rest of the board.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
+use crate::browsing::Browser;
 use crate::helpers::{call, Backend, TestApp};
 
 crate::on_both_backends!(
@@ -19,144 +16,6 @@ crate::on_both_backends!(
     the_csv_of_a_selection_is_those_lines_of_the_attendee_list,
     roster_pages_need_a_session_and_bulk_actions_a_csrf_token,
 );
-
-/// One HTTP answer.
-struct Page {
-    status: u16,
-    body: String,
-    headers: BTreeMap<String, String>,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", String::as_str)
-    }
-
-    fn assert_contains(&self, text: &str) {
-        assert!(self.body.contains(text), "`{text}` not in page:\n{}", self.body);
-    }
-
-    /// The values of `attribute="…"` in page order.
-    fn attributes(&self, attribute: &str) -> Vec<String> {
-        let marker = format!(" {attribute}=\"");
-        self.body
-            .match_indices(&marker)
-            .map(|(at, _)| {
-                let rest = &self.body[at + marker.len()..];
-                rest[..rest.find('"').unwrap()].to_owned()
-            })
-            .collect()
-    }
-
-    /// The ids of the rows shown, in order.
-    fn row_ids(&self) -> Vec<String> {
-        self.attributes("data-id")
-    }
-}
-
-/// A browser without JavaScript (as in `pages.rs`): keeps cookies, follows no redirect.
-struct Browser<'a> {
-    app: &'a TestApp,
-    agent: ureq::Agent,
-    cookies: RefCell<BTreeMap<String, String>>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            agent: ureq::AgentBuilder::new()
-                .redirects(0)
-                .timeout(Duration::from_secs(60))
-                .build(),
-            cookies: RefCell::new(BTreeMap::new()),
-        }
-    }
-
-    fn request(&self, method: &str, path: &str) -> ureq::Request {
-        let mut request = self.agent.request(method, &self.app.url(path));
-        let cookies = self.cookies.borrow();
-        if !cookies.is_empty() {
-            let line: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            request = request.set("Cookie", &line.join("; "));
-        }
-        request
-    }
-
-    fn answer(&self, result: Result<ureq::Response, ureq::Error>) -> Page {
-        let response = match result {
-            Ok(response) => response,
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(other) => panic!("request failed: {other}"),
-        };
-        let headers = response
-            .headers_names()
-            .into_iter()
-            .map(|name| {
-                let value = response.header(&name).unwrap_or_default().to_owned();
-                (name.to_lowercase(), value)
-            })
-            .collect();
-        for line in response.all("set-cookie") {
-            let pair = line.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if line.contains("Max-Age=0") {
-                self.cookies.borrow_mut().remove(name);
-            } else {
-                self.cookies
-                    .borrow_mut()
-                    .insert(name.to_owned(), value.to_owned());
-            }
-        }
-        Page {
-            status: response.status(),
-            headers,
-            body: response.into_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&self, path: &str) -> Page {
-        self.answer(self.request("GET", path).call())
-    }
-
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut body = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in fields {
-            body.append_pair(name, value);
-        }
-        let request = self
-            .request("POST", path)
-            .set("Content-Type", "application/x-www-form-urlencoded");
-        self.answer(request.send_string(&body.finish()))
-    }
-
-    /// Posts `fields` with the CSRF token the pages gave, as the page's form does.
-    fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let token = self
-            .cookies
-            .borrow()
-            .get("rp_csrf")
-            .cloned()
-            .expect("a page first");
-        let mut all = vec![("csrf_token", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post(path, &all)
-    }
-
-    /// Signs in with `token` (the sign-in page first, for its CSRF cookie).
-    fn sign_in(&self, token: &str) {
-        assert_eq!(self.get("/organiser/sign-in").status, 200);
-        let page = self.submit("/organiser/sign-in", &[("token", token), ("next", "/organiser")]);
-        assert_eq!(page.status, 303, "{}", page.body);
-    }
-
-    /// Follows a 303 and returns the page it leads to.
-    fn follow(&self, page: Page) -> Page {
-        assert_eq!(page.status, 303, "{}", page.body);
-        let location = page.header("location").to_owned();
-        self.get(&location)
-    }
-}
 
 fn person(
     n: usize,
@@ -226,8 +85,7 @@ fn roster_pages_page_search_filter_and_sort(backend: Backend) {
     let app = TestApp::spawn(backend);
     app.create_event("rp", json!({}), &[("big", 200), ("small", 1)]);
     let people = register_people(&app, "rp", 120, &["big"]);
-    let browser = Browser::new(&app);
-    browser.sign_in(&app.organiser);
+    let browser = Browser::signed_in(&app, &app.organiser);
     let path = "/organiser/events/rp/site-visits/big";
 
     // Paging: first, middle, last, and past the last (the last page, said so).
@@ -361,8 +219,7 @@ fn the_waitlist_pages_keep_the_api_rosters_order_and_positions(backend: Backend)
     // The first takes the one seat of `small`; everyone else is seated in `big` and
     // waits for `small`, their first choice.
     let people = register_people(&app, "wl", 110, &["small", "big"]);
-    let browser = Browser::new(&app);
-    browser.sign_in(&app.organiser);
+    let browser = Browser::signed_in(&app, &app.organiser);
     let roster = api_roster(&app, "wl", "small");
     let waitlist = roster["waitlist"].as_array().unwrap();
     assert_eq!(waitlist.len(), 109);
@@ -435,8 +292,7 @@ fn bulk_move_moves_who_fits_and_names_who_does_not(backend: Backend) {
     let in_a = register_people(&app, "bm", 5, &["a"]);
     let reply = app.register("bm", &person(50, "Bea", "Seated", "Org", "BE", &["b"]));
     assert_eq!(reply.status, 201);
-    let browser = Browser::new(&app);
-    browser.sign_in(&app.organiser);
+    let browser = Browser::signed_in(&app, &app.organiser);
     let page = browser.get("/organiser/events/bm/site-visits/a");
     assert_eq!(page.row_ids(), in_a);
     let back = "/organiser/events/bm/site-visits/a?sort=name";
@@ -582,6 +438,7 @@ fn roster_pages_need_a_session_and_bulk_actions_a_csrf_token(backend: Backend) {
                 ("site_visit", "b"),
                 ("action", action),
             ],
+            &[],
         );
         assert_eq!(forged.status, 403, "{action}");
         assert!(!forged.body.contains("person0@example.org"));

@@ -1,6 +1,7 @@
 //! The one integration test binary: every test starts the real server on port 0 over a
 //! fresh database and speaks HTTP to it, on SQLite and (when configured) PostgreSQL.
 
+mod browsing;
 mod helpers;
 
 mod addresses;

@@ -4,13 +4,12 @@
 //! answer shown plainly, and the organisers' overview counting seats held (the roster
 //! says for whom).
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use serde_json::{json, Value};
 
+use crate::browsing::Browser;
 use crate::helpers::{call, send, Backend, Reply, TestApp};
 use crate::smtp::{Received, SmtpServer};
 
@@ -22,108 +21,6 @@ crate::on_both_backends!(
 
 const WAIT: Duration = Duration::from_secs(30);
 const EVENT: &str = "offers";
-
-/// One HTTP answer of a page.
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-impl Page {
-    fn assert_contains(&self, text: &str) {
-        assert!(self.body.contains(text), "`{text}` not in page:\n{}", self.body);
-    }
-
-    fn assert_lacks(&self, text: &str) {
-        assert!(!self.body.contains(text), "`{text}` in page:\n{}", self.body);
-    }
-}
-
-/// A browser without JavaScript: keeps cookies, does not follow redirects, posts forms
-/// with the CSRF token the pages gave.
-struct Browser<'a> {
-    app: &'a TestApp,
-    agent: ureq::Agent,
-    cookies: RefCell<BTreeMap<String, String>>,
-    accept_language: &'static str,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp, accept_language: &'static str) -> Self {
-        Self {
-            app,
-            agent: ureq::AgentBuilder::new()
-                .redirects(0)
-                .timeout(Duration::from_secs(60))
-                .build(),
-            cookies: RefCell::new(BTreeMap::new()),
-            accept_language,
-        }
-    }
-
-    fn request(&self, method: &str, path: &str) -> ureq::Request {
-        let line: Vec<String> = self
-            .cookies
-            .borrow()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        self.agent
-            .request(method, &self.app.url(path))
-            .set("Cookie", &line.join("; "))
-            .set("Accept-Language", self.accept_language)
-    }
-
-    fn answer(&self, result: Result<ureq::Response, ureq::Error>) -> Page {
-        let response = match result {
-            Ok(response) => response,
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(other) => panic!("request failed: {other}"),
-        };
-        for line in response.all("set-cookie") {
-            let (name, value) = line.split(';').next().unwrap().split_once('=').unwrap();
-            self.cookies
-                .borrow_mut()
-                .insert(name.to_owned(), value.to_owned());
-        }
-        Page {
-            status: response.status(),
-            location: response.header("location").unwrap_or_default().to_owned(),
-            body: response.into_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&self, path: &str) -> Page {
-        self.answer(self.request("GET", path).call())
-    }
-
-    /// Posts `fields` as the page's form does, `csrf_token` first unless `None`.
-    fn post(&self, path: &str, csrf_token: Option<&str>, fields: &[(&str, &str)]) -> Page {
-        let mut body = form_urlencoded::Serializer::new(String::new());
-        if let Some(token) = csrf_token {
-            body.append_pair("csrf_token", token);
-        }
-        for (name, value) in fields {
-            body.append_pair(name, value);
-        }
-        let request = self
-            .request("POST", path)
-            .set("Content-Type", "application/x-www-form-urlencoded");
-        self.answer(request.send_string(&body.finish()))
-    }
-
-    /// Posts a form with the token of the pages already loaded.
-    fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let token = self
-            .cookies
-            .borrow()
-            .get("rp_csrf")
-            .cloned()
-            .expect("a page was loaded first");
-        self.post(path, Some(&token), fields)
-    }
-}
 
 /// A path as the HTML pages write it in attributes (minijinja escapes `/`).
 fn escaped(path: &str) -> String {
@@ -257,7 +154,7 @@ fn an_offer_is_emailed_and_accepted_with_the_page_form(backend: Backend) {
         assert!(!body.contains("/offer/"), "{body}");
     }
 
-    let browser = Browser::new(&app, "en");
+    let browser = Browser::speaking(&app, "en");
     let page = browser.get(&manage);
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_contains("id=\"offer\"");
@@ -275,7 +172,7 @@ fn an_offer_is_emailed_and_accepted_with_the_page_form(backend: Backend) {
     assert_eq!(section.matches("name=\"csrf_token\"").count(), 2, "{section}");
 
     // A form without the token changes nothing; a GET of the form's address neither.
-    let refused = browser.post(&format!("{manage}/offer/accept"), None, &[]);
+    let refused = browser.post(&format!("{manage}/offer/accept"), &[], &[]);
     assert_eq!(refused.status, 403, "{}", refused.body);
     let fetched = browser.get(&format!("{manage}/offer/accept"));
     assert_ne!(fetched.status, 200);
@@ -283,13 +180,13 @@ fn an_offer_is_emailed_and_accepted_with_the_page_form(backend: Backend) {
 
     let accepted = browser.submit(&format!("{manage}/offer/accept"), &[]);
     assert_eq!(accepted.status, 303, "{}", accepted.body);
-    assert_eq!(accepted.location, format!("{manage}?done=offer_accepted"));
+    assert_eq!(accepted.location(), format!("{manage}?done=offer_accepted"));
     let view = registration(&app, &manage);
     assert_eq!(view["site_visit"]["slug"], "steel", "{view}");
     assert_eq!(view["site_visit"]["status"], "assigned", "{view}");
     assert!(view["offer"].is_null(), "{view}");
     assert_eq!(view["preferences"], json!(["steel", "bio"]));
-    let page = browser.get(&accepted.location);
+    let page = browser.get(accepted.location());
     page.assert_contains("The seat is yours.");
     page.assert_contains("Your site visit: Visit steel");
     page.assert_lacks("id=\"offer\"");
@@ -341,12 +238,12 @@ fn a_declined_offer_goes_to_the_next_person_and_shows_on_the_board(backend: Back
     assert!(registration(&app, &chiara)["offer"].is_null());
     mail_to(&smtp, "bruno@example.org", "A seat is held for you");
 
-    let browser = Browser::new(&app, "en");
+    let browser = Browser::speaking(&app, "en");
     browser.get(&bruno).assert_contains("id=\"offer\"");
     let declined = browser.submit(&format!("{bruno}/offer/decline"), &[]);
     assert_eq!(declined.status, 303, "{}", declined.body);
-    assert_eq!(declined.location, format!("{bruno}?done=offer_declined"));
-    let page = browser.get(&declined.location);
+    assert_eq!(declined.location(), format!("{bruno}?done=offer_declined"));
+    let page = browser.get(declined.location());
     page.assert_contains("You declined the seat: it goes to the next person");
     page.assert_lacks("id=\"offer\"");
     page.assert_contains("No site visit chosen");
@@ -375,7 +272,7 @@ fn a_declined_offer_goes_to_the_next_person_and_shows_on_the_board(backend: Back
     assert!(text.contains("You have not chosen a site visit"), "{text}");
 
     // The overview: one seat held; the roster: for Chiara, until her deadline.
-    let organiser = Browser::new(&app, "en");
+    let organiser = Browser::speaking(&app, "en");
     organiser.get("/organiser/sign-in");
     let board_path = format!("/organiser/events/{EVENT}");
     let signed_in = organiser.submit(
@@ -480,7 +377,7 @@ fn a_french_registrant_reads_the_offer_in_french(backend: Backend) {
         mail.html()
     );
 
-    let browser = Browser::new(&app, "fr-BE,fr;q=0.9");
+    let browser = Browser::speaking(&app, "fr-BE,fr;q=0.9");
     let page = browser.get(&manage);
     assert_eq!(page.status, 200, "{}", page.body);
     page.assert_contains("<h2 id=\"offer-heading\" class=\"notice__title\">Une place vous est réservée</h2>");
@@ -490,7 +387,7 @@ fn a_french_registrant_reads_the_offer_in_french(backend: Backend) {
     let accepted = browser.submit(&format!("{manage}/offer/accept"), &[]);
     assert_eq!(accepted.status, 303, "{}", accepted.body);
     browser
-        .get(&accepted.location)
+        .get(accepted.location())
         .assert_contains("La place est à vous.");
     let view = registration(&app, &manage);
     assert_eq!(view["site_visit"]["status"], "assigned", "{view}");

@@ -2,12 +2,11 @@
 //! with the values kept, CSRF refusals, both languages (pages and emails), the manage
 //! page's change and cancel steps, the organisers' sign-in, board actions and sign-out.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::browsing::{unescaped, Browser, Page};
 use crate::helpers::{call, participant, settings_for, Backend, TestApp, DEMO_EVENT};
 
 crate::on_both_backends!(
@@ -24,172 +23,6 @@ crate::on_both_backends!(
     signing_out_or_revoking_the_token_ends_the_session,
     admins_download_the_exports_from_the_board,
 );
-
-/// One HTTP answer of a page.
-#[derive(Debug)]
-struct Page {
-    status: u16,
-    body: String,
-    headers: BTreeMap<String, String>,
-    set_cookies: Vec<String>,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", String::as_str)
-    }
-
-    fn location(&self) -> &str {
-        self.header("location")
-    }
-
-    /// The `Set-Cookie` line of a cookie.
-    fn cookie_line(&self, name: &str) -> &str {
-        self.set_cookies
-            .iter()
-            .find(|line| line.starts_with(&format!("{name}=")))
-            .map_or("", String::as_str)
-    }
-
-    fn assert_contains(&self, text: &str) {
-        assert!(self.body.contains(text), "`{text}` not in page:\n{}", self.body);
-    }
-
-    fn assert_lacks(&self, text: &str) {
-        assert!(!self.body.contains(text), "`{text}` in page:\n{}", self.body);
-    }
-
-    /// The value of the first hidden or text input named `name`.
-    fn input_value(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\"");
-        let at = self
-            .body
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no input {name}"));
-        let rest = &self.body[at..];
-        let value = rest.find("value=\"").unwrap() + 7;
-        rest[value..value + rest[value..].find('"').unwrap()].to_owned()
-    }
-}
-
-/// A browser without JavaScript: keeps cookies, does not follow redirects.
-struct Browser<'a> {
-    app: &'a TestApp,
-    agent: ureq::Agent,
-    cookies: RefCell<BTreeMap<String, String>>,
-    accept_language: Option<&'static str>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            agent: ureq::AgentBuilder::new()
-                .redirects(0)
-                .timeout(Duration::from_secs(60))
-                .build(),
-            cookies: RefCell::new(BTreeMap::new()),
-            accept_language: None,
-        }
-    }
-
-    fn french(app: &'a TestApp) -> Self {
-        Self {
-            accept_language: Some("fr-BE,fr;q=0.9,en;q=0.5"),
-            ..Self::new(app)
-        }
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.borrow().get(name).cloned()
-    }
-
-    fn set_cookie(&self, name: &str, value: &str) {
-        self.cookies
-            .borrow_mut()
-            .insert(name.to_owned(), value.to_owned());
-    }
-
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> ureq::Request {
-        let mut request = self.agent.request(method, &self.app.url(path));
-        let cookies = self.cookies.borrow();
-        if !cookies.is_empty() {
-            let line: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            request = request.set("Cookie", &line.join("; "));
-        }
-        if let Some(language) = self.accept_language {
-            request = request.set("Accept-Language", language);
-        }
-        for (name, value) in headers {
-            request = request.set(name, value);
-        }
-        request
-    }
-
-    fn answer(&self, result: Result<ureq::Response, ureq::Error>) -> Page {
-        let response = match result {
-            Ok(response) => response,
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(other) => panic!("request failed: {other}"),
-        };
-        let headers = response
-            .headers_names()
-            .into_iter()
-            .map(|name| {
-                let value = response.header(&name).unwrap_or_default().to_owned();
-                (name.to_lowercase(), value)
-            })
-            .collect();
-        let set_cookies: Vec<String> = response
-            .all("set-cookie")
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        for line in &set_cookies {
-            let pair = line.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if line.contains("Max-Age=0") {
-                self.cookies.borrow_mut().remove(name);
-            } else {
-                self.set_cookie(name, value);
-            }
-        }
-        Page {
-            status: response.status(),
-            headers,
-            set_cookies,
-            body: response.into_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&self, path: &str) -> Page {
-        self.answer(self.request("GET", path, &[]).call())
-    }
-
-    /// Posts `fields` as a browser posts a form, with the token the pages gave.
-    fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let token = self.cookie("rp_csrf").expect("a page was loaded first");
-        let mut all = vec![("csrf_token", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post(path, &all, &[])
-    }
-
-    fn post(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
-        let body = form(fields);
-        let request = self
-            .request("POST", path, headers)
-            .set("Content-Type", "application/x-www-form-urlencoded");
-        self.answer(request.send_string(&body))
-    }
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in fields {
-        serializer.append_pair(name, value);
-    }
-    serializer.finish()
-}
 
 /// The form fields of a complete registration.
 fn registration_form<'a>(email: &'a str, choices: [&'a str; 3]) -> Vec<(&'a str, &'a str)> {
@@ -770,15 +603,6 @@ fn closed_and_full_states_are_shown_plainly(backend: Backend) {
     waiting.assert_contains("The event is full: you are number 1 on its waiting list.");
 }
 
-/// A browser signed in to the board with `token`.
-fn signed_in<'a>(app: &'a TestApp, token: &str) -> Browser<'a> {
-    let browser = Browser::new(app);
-    browser.get("/organiser/sign-in");
-    let page = browser.submit("/organiser/sign-in", &[("token", token), ("next", "/organiser")]);
-    assert_eq!(page.status, 303, "{}", page.body);
-    browser
-}
-
 fn board_sign_in_takes_an_organiser_token_and_keeps_only_a_session_secret(backend: Backend) {
     let app = TestApp::spawn(backend);
     let board = format!("/organiser/events/{DEMO_EVENT}");
@@ -902,7 +726,7 @@ fn board_actions_move_resize_freeze_and_allocate(backend: Backend) {
                 .to_owned()
         })
         .collect();
-    let browser = signed_in(&app, &app.organiser);
+    let browser = Browser::signed_in(&app, &app.organiser);
     let board = "/organiser/events/board";
     let page = browser.get(board);
     assert_eq!(fill(&page, "a"), "1 / 1");
@@ -1052,7 +876,7 @@ fn signing_out_or_revoking_the_token_ends_the_session(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let browser = signed_in(&app, &app.organiser);
+    let browser = Browser::signed_in(&app, &app.organiser);
     assert_eq!(browser.get("/organiser/events/out").status, 200);
     let page = browser.submit("/organiser/sign-out", &[]);
     assert_eq!(page.status, 303);
@@ -1074,7 +898,7 @@ fn signing_out_or_revoking_the_token_ends_the_session(backend: Backend) {
     assert_eq!(view["site_visits"][0]["assigned"], 1);
 
     // Revoking the token ends its sessions at once.
-    let browser = signed_in(&app, &app.organiser);
+    let browser = Browser::signed_in(&app, &app.organiser);
     assert_eq!(browser.get("/organiser/events/out").status, 200);
     app.server
         .db
@@ -1096,7 +920,7 @@ fn export_links(page: &Page) -> Vec<String> {
         .split("<a href=\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
-        .map(|href| href.replace("&#x2f;", "/").replace("&amp;", "&"))
+        .map(unescaped)
         .filter(|href| href.contains("/exports/"))
         .collect()
 }
@@ -1118,13 +942,13 @@ fn admins_download_the_exports_from_the_board(backend: Backend) {
         "/organiser/sign-in?next=%2Forganiser%2Fevents%2Fdl%2Fexports%2Fcounts%3Fby%3Dcountry%26format%3Dcsv"
     );
     // An organiser's session is not enough for the admins' exports.
-    let organiser = signed_in(&app, &app.organiser);
+    let organiser = Browser::signed_in(&app, &app.organiser);
     let refused = organiser.get(counts);
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert_html_with_security_headers(&refused);
 
     // An admin's board links to every export, and each link downloads it.
-    let admin = signed_in(&app, &app.admin);
+    let admin = Browser::signed_in(&app, &app.admin);
     let board = admin.get("/organiser/events/dl");
     let links = export_links(&board);
     assert_eq!(links.len(), 5, "{links:?}");

@@ -13,6 +13,7 @@ use rallypoint::domain::now;
 use rallypoint::domain::tokens::{self, NewToken};
 use serde_json::{json, Value};
 
+use crate::browsing::{form, Page};
 use crate::helpers::{call, send, Backend, Reply, TestApp, DEMO_EVENT};
 
 crate::on_both_backends!(
@@ -118,55 +119,14 @@ fn count_tokens(app: &TestApp) -> i64 {
 
 // --- The board, as a browser without JavaScript speaks to it ---------------------------
 
-/// An answer of a page: status, `Location`, `Set-Cookie` lines, body.
-struct Page {
-    status: u16,
-    location: String,
-    set_cookies: Vec<String>,
-    body: String,
-}
-
-impl Page {
-    /// The value and `Set-Cookie` line of a cookie this answer sets.
-    fn cookie(&self, name: &str) -> Option<(String, &str)> {
-        self.set_cookies.iter().find_map(|line| {
-            let value = line.strip_prefix(&format!("{name}="))?;
-            Some((value.split(';').next().unwrap().to_owned(), line.as_str()))
-        })
-    }
-
-    fn sent_to_sign_in(&self) -> bool {
-        self.status == 303 && self.location.starts_with("/organiser/sign-in")
-    }
-}
-
-fn page(request: ureq::Request, form: Option<&[(&str, &str)]>) -> Page {
-    let result = match form {
-        Some(fields) => {
-            let mut body = form_urlencoded::Serializer::new(String::new());
-            for (name, value) in fields {
-                body.append_pair(name, value);
-            }
-            request
-                .set("Content-Type", "application/x-www-form-urlencoded")
-                .send_string(&body.finish())
-        }
+/// The answer of a request, a form posted when there is one.
+fn page(request: ureq::Request, form_fields: Option<&[(&str, &str)]>) -> Page {
+    Page::read(match form_fields {
+        Some(fields) => request
+            .set("Content-Type", "application/x-www-form-urlencoded")
+            .send_string(&form(fields)),
         None => request.call(),
-    };
-    let response = match result {
-        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-        Err(other) => panic!("request failed: {other}"),
-    };
-    Page {
-        status: response.status(),
-        location: response.header("location").unwrap_or_default().to_owned(),
-        set_cookies: response
-            .all("set-cookie")
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        body: response.into_string().unwrap_or_default(),
-    }
+    })
 }
 
 /// A browser: its own CSRF cookie (from the sign-in page), and redirects not followed.
@@ -210,7 +170,7 @@ impl<'a> Browser<'a> {
     fn session(&self, token: &str) -> String {
         let answer = self.sign_in(token);
         assert_eq!(answer.status, 303, "{}", answer.body);
-        assert_eq!(answer.location, BOARD);
+        assert_eq!(answer.location(), BOARD);
         answer.cookie("rp_board").expect("a session cookie").0
     }
 
