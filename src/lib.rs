@@ -3,7 +3,8 @@
 //! Layers, top to bottom: `http` (the edge) → `domain` (the rules) → `store` (diesel
 //! queries) and `mail` (outbox content, rendering, delivery) → `db` (connections, pools,
 //! migrations). `i18n` (the two languages of participants' pages and emails) is a leaf
-//! that the edge, the domain and the mail renderer all use.
+//! that the edge, the domain and the mail renderer all use; so is `qr` (the QR code of a
+//! check-in code, drawn for the manage page and the emails).
 
 pub mod background;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod i18n;
 pub mod mail;
 pub mod offer_expiry;
+pub mod qr;
 pub mod retention;
 pub mod settings;
 pub mod startup;
@@ -34,17 +36,18 @@ mod layers {
         ("startup", &["*"]),
         (
             "http",
-            &["domain", "export", "db", "i18n", "settings", "telemetry"],
+            &["domain", "export", "db", "i18n", "settings", "telemetry", "qr"],
         ),
         ("export", &["domain", "i18n"]),
         ("retention", &["domain", "db", "background"]),
         ("offer_expiry", &["domain", "db", "background"]),
         ("domain", &["store", "mail", "db", "i18n"]),
-        ("mail", &["store", "db", "i18n", "settings", "background"]),
+        ("mail", &["store", "db", "i18n", "settings", "background", "qr"]),
         ("store", &["db"]),
         ("settings", &["db"]),
         ("db", &[]),
         ("i18n", &[]),
+        ("qr", &[]),
         ("background", &[]),
         ("telemetry", &[]),
         ("lib", &["*"]),

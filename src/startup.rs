@@ -160,7 +160,8 @@ impl Application {
 }
 
 /// The key of manage links: configured, or kept in the database.
-/// The email delivery worker, writing manage links signed with `key` under `public_url`.
+/// The email delivery worker, writing manage links signed with `key` under `public_url`,
+/// and check-in codes derived with the same key.
 pub fn delivery_worker(
     settings: &Settings,
     db: Database,
@@ -168,8 +169,10 @@ pub fn delivery_worker(
     key: ManageKey,
 ) -> Result<mail::worker::DeliveryWorker, StartupError> {
     let public_url = public_url.to_owned();
+    let code_key = key.clone();
     let manage_link = Box::new(move |id: &str| access::manage_url(&public_url, &key.token_for(id)));
-    mail::delivery_worker(settings, db, manage_link).map_err(StartupError::Mail)
+    let checkin_code = Box::new(move |id: &str| code_key.checkin_code_for(id));
+    mail::delivery_worker(settings, db, manage_link, checkin_code).map_err(StartupError::Mail)
 }
 
 pub fn load_manage_key(db: &Database, settings: &Settings) -> Result<ManageKey, StartupError> {

@@ -14,10 +14,27 @@ use crate::domain::registration::parse_preference_change;
 use crate::domain::{booking, offers};
 
 fn answer(state: &AppState, token: &str, view: crate::domain::view::RegistrationView) -> HttpResponse {
-    HttpResponse::Ok().json(RegistrationAnswer {
-        view,
-        manage_url: state.manage_url(token),
+    HttpResponse::Ok().json(ManageAnswer {
+        checkin_code: state.checkin_code(&view),
+        registration: RegistrationAnswer {
+            view,
+            manage_url: state.manage_url(token),
+        },
     })
+}
+
+/// The registration as its holder sees it through the manage link.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ManageAnswer {
+    #[serde(flatten)]
+    pub registration: RegistrationAnswer,
+    /// The code that checks the person in (at the entrance, on their site visit): 20
+    /// characters `A`–`Z`, `2`–`7`, which the QR code of the emails and the manage page
+    /// holds. Derived again for each answer, never stored. Null unless the registration
+    /// is `confirmed`: a cancelled registration's code, or that of someone on the event's
+    /// waiting list, does not check in.
+    #[schema(pattern = "^[A-Z2-7]{20}$", example = "MFRGGZDFMZTWQ2LKNNWG")]
+    pub checkin_code: Option<String>,
 }
 
 #[utoipa::path(
@@ -26,7 +43,7 @@ fn answer(state: &AppState, token: &str, view: crate::domain::view::Registration
     tag = "participant",
     summary = "The registration, as its holder sees it",
     params(("token" = String, Path, description = "The secret of the manage link")),
-    responses((status = 200, description = "The registration", body = RegistrationAnswer)),
+    responses((status = 200, description = "The registration", body = ManageAnswer)),
 )]
 pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let token = token.into_inner();
@@ -46,7 +63,7 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> Resul
     params(("token" = String, Path, description = "The secret of the manage link")),
     request_body(content = PreferenceChangeBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The registration as changed", body = RegistrationAnswer),
+        (status = 200, description = "The registration as changed", body = ManageAnswer),
         (status = 409, description = "`registration-closed`: the registration is cancelled or the window is closed", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -84,7 +101,7 @@ pub async fn change(
     tag = "participant",
     summary = "Cancel the registration (a freed seat goes to the next person waiting); cancelling twice changes nothing",
     params(("token" = String, Path, description = "The secret of the manage link")),
-    responses((status = 200, description = "The registration as cancelled", body = RegistrationAnswer)),
+    responses((status = 200, description = "The registration as cancelled", body = ManageAnswer)),
 )]
 pub async fn cancel(token: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let token = token.into_inner();
@@ -125,7 +142,7 @@ async fn offer_action(
     summary = "Accept the seat offered (events that make offers): it is yours; a seat you held in a visit ranked lower goes to the next person",
     params(("token" = String, Path, description = "The secret of the manage link")),
     responses(
-        (status = 200, description = "The registration, seated", body = RegistrationAnswer),
+        (status = 200, description = "The registration, seated", body = ManageAnswer),
         (status = 409, description = "`no-open-offer`: there is no open offer (none, expired or already answered)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -143,7 +160,7 @@ pub async fn accept_offer(
     summary = "Decline the seat offered: it goes to the next person, and the visit leaves your ranking",
     params(("token" = String, Path, description = "The secret of the manage link")),
     responses(
-        (status = 200, description = "The registration as changed", body = RegistrationAnswer),
+        (status = 200, description = "The registration as changed", body = ManageAnswer),
         (status = 409, description = "`no-open-offer`: there is no open offer (none, expired or already answered)", body = Problem, content_type = "application/problem+json"),
     ),
 )]

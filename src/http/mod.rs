@@ -101,6 +101,16 @@ impl AppState {
     pub fn manage_url(&self, token: &str) -> String {
         crate::domain::access::manage_url(&self.public_url, token)
     }
+
+    /// The check-in code of the registration `view` shows, while its status lets it check
+    /// in ([`RegistrationStatus::shows_checkin_code`]); derived, never stored.
+    ///
+    /// [`RegistrationStatus::shows_checkin_code`]: crate::domain::view::RegistrationStatus::shows_checkin_code
+    pub fn checkin_code(&self, view: &crate::domain::view::RegistrationView) -> Option<String> {
+        view.status
+            .shows_checkin_code()
+            .then(|| self.manage_key.checkin_code_for(&view.id))
+    }
 }
 
 /// Runs `action` as one write whose answer (200, the result as JSON) is kept under `key`,

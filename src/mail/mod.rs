@@ -10,15 +10,17 @@ use std::time::Duration;
 
 use crate::db::Database;
 use crate::settings::Settings;
-use render::{ManageLink, Renderer};
+use render::{CheckinCode, ManageLink, Renderer};
 use transport::Transport;
 use worker::{DeliveryOptions, DeliveryWorker};
 
-/// A delivery worker configured from the settings.
+/// A delivery worker configured from the settings, writing manage links and check-in
+/// codes with the functions the domain gives it.
 pub fn delivery_worker(
     settings: &Settings,
     db: Database,
     manage_link: ManageLink,
+    checkin_code: CheckinCode,
 ) -> Result<DeliveryWorker, String> {
     let mail = &settings.mail;
     let transport = Transport::new(
@@ -38,7 +40,7 @@ pub fn delivery_worker(
     Ok(DeliveryWorker::new(
         db,
         transport,
-        Renderer::new(from, manage_link),
+        Renderer::new(from, manage_link, checkin_code),
         options,
     ))
 }

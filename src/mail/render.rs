@@ -1,16 +1,25 @@
 //! Turning an outbox row's data into a MIME message: subject, plain-text and HTML
-//! alternatives from templates, and an iCalendar attachment for the site visit.
+//! alternatives from templates, the check-in QR code as an inline image of the HTML, and
+//! an iCalendar attachment for the site visit.
+//!
+//! The parts, outermost first: `multipart/mixed` (when there is a calendar attachment)
+//! holding `multipart/alternative`, whose HTML alternative is a `multipart/related` of
+//! the HTML and its PNG (`Content-ID`, shown by `<img src="cid:…">`) when the person has
+//! a check-in code. An inline part by Content-ID is what mail clients display; a `data:`
+//! URI is blocked by Gmail and others, an SVG by most.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use icalendar::{Calendar, Component, EventLike, EventStatus};
 use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::content::{CalendarUpdate, EmailData, SeatInfo};
 use crate::i18n::Lang;
+use crate::qr::{grouped, CheckinQr};
+use crate::store::registrations::RegistrationStatus;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot render email: {0}")]
@@ -21,17 +30,27 @@ pub struct Renderer {
     templates: Environment<'static>,
     from: Mailbox,
     manage_link: ManageLink,
+    checkin_code: CheckinCode,
 }
 
 /// How a registration's private manage link is made (the domain signs it; mail only
 /// writes it into the message): registration id → URL.
 pub type ManageLink = Box<dyn Fn(&str) -> String + Send + Sync>;
 
+/// How a registration's check-in code is made (the domain derives it from the same key;
+/// mail only draws it): registration id → code. Derived when the email is rendered, so
+/// the outbox never holds the code.
+pub type CheckinCode = Box<dyn Fn(&str) -> String + Send + Sync>;
+
 #[derive(Serialize)]
 struct Context<'a> {
     #[serde(flatten)]
     data: &'a EmailData,
     manage_url: String,
+    /// The check-in code in groups of four, when the registration is confirmed.
+    checkin_code: Option<String>,
+    /// The Content-ID of the QR code's image part (without the angle brackets).
+    checkin_cid: Option<String>,
     when: Option<String>,
     /// Until when an offered seat is held, in the event's time zone.
     offer_deadline: Option<String>,
@@ -41,7 +60,7 @@ struct Context<'a> {
 }
 
 impl Renderer {
-    pub fn new(from: Mailbox, manage_link: ManageLink) -> Self {
+    pub fn new(from: Mailbox, manage_link: ManageLink, checkin_code: CheckinCode) -> Self {
         let mut templates = Environment::new();
         templates.set_auto_escape_callback(|name| {
             if name.ends_with(".html.j2") {
@@ -78,6 +97,7 @@ impl Renderer {
             templates,
             from,
             manage_link,
+            checkin_code,
         }
     }
 
@@ -92,9 +112,24 @@ impl Renderer {
         // Rows queued before languages existed, or with a language since dropped, are
         // written in English.
         let lang = Lang::parse(&data.language).unwrap_or_default();
+        // The status is the one the change left: a cancellation, or a place on the event's
+        // waiting list, carries no code (it would not check in).
+        let code = RegistrationStatus::parse(&data.status)
+            .filter(|status| status.shows_checkin_code())
+            .map(|_| (self.checkin_code)(&data.registration_id));
+        let qr_png = code.as_deref().and_then(|code| {
+            CheckinQr::new(code)
+                .and_then(|qr| qr.png())
+                // The code in text still lets the person check in.
+                .inspect_err(|error| tracing::error!(%error, "check-in QR code not drawn"))
+                .ok()
+        });
+        let checkin_cid = qr_png.as_ref().map(|_| format!("checkin-{row_id}@rallypoint"));
         let mut context = Context {
             data,
             manage_url: self.manage_url(&data.registration_id),
+            checkin_code: code.as_deref().map(grouped),
+            checkin_cid: checkin_cid.clone(),
             when: data.seat.as_ref().and_then(|seat| when(seat, lang)),
             offer_deadline: data
                 .offer
@@ -137,7 +172,18 @@ impl Renderer {
                 builder = builder.reply_to(contact);
             }
         }
-        let alternative = MultiPart::alternative_plain_html(text, html);
+        let alternative = MultiPart::alternative().singlepart(SinglePart::plain(text));
+        let alternative = match (qr_png, checkin_cid) {
+            (Some(png), Some(cid)) => alternative.multipart(
+                MultiPart::related()
+                    .singlepart(SinglePart::html(html))
+                    .singlepart(
+                        Attachment::new_inline_with_name(cid, "checkin-code.png".into())
+                            .body(png, ContentType::parse("image/png").map_err(|e| fail(&e))?),
+                    ),
+            ),
+            _ => alternative.singlepart(SinglePart::html(html)),
+        };
         let body = match self.calendar(data, lang, &context.manage_url)? {
             Some((ics, method)) => {
                 let content_type =

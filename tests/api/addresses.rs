@@ -80,7 +80,14 @@ fn on_database(app: &TestApp, statements: &[String], ids: &[&str]) -> Vec<Stored
         }};
     }
     match app.backend {
-        Backend::Sqlite => run!(diesel::SqliteConnection::establish(&app.db.url).unwrap()),
+        Backend::Sqlite => {
+            let mut conn = diesel::SqliteConnection::establish(&app.db.url).unwrap();
+            // The server's mail worker may hold the write lock (settling the emails of
+            // the registrations just made): wait for it, as the server's own connections do.
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA busy_timeout = 5000")
+                .unwrap();
+            run!(conn)
+        }
         Backend::Postgres => run!(diesel::PgConnection::establish(&app.db.url).unwrap()),
     }
 }

@@ -24,6 +24,7 @@ use crate::http::problem::ApiError;
 use crate::http::registering::{self, preference_rules};
 use crate::http::AppState;
 use crate::i18n::Lang;
+use crate::qr::{grouped, CheckinQr};
 
 /// The event as its page shows it, with dates written in the page's language.
 #[derive(Serialize)]
@@ -464,6 +465,34 @@ impl OfferContext {
     }
 }
 
+/// The check-in code as the manage page shows it: a QR code drawn on the server as inline
+/// SVG (no image to fetch, nothing the CSP has to allow), and the code in groups of four
+/// to read out or type when a camera cannot scan it.
+#[derive(Serialize)]
+struct CheckinContext {
+    grouped: String,
+    /// `<svg>` markup from [`CheckinQr::svg`], which escapes its title.
+    qr_svg: Option<String>,
+}
+
+impl CheckinContext {
+    fn new(code: &str, lang: Lang) -> Self {
+        let title = lang.text("checkin_qr_label").unwrap_or_default();
+        let qr_svg = match CheckinQr::new(code) {
+            Ok(qr) => Some(qr.svg(title)),
+            // A code is always drawable; were it not, the page still shows it in text.
+            Err(error) => {
+                tracing::error!(%error, "check-in QR code not drawn");
+                None
+            }
+        };
+        Self {
+            grouped: grouped(code),
+            qr_svg,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ManagePage {
     manage_path: String,
@@ -472,6 +501,8 @@ struct ManagePage {
     /// Why the last action could not be done (the page is answered with its status).
     alert_key: Option<&'static str>,
     offer: Option<OfferContext>,
+    /// Only while the registration is confirmed.
+    checkin: Option<CheckinContext>,
     event: EventContext,
     registration: RegistrationContext,
     seat: Option<SeatContext>,
@@ -489,6 +520,7 @@ impl ManagePage {
         event: &EventView,
         selected: &[String],
         errors: PageErrors,
+        checkin_code: Option<String>,
     ) -> Self {
         let manage_path = format!("/manage/{token}");
         let event_context = EventContext::new(event, lang);
@@ -502,6 +534,7 @@ impl ManagePage {
                 .offer
                 .as_ref()
                 .map(|offer| OfferContext::new(offer, view, event, lang)),
+            checkin: checkin_code.map(|code| CheckinContext::new(&code, lang)),
             can_change: event_context.open && !registration.cancelled,
             choices: choices(lang, event_context.max_choices, selected),
             seat: view.site_visit.as_ref().map(|seat| SeatContext::new(seat, lang)),
@@ -545,6 +578,7 @@ pub async fn manage_page(req: HttpRequest, state: web::Data<AppState>) -> Result
         &event,
         &view.preferences,
         PageErrors::default(),
+        state.checkin_code(&view),
     );
     context.flash_key = query_object(&req)
         .get("done")
@@ -592,7 +626,15 @@ pub async fn change_choices(
         Err(other) => return Err(other).or_page(&page),
     };
     let (view, event) = load_registration(&state, &page, token.clone()).await?;
-    let context = ManagePage::new(page.lang, &token, &view, &event, &selected, errors);
+    let context = ManagePage::new(
+        page.lang,
+        &token,
+        &view,
+        &event,
+        &selected,
+        errors,
+        state.checkin_code(&view),
+    );
     page.render(status, "manage.html.j2", context)
 }
 
@@ -693,6 +735,7 @@ async fn answer_offer(
                 &event,
                 &view.preferences,
                 PageErrors::default(),
+                state.checkin_code(&view),
             );
             context.alert_key = Some("offer_gone");
             page.render(StatusCode::CONFLICT, "manage.html.j2", context)

@@ -65,6 +65,15 @@ impl RegistrationStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
+
+    /// Whether a registration in this status is shown its check-in code: only a confirmed
+    /// one holds a place at the event. The code of a cancelled (or erased) registration,
+    /// or of one on the event's waiting list, does not check in, so the manage view, its
+    /// page and the emails show none rather than one that fails at the gate. The one rule
+    /// for the API, the page and the mail renderer alike.
+    pub const fn shows_checkin_code(self) -> bool {
+        matches!(self, Self::Confirmed)
+    }
 }
 
 impl TryFrom<String> for RegistrationStatus {
