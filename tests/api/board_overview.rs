@@ -3,8 +3,6 @@
 //! countries as the counts export has them, and stays small with many people (no person
 //! on it); the organisers' event list pages and searches.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
 use crate::browsing::{unescaped, Browser};
@@ -192,9 +190,7 @@ fn the_overview_stays_small_with_many_registrations(backend: Backend) {
     assert!(concurrently(8, jobs).iter().all(|status| *status == 201));
 
     let browser = Browser::signed_in(&app, &app.organiser);
-    let started = Instant::now();
     let body = browser.get_ok("/organiser/events/big").body;
-    let took = started.elapsed();
     assert!(body.len() < 200_000, "{} bytes", body.len());
     assert!(body.len() < 30_000, "counts only: {} bytes", body.len());
     assert!(!body.contains("Participant") && !body.contains("Tester"));
@@ -208,8 +204,6 @@ fn the_overview_stays_small_with_many_registrations(backend: Backend) {
         visit_number(&body, "c", "waitlisted"),
         view["site_visits"][2]["waitlisted"].as_i64().unwrap()
     );
-    // A debug build on a shared machine: a loose bound here, the benchmark measures.
-    assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 /// The event links of an events page, in order.
