@@ -138,11 +138,11 @@ pub fn roster_page(
             let mut rows: Vec<RosterRow> = roster
                 .assigned
                 .into_iter()
-                .map(|person| RosterRow {
+                .map(|seated| RosterRow {
                     status: RowStatus::Seated,
                     position: None,
                     offer_expires_at: None,
-                    person,
+                    person: seated.person,
                 })
                 .collect();
             rows.extend(roster.offered.into_iter().map(|offer| RosterRow {
