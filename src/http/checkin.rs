@@ -264,8 +264,9 @@ pub async fn status(
 }
 
 /// `POST /api/v1/events/{event}/checkins` (documentation only: parsed by
-/// `checkin::Scan::parse`).
-#[derive(utoipa::ToSchema)]
+/// `checkin::Scan::parse`, which refuses unknown fields).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ScanBody {
     /// The check-in code as read (any case; spaces and dashes are ignored).
@@ -286,8 +287,10 @@ pub struct ScanBody {
     device: Option<String>,
 }
 
-/// `POST /api/v1/events/{event}/checkins/batch` (documentation only).
-#[derive(utoipa::ToSchema)]
+/// `POST /api/v1/events/{event}/checkins/batch` (documentation only: parsed by
+/// `checkin::ScanBatch::parse`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct BatchBody {
     #[schema(min_items = 1, max_items = 1000)]

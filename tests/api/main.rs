@@ -7,6 +7,7 @@ mod addresses;
 mod board_overview;
 mod board_roster;
 mod browser;
+mod checkin;
 mod cli;
 mod email;
 mod exports;

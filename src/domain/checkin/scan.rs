@@ -29,7 +29,7 @@ const NONCE_MIN: usize = 8;
 const NONCE_MAX: usize = 128;
 const DEVICE_MAX: usize = 100;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     In,
