@@ -132,6 +132,7 @@ fn event() -> NewEvent {
         capacity: None,
         offer_window_hours: Some(24),
         offer_cutoff_hours: 12,
+        no_show_after_minutes: 30,
     }
 }
 

@@ -145,6 +145,8 @@ pub enum TokenAction {
 pub enum RoleArg {
     Admin,
     Organiser,
+    /// Scans check-in codes and reads the check-in lists, nothing else.
+    Steward,
 }
 
 impl From<RoleArg> for Role {
@@ -152,6 +154,7 @@ impl From<RoleArg> for Role {
         match role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Organiser => Role::Organiser,
+            RoleArg::Steward => Role::Steward,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::db::{Database, DbError};
 use crate::domain::access::{self, ManageKey};
 use crate::domain::addresses;
 use crate::domain::catalog::{self, ImportOutcome};
+use crate::domain::checkin;
 use crate::domain::event::EventFile;
 use crate::domain::search;
 use crate::domain::{now, DomainError};
@@ -38,6 +39,8 @@ pub enum StartupError {
     Addresses(String),
     #[error("cannot fold the stored search text: {0}")]
     SearchText(String),
+    #[error("cannot store the check-in codes' hashes: {0}")]
+    CheckinCodes(String),
 }
 
 pub struct Application {
@@ -55,6 +58,7 @@ impl Application {
     pub fn build(settings: &Settings) -> Result<Self, StartupError> {
         let db = connect_and_migrate(settings)?;
         let manage_key = load_manage_key(&db, settings)?;
+        fill_checkin_code_hashes(&db, &manage_key)?;
         import_event_dir(&db, &settings.events.dir)?;
         let address = settings.bind_address()?;
         let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
@@ -179,6 +183,27 @@ pub fn load_manage_key(db: &Database, settings: &Settings) -> Result<ManageKey, 
     let configured = settings.security.secret_key.clone();
     db.write_blocking(move |conn| access::load_manage_key(conn, &configured, now()))
         .map_err(|e| StartupError::Mail(format!("cannot load the manage-link key: {}", describe(&e))))
+}
+
+/// Registrations made before check-in codes were stored get their code's hash (it
+/// needs the manage key, hence here rather than in a migration), a batch per
+/// transaction so that the SQLite writer is never held long.
+pub fn fill_checkin_code_hashes(db: &Database, key: &ManageKey) -> Result<(), StartupError> {
+    let mut total = 0;
+    loop {
+        let key = key.clone();
+        let filled = db
+            .write_blocking(move |conn| checkin::fill_stored_code_hashes(conn, &key, 500))
+            .map_err(|e| StartupError::CheckinCodes(describe(&e)))?;
+        if filled == 0 {
+            break;
+        }
+        total += filled;
+    }
+    if total > 0 {
+        tracing::info!(registrations = total, "check-in code hashes stored");
+    }
+    Ok(())
 }
 
 pub fn connect_and_migrate(settings: &Settings) -> Result<Database, StartupError> {

@@ -24,6 +24,9 @@ diesel::table! {
         offer_window_hours -> Nullable<Integer>,
         /// No offer runs past this many hours before its visit starts.
         offer_cutoff_hours -> Integer,
+        /// Minutes after a visit's start after which people not checked in on its list
+        /// are no-shows (migration `2024-11-16-000000_checkin`).
+        no_show_after_minutes -> Integer,
     }
 }
 
@@ -71,6 +74,8 @@ diesel::table! {
         erased_at -> Nullable<Timestamp>,
         /// Names, organisation and email folded for search (`domain::search::fold`).
         search_text -> Text,
+        /// SHA-256 of the check-in code (`access::hash_secret`); NULL once erased.
+        checkin_code_hash -> Nullable<Text>,
     }
 }
 
@@ -245,7 +250,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Who is checked in on which list (migration `2024-11-16-000000_checkin`): one row
+    /// per person and list; `site_visit_id` is '' for the entrance list.
+    checkins (registration_id, site_visit_id) {
+        registration_id -> Text,
+        site_visit_id -> Text,
+        event_id -> Text,
+        /// The earliest scan in.
+        checked_in_at -> Timestamp,
+        scan_id -> Text,
+        device -> Text,
+        inside -> Bool,
+        /// When `inside` last changed (the scan's time).
+        moved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Every scan, whatever its outcome; a nonce once per event.
+    checkin_scans (id) {
+        id -> Text,
+        event_id -> Text,
+        nonce -> Text,
+        registration_id -> Nullable<Text>,
+        site_visit_id -> Text,
+        direction -> Text,
+        outcome -> Text,
+        scanned_by -> Text,
+        scanned_by_name -> Text,
+        device -> Text,
+        scanned_at -> Timestamp,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(checkins -> registrations (registration_id));
 diesel::joinable!(board_sessions -> api_tokens (token_id));
 diesel::joinable!(seat_offers -> registrations (registration_id));
 diesel::joinable!(seat_offers -> site_visits (site_visit_id));
@@ -278,6 +319,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     waitlist_entries,
     waitlist_departures,
     seat_offers,
+    checkins,
+    checkin_scans,
 );
 
 // Counts by country and visit group seats by the holder's country.

@@ -1,4 +1,4 @@
-//! Secrets that grant access: API tokens (admin, organiser), manage links and the
+//! Secrets that grant access: API tokens (admin, organiser, steward), manage links and the
 //! organiser board's sessions. Only a SHA-256 of each secret is stored. API tokens and
 //! board sessions are 256 random bits; manage tokens are an HMAC of the registration id
 //! under a key the database or the settings hold, so that emails sent later can carry
@@ -163,30 +163,33 @@ pub fn authenticate(
     Ok(stored_tokens::find_live_by_hash(conn, &hash_secret(secret), now)?.and_then(Principal::from_row))
 }
 
+/// What a token may do. The order is the order of power: each role includes the ones
+/// before it (a steward's token is refused wherever an organiser is required).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Scans check-in codes and reads the check-in lists; nothing else.
+    Steward,
     Organiser,
     Admin,
 }
 
 impl Role {
+    pub const ALL: [Self; 3] = [Self::Steward, Self::Organiser, Self::Admin];
+
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "admin" => Some(Self::Admin),
-            "organiser" => Some(Self::Organiser),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
             Self::Organiser => "organiser",
+            Self::Steward => "steward",
         }
     }
 
-    /// Admins may do everything organisers do.
+    /// Admins may do everything organisers do, and organisers everything stewards do.
     pub fn includes(self, required: Role) -> bool {
         self >= required
     }
@@ -261,5 +264,11 @@ mod tests {
     fn admins_include_organisers() {
         assert!(Role::Admin.includes(Role::Organiser));
         assert!(!Role::Organiser.includes(Role::Admin));
+        assert!(Role::Organiser.includes(Role::Steward));
+        assert!(Role::Admin.includes(Role::Steward));
+        assert!(!Role::Steward.includes(Role::Organiser));
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
     }
 }

@@ -64,6 +64,7 @@ pub fn register_participant(
     let id = uuid::Uuid::now_v7().to_string();
     let manage_token = key.token_for(&id);
     let token_hash = hash_secret(&manage_token);
+    let checkin_code_hash = hash_secret(&key.checkin_code_for(&id));
     let email_normalized = input.email.normalized();
     let search_text = search::search_text(
         &input.first_name,
@@ -89,6 +90,7 @@ pub fn register_participant(
         updated_at: now,
         language: input.language.code(),
         search_text: &search_text,
+        checkin_code_hash: &checkin_code_hash,
     };
     // The hot rows (event counter, visit counters) are touched after the registration
     // rows, so that on PostgreSQL their locks are held for as short a time as possible.

@@ -62,6 +62,9 @@ pub struct EventView {
     pub offer_window_hours: Option<i32>,
     /// No offer runs past this many hours before its visit starts.
     pub offer_cutoff_hours: i32,
+    /// Minutes after a visit's start after which its seated people who have not checked
+    /// in are no-shows.
+    pub no_show_after_minutes: i32,
     pub site_visits: Vec<SiteVisitView>,
 }
 
@@ -198,6 +201,7 @@ fn view_with_waiting(
         capacity: event.capacity,
         offer_window_hours: event.offer_window_hours,
         offer_cutoff_hours: event.offer_cutoff_hours,
+        no_show_after_minutes: event.no_show_after_minutes,
         site_visits,
     })
 }

@@ -39,6 +39,9 @@ impl AssignmentMode {
 pub const MAX_CAPACITY: i64 = 1_000_000;
 /// Hours before a visit starts after which no seat is offered any more (given at once).
 pub const DEFAULT_OFFER_CUTOFF_HOURS: i32 = 12;
+/// Minutes after a visit's start after which its seated people who have not checked in
+/// are no-shows (docs/checkin.md).
+pub const DEFAULT_NO_SHOW_AFTER_MINUTES: i32 = 30;
 
 #[derive(Clone, Debug)]
 pub struct NewEvent {
@@ -61,6 +64,9 @@ pub struct NewEvent {
     /// No offer runs past this many hours before its visit starts; after that, freed
     /// seats are given at once again.
     pub offer_cutoff_hours: i32,
+    /// Check-in: minutes after a visit's start after which people seated in it who have
+    /// not checked in on its list are no-shows.
+    pub no_show_after_minutes: i32,
 }
 
 impl NewEvent {
@@ -81,6 +87,7 @@ impl NewEvent {
             capacity: self.capacity,
             offer_window_hours: self.offer_window_hours,
             offer_cutoff_hours: self.offer_cutoff_hours,
+            no_show_after_minutes: self.no_show_after_minutes,
             updated_at: now,
         }
     }
@@ -143,6 +150,9 @@ impl NewEvent {
         let offer_cutoff_hours = fields
             .optional_int("offer_cutoff_hours", 0, 24 * 14)
             .map_or(DEFAULT_OFFER_CUTOFF_HOURS, |h| h as i32);
+        let no_show_after_minutes = fields
+            .optional_int("no_show_after_minutes", 0, 24 * 60)
+            .map_or(DEFAULT_NO_SHOW_AFTER_MINUTES, |m| m as i32);
         Some(Self {
             slug: slug?,
             name: name?,
@@ -159,6 +169,7 @@ impl NewEvent {
             capacity,
             offer_window_hours,
             offer_cutoff_hours,
+            no_show_after_minutes,
         })
     }
 }

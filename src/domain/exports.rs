@@ -19,6 +19,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use chrono_tz::Tz;
 
 use super::catalog::{self, EventView};
+use super::checkin;
 use super::country::country_name;
 use super::error::DomainError;
 use super::event_rules::{event_timezone, find_event_with_visits, local_time, seats_at_once};
@@ -96,6 +97,11 @@ pub struct VisitLine {
     pub seats_left: i64,
     /// Seats held as open offers (not in `assigned`, not in `seats_left`).
     pub offered: i64,
+    /// Of the people seated (`assigned`), those checked in on the visit's list.
+    pub checked_in: i64,
+    /// Of the people seated, those not checked in once the visit's no-show deadline has
+    /// passed (0 before it; docs/checkin.md).
+    pub no_show: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,8 +143,37 @@ pub fn counts(
 ) -> Result<Counts, DomainError> {
     Ok(match by {
         CountsBy::Country => Counts::ByCountry(counts_by_country(conn, event_slug)?),
-        CountsBy::SiteVisit => Counts::BySiteVisit(visit_counts(catalog::event_view(conn, event_slug, now)?)),
+        CountsBy::SiteVisit => {
+            let mut counts = visit_counts(catalog::event_view(conn, event_slug, now)?);
+            add_checkins(conn, &mut counts, now)?;
+            Counts::BySiteVisit(counts)
+        }
     })
+}
+
+/// The check-in columns of the counts by visit: `checked_in` counted in SQL per visit,
+/// `no_show` the seated people not checked in once the deadline has passed.
+fn add_checkins(
+    conn: &mut DbConnection,
+    counts: &mut VisitCounts,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    let (event, visits) = find_event_with_visits(conn, &counts.event)?;
+    let tallies = checkin::visit_checkins(conn, &event, &visits, now)?;
+    counts.total.checked_in = 0;
+    counts.total.no_show = 0;
+    for line in &mut counts.lines {
+        let (checked_in, past_deadline) = tallies.get(&line.site_visit).copied().unwrap_or_default();
+        line.checked_in = checked_in;
+        line.no_show = if past_deadline {
+            (line.assigned - checked_in).max(0)
+        } else {
+            0
+        };
+        counts.total.checked_in += line.checked_in;
+        counts.total.no_show += line.no_show;
+    }
+    Ok(())
 }
 
 /// The same counts aggregated from the registrations' rows at read time (seconds for a
@@ -153,9 +188,11 @@ pub fn counts_from_rows(
     exports::from_rows::plan_for_actual_event(conn)?;
     Ok(match by {
         CountsBy::Country => Counts::ByCountry(counts_by_country_from_rows(conn, event_slug)?),
-        CountsBy::SiteVisit => Counts::BySiteVisit(visit_counts(catalog::event_view_from_rows(
-            conn, event_slug, now,
-        )?)),
+        CountsBy::SiteVisit => {
+            let mut counts = visit_counts(catalog::event_view_from_rows(conn, event_slug, now)?);
+            add_checkins(conn, &mut counts, now)?;
+            Counts::BySiteVisit(counts)
+        }
     })
 }
 
@@ -289,6 +326,9 @@ fn visit_counts(view: EventView) -> VisitCounts {
             waitlisted: v.waitlisted,
             seats_left: v.seats_left.into(),
             offered: v.offered.into(),
+            // Filled by `add_checkins`, which reads the check-ins.
+            checked_in: 0,
+            no_show: 0,
         })
         .collect();
     let mut total = VisitLine {
@@ -328,6 +368,12 @@ pub struct Attendee {
     /// Place on that visit's waitlist (when seats are given as people register).
     pub waitlist_position: Option<i64>,
     pub registered_at: DateTime<FixedOffset>,
+    /// Checked in at the event's entrance.
+    pub checked_in_at: Option<DateTime<FixedOffset>>,
+    /// Checked in on the list of the visit whose seat they hold.
+    pub visit_checked_in_at: Option<DateTime<FixedOffset>>,
+    /// Seated, not checked in on the visit's list, past its no-show deadline.
+    pub no_show: bool,
 }
 
 /// Registrations per page of the attendee list: small enough to keep memory flat, large
@@ -348,10 +394,21 @@ pub struct AttendeeCursor {
     after: Option<(NaiveDateTime, String)>,
     finished: bool,
     page_size: i64,
+    /// The moment no-shows are judged at.
+    now: NaiveDateTime,
 }
 
 impl AttendeeCursor {
     pub fn open(conn: &mut DbConnection, event_slug: &str) -> Result<Self, DomainError> {
+        Self::open_at(conn, event_slug, super::now())
+    }
+
+    /// The list with no-shows judged at `now`.
+    pub fn open_at(
+        conn: &mut DbConnection,
+        event_slug: &str,
+        now: NaiveDateTime,
+    ) -> Result<Self, DomainError> {
         let (event, visits) = find_event_with_visits(conn, event_slug)?;
         Ok(Self {
             tz: event_timezone(&event),
@@ -361,6 +418,7 @@ impl AttendeeCursor {
             after: None,
             finished: false,
             page_size: PAGE_SIZE,
+            now,
         })
     }
 
@@ -411,13 +469,19 @@ impl AttendeeCursor {
             .into_iter()
             .map(|(id, queue, position)| ((id, queue), position))
             .collect();
+        let people: Vec<(String, Option<String>)> = ids
+            .iter()
+            .map(|id| (id.clone(), seats.get(id).cloned()))
+            .collect();
+        let checkins = checkin::person_checkins(conn, &self.event, &self.visits, &people, self.now)?;
         let none = Vec::new();
         Ok(rows
             .into_iter()
             .map(|row| {
                 let seat = seats.get(&row.id).map(String::as_str);
                 let ranked = ranked.get(&row.id).unwrap_or(&none);
-                self.attendee(row, seat, ranked, &positions)
+                let checkins = checkins.get(&row.id).cloned().unwrap_or_default();
+                self.attendee(row, seat, ranked, &positions, checkins)
             })
             .collect())
     }
@@ -437,6 +501,7 @@ impl AttendeeCursor {
         seat: Option<&str>,
         ranked: &[String],
         positions: &HashMap<(String, String), i64>,
+        checkins: checkin::PersonCheckins,
     ) -> Attendee {
         let first_choice = ranked.first().map(String::as_str);
         let position_in = |queue: &str| positions.get(&(row.id.clone(), queue.to_owned())).copied();
@@ -466,6 +531,9 @@ impl AttendeeCursor {
         Attendee {
             country_name: country_name(&row.country).to_owned(),
             registered_at: local_time(self.tz, row.created_at),
+            checked_in_at: checkins.entry.map(|t| local_time(self.tz, t)),
+            visit_checked_in_at: checkins.visit.map(|t| local_time(self.tz, t)),
+            no_show: checkins.no_show,
             id: row.id,
             first_name: row.first_name,
             last_name: row.last_name,

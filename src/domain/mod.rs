@@ -8,6 +8,7 @@ pub mod audit;
 pub mod board_sessions;
 pub mod booking;
 pub mod catalog;
+pub mod checkin;
 pub mod country;
 pub mod emails;
 pub mod erasure;

@@ -336,6 +336,7 @@ fn fixture(capacities: &[i32], offers: bool) -> Fixture {
                 capacity: None,
                 offer_window_hours: offers.then_some(24),
                 offer_cutoff_hours: 12,
+                no_show_after_minutes: 30,
             };
             create_event(conn, &event, now)?;
             let start = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)

@@ -32,8 +32,8 @@ pub struct NewToken {
 }
 
 impl NewToken {
-    /// From a submitted object: `name` (1–100 characters on one line), `role` (`admin` or
-    /// `organiser`) and optional `expires_in_days` (1–3650); every fault at once.
+    /// From a submitted object: `name` (1–100 characters on one line), `role` (`admin`,
+    /// `organiser` or `steward`) and optional `expires_in_days` (1–3650); every fault at once.
     pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
         let mut fields = Fields::new(body);
         let name = fields.required_text("name", NAME_MAX);
@@ -44,7 +44,7 @@ impl NewToken {
             Some(text) => {
                 let role = Role::parse(&text);
                 if role.is_none() {
-                    fields.error("role", "must be admin or organiser");
+                    fields.error("role", "must be admin, organiser or steward");
                 }
                 role
             }
@@ -106,8 +106,8 @@ impl TokenView {
             _ => TokenStatus::Active,
         };
         Self {
-            // The table's CHECK allows only the two roles; the lesser one if ever not.
-            role: Role::parse(&row.role).unwrap_or(Role::Organiser),
+            // The table's CHECK allows only the known roles; the least one if ever not.
+            role: Role::parse(&row.role).unwrap_or(Role::Steward),
             status,
             created_at: row.created_at.and_utc(),
             expires_at: row.expires_at.map(|t| t.and_utc()),

@@ -119,7 +119,7 @@ pub struct Table {
 }
 
 /// The counts as a table, `TOTAL` last. The fixed columns are those of DESIGN.md, then
-/// `offered` (seats held as open offers); by country, one column per visit (its slug)
+/// `offered` (seats held as open offers); by visit, `checked_in` and `no_show`; by country, one column per visit (its slug)
 /// follows: that country's seats there.
 pub fn counts_table(counts: &Counts) -> Table {
     match counts {
@@ -173,6 +173,8 @@ fn visit_table(counts: &VisitCounts) -> Table {
         "waitlisted",
         "seats_left",
         "offered",
+        "checked_in",
+        "no_show",
     ]
     .map(String::from)
     .into();
@@ -189,6 +191,8 @@ fn visit_table(counts: &VisitCounts) -> Table {
                 line.waitlisted.into(),
                 line.seats_left.into(),
                 line.offered.into(),
+                line.checked_in.into(),
+                line.no_show.into(),
             ]
         })
         .collect();
@@ -200,7 +204,7 @@ fn visit_table(counts: &VisitCounts) -> Table {
 }
 
 /// The attendee list's columns, in order.
-pub const ATTENDEE_COLUMNS: [&str; 13] = [
+pub const ATTENDEE_COLUMNS: [&str; 16] = [
     "id",
     "first_name",
     "last_name",
@@ -214,6 +218,9 @@ pub const ATTENDEE_COLUMNS: [&str; 13] = [
     "seat_status",
     "waitlist_position",
     "registered_at",
+    "checked_in_at",
+    "visit_checked_in_at",
+    "no_show",
 ];
 
 pub fn attendee_cells(attendee: &Attendee) -> Vec<Cell> {
@@ -239,6 +246,15 @@ pub fn attendee_cells(attendee: &Attendee) -> Vec<Cell> {
             .registered_at
             .to_rfc3339_opts(SecondsFormat::Secs, false)
             .into(),
+        attendee
+            .checked_in_at
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, false))
+            .into(),
+        attendee
+            .visit_checked_in_at
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, false))
+            .into(),
+        if attendee.no_show { "yes" } else { "" }.into(),
     ]
 }
 

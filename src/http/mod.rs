@@ -2,6 +2,7 @@
 //! call one domain function inside one unit of work, and render; they decide no rule.
 
 pub mod admin;
+pub mod checkin;
 pub mod cross_site;
 pub mod downloads;
 pub mod erasure;
@@ -276,6 +277,23 @@ fn api_v1_routes() -> Vec<ApiRoute> {
             organiser::run_allocation,
         ),
         route(Method::GET, "/events/{event}/audit", organiser::audit_trail),
+        route(Method::GET, "/events/{event}/checkin-lists", checkin::lists),
+        route(Method::POST, "/events/{event}/checkins", checkin::scan),
+        route(
+            Method::POST,
+            "/events/{event}/checkins/batch",
+            checkin::scan_batch,
+        ),
+        route(
+            Method::GET,
+            "/events/{event}/checkin-lists/{list}/roster",
+            checkin::roster,
+        ),
+        route(
+            Method::GET,
+            "/events/{event}/checkin-lists/{list}/status",
+            checkin::status,
+        ),
         route(Method::GET, "/events/{event}/exports/counts", exports::counts),
         route(
             Method::GET,

@@ -20,6 +20,7 @@ use super::extract::bearer_credentials;
 use super::problem::ApiError;
 use super::problem::Problem;
 use super::AppState;
+use crate::domain::checkin::Outcome;
 use crate::domain::DomainError;
 use crate::domain::{catalog, emails};
 
@@ -35,6 +36,22 @@ pub struct Metrics {
     seats: IntGaugeVec,
     capacity: IntGaugeVec,
     outbox: IntGaugeVec,
+    checkin_scans: IntCounterVec,
+}
+
+/// The label values of the check-in scans counter besides the outcomes: a scan whose
+/// nonce was seen before.
+pub const REPLAYED_SCAN: &str = "replayed";
+
+impl Metrics {
+    /// Counts a check-in scan by outcome (`crate::domain::checkin::Outcome::as_str`) or
+    /// [`REPLAYED_SCAN`]; any other value is counted as `other` (a fixed label set).
+    pub fn count_scan(&self, outcome: &str) {
+        let known = outcome == REPLAYED_SCAN || Outcome::parse(outcome).is_some();
+        self.checkin_scans
+            .with_label_values(&[if known { outcome } else { "other" }])
+            .inc();
+    }
 }
 
 impl Default for Metrics {
@@ -78,6 +95,22 @@ impl Default for Metrics {
             &["status"],
         )
         .expect("valid metric");
+        let checkin_scans = IntCounterVec::new(
+            Opts::new(
+                "rallypoint_checkin_scans_total",
+                "Check-in scans received by this instance, by outcome (replayed: a nonce seen before)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        // Every series exists from the start, at 0, so that a rate has a baseline.
+        for outcome in Outcome::ALL
+            .map(Outcome::as_str)
+            .into_iter()
+            .chain([REPLAYED_SCAN])
+        {
+            checkin_scans.with_label_values(&[outcome]);
+        }
         let registry = Registry::new();
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -86,6 +119,7 @@ impl Default for Metrics {
             Box::new(seats.clone()),
             Box::new(capacity.clone()),
             Box::new(outbox.clone()),
+            Box::new(checkin_scans.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -97,6 +131,7 @@ impl Default for Metrics {
             seats,
             capacity,
             outbox,
+            checkin_scans,
         }
     }
 }
@@ -185,7 +220,7 @@ fn may_read_metrics(req: &HttpRequest, token: &str) -> bool {
     get,
     path = "/metrics",
     tag = "operations",
-    summary = "Prometheus metrics: requests by route and status, latency, registrations, seats, outbox",
+    summary = "Prometheus metrics: requests by route and status, latency, registrations, seats, outbox, check-in scans",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
         (status = 401, description = "`unauthorized`: `security.metrics_token` is set and was not sent as a bearer token", body = Problem, content_type = "application/problem+json"),

@@ -58,6 +58,12 @@ pub enum ProblemType {
     RegistrationClosed,
     CapacityExceeded,
     NoOpenOffer,
+    /// Check-in (409): the person is checked in on this list already.
+    AlreadyCheckedIn,
+    /// Check-in (409): the person belongs to another list (another visit).
+    WrongList,
+    /// Check-in (409): cancelled, waitlisted, or without a seat for a visit's list.
+    NotActive,
     NotFound,
     MethodNotAllowed,
     Unauthorized,
@@ -166,6 +172,33 @@ impl ApiError {
             other => other.to_string(),
         }
     }
+}
+
+/// A problem document with extension members after the standard ones (RFC 9457,
+/// section 3.2): answers that are outcomes rather than errors (a check-in scan that
+/// found the person already in is recorded, then answered with 409).
+pub fn problem_with(
+    status: StatusCode,
+    kind: ProblemType,
+    title: &str,
+    detail: String,
+    extensions: serde_json::Map<String, serde_json::Value>,
+) -> HttpResponse {
+    let problem = Problem {
+        kind,
+        title,
+        status: status.as_u16(),
+        detail,
+        instance: None,
+        errors: None,
+    };
+    let mut body = extensions;
+    if let Ok(serde_json::Value::Object(standard)) = serde_json::to_value(&problem) {
+        body.extend(standard);
+    }
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+        .body(serde_json::Value::Object(body).to_string())
 }
 
 impl ResponseError for ApiError {

@@ -29,6 +29,7 @@ pub struct EventRow {
     pub allocated_at: Option<NaiveDateTime>,
     pub offer_window_hours: Option<i32>,
     pub offer_cutoff_hours: i32,
+    pub no_show_after_minutes: i32,
 }
 
 /// An event's details as written on creation and on every later change (an event file
@@ -50,6 +51,7 @@ pub struct EventChanges<'a> {
     pub capacity: Option<i32>,
     pub offer_window_hours: Option<i32>,
     pub offer_cutoff_hours: i32,
+    pub no_show_after_minutes: i32,
     pub updated_at: NaiveDateTime,
 }
 

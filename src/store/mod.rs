@@ -38,6 +38,7 @@ macro_rules! prepared_statement {
 
 pub mod audit;
 pub mod board_sessions;
+pub mod checkins;
 pub mod counts;
 pub mod events;
 pub mod exports;

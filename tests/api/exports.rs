@@ -252,7 +252,9 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
             "assigned",
             "waitlisted",
             "seats_left",
-            "offered"
+            "offered",
+            "checked_in",
+            "no_show"
         ]
     );
     for (row, visit) in rows.iter().zip(event["site_visits"].as_array().unwrap()) {
@@ -268,7 +270,7 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
         }
     }
     assert_eq!(rows[0][4], "2");
-    assert_eq!(rows[2], ["TOTAL", "", "4", "4", "2", "0", "0"]);
+    assert_eq!(rows[2], ["TOTAL", "", "4", "4", "2", "0", "0", "0", "0"]);
     let by_visit = counts_json(&app, "tally", "site_visit");
     assert_eq!(by_visit["total"]["assigned"], 4);
     assert_eq!(by_visit["rows"][1]["waitlisted"], 0);
@@ -314,7 +316,10 @@ fn counts_match_registrations_by_country_and_visit(backend: Backend) {
     assert_eq!(list.status, 200);
     let (header, rows) = parse_csv(&list.bytes);
     assert_eq!(header[..4], ["id", "first_name", "last_name", "email"]);
-    assert_eq!(header.last().unwrap(), "registered_at");
+    assert_eq!(
+        header[header.len() - 4..],
+        ["registered_at", "checked_in_at", "visit_checked_in_at", "no_show"]
+    );
     let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     let expected_ids: Vec<&str> = people[1..].iter().map(|p| p.0.as_str()).collect();
     assert_eq!(ids, expected_ids, "active registrations in registration order");
@@ -883,7 +888,7 @@ fn exports_check_roles_and_parameters(backend: Backend) {
     get("/api/v1/events/nope/exports/attendees", Some(&app.admin)).problem(404, "not-found");
     // An empty event: the header, a TOTAL of zeros.
     let (header, rows) = parse_csv(&download(&app, attendees, &app.admin).bytes);
-    assert_eq!(header.len(), 13);
+    assert_eq!(header.len(), 16);
     assert!(rows.is_empty());
     let (_, rows) = parse_csv(&download(&app, counts, &app.admin).bytes);
     assert_eq!(rows, [["TOTAL", "", "0", "0", "0", "0", "0"]]);

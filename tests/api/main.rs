@@ -8,6 +8,7 @@ mod addresses;
 mod board_overview;
 mod board_roster;
 mod browser;
+mod checkin;
 mod checkin_qr;
 mod chrome;
 mod cli;

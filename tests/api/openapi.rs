@@ -148,8 +148,11 @@ fn the_document_is_openapi_3_1_and_covers_every_route() {
         }
         let writes = ["post", "put", "patch", "delete"].contains(&method.as_str());
         if writes && path.starts_with("/api/v1/") {
-            // Every write with a body takes a key, but the manage link's own change.
-            let keyed_write = operation.get("requestBody").is_some() && !path.starts_with("/api/v1/manage/");
+            // Every write with a body takes a key, but the manage link's own change and
+            // check-in scans (applied once by their nonce).
+            let keyed_write = operation.get("requestBody").is_some()
+                && !path.starts_with("/api/v1/manage/")
+                && !path.contains("/checkins");
             let takes_key = operation["parameters"]
                 .as_array()
                 .into_iter()

@@ -632,7 +632,7 @@ fn bad_token_input_is_422_field_by_field_and_writes_nothing(backend: Backend) {
     let mut fields: Vec<&str> = errors.keys().map(String::as_str).collect();
     fields.sort_unstable();
     assert_eq!(fields, ["expires_in_days", "name", "role"], "{problem}");
-    assert_eq!(errors["role"], json!(["must be admin or organiser"]));
+    assert_eq!(errors["role"], json!(["must be admin, organiser or steward"]));
     assert_eq!(errors["expires_in_days"], json!(["must be between 1 and 3650"]));
 
     for (body, field) in [

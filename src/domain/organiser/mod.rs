@@ -27,7 +27,8 @@ pub use roster_page::{
     ROSTER_PAGE_SIZE,
 };
 pub use rosters::{
-    audit_trail, list_registrations, roster, ListQuery, PersonEntry, RegistrationPage, Roster, WaitlistEntry,
+    audit_trail, list_registrations, roster, ListQuery, PersonEntry, RegistrationPage, Roster, SeatedEntry,
+    WaitlistEntry,
 };
 pub use visits::{update_site_visit, VisitUpdate};
 

@@ -10,6 +10,7 @@ use super::{find_visit, slug_of};
 use crate::db::DbConnection;
 use crate::domain::audit;
 use crate::domain::catalog::{self, SiteVisitView};
+use crate::domain::checkin;
 use crate::domain::country::country_name;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event, find_event_with_visits, local_time};
@@ -57,10 +58,21 @@ pub struct OfferEntry {
     pub person: PersonEntry,
 }
 
+/// A person seated in the visit, with their check-in on its list.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SeatedEntry {
+    /// When checked in on the visit's list (null: not yet).
+    pub checked_in_at: Option<DateTime<FixedOffset>>,
+    /// Not checked in and past the visit's no-show deadline (docs/checkin.md).
+    pub no_show: bool,
+    #[serde(flatten)]
+    pub person: PersonEntry,
+}
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Roster {
     pub site_visit: SiteVisitView,
-    pub assigned: Vec<PersonEntry>,
+    pub assigned: Vec<SeatedEntry>,
     /// Open offers for a seat of this visit, the earliest first.
     pub offered: Vec<OfferEntry>,
     /// In the order seats will be given: people without a seat first, then people
@@ -133,7 +145,23 @@ pub fn roster(
         .into_iter()
         .map(|(row, _)| row)
         .collect();
-    let assigned = entries(conn, &event, &visits, seated, Some(&visit.id))?;
+    let people: Vec<(String, Option<String>)> = seated
+        .iter()
+        .map(|row| (row.id.clone(), Some(visit.id.clone())))
+        .collect();
+    let checkins = checkin::person_checkins(conn, &event, &visits, &people, now)?;
+    let tz = event_timezone(&event);
+    let assigned = entries(conn, &event, &visits, seated, Some(&visit.id))?
+        .into_iter()
+        .map(|person| {
+            let checkin = checkins.get(&person.id).cloned().unwrap_or_default();
+            SeatedEntry {
+                checked_in_at: checkin.visit.map(|t| local_time(tz, t)),
+                no_show: checkin.no_show,
+                person,
+            }
+        })
+        .collect();
     let waiting = registrations::waiting_for(conn, &visit.id, true, ROSTER_WAITLIST_LIMIT)?;
     let rows = in_order_of(registrations::find_many(conn, &waiting)?, &waiting);
     let waitlist = entries(conn, &event, &visits, rows, Some(&visit.id))?
@@ -150,7 +178,6 @@ pub fn roster(
         .collect();
     let ids: Vec<String> = open.iter().map(|o| o.registration_id.clone()).collect();
     let rows = in_order_of(registrations::find_many(conn, &ids)?, &ids);
-    let tz = event_timezone(&event);
     let offered = entries(conn, &event, &visits, rows, Some(&visit.id))?
         .into_iter()
         .zip(&open)

@@ -70,7 +70,7 @@ impl Modify for Conventions {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API token (`rallypoint token create --role organiser|admin`); \
+                        "An API token (`rallypoint token create --role steward|organiser|admin`); \
                          no token, or an unknown, revoked or expired one, is 401; a token of a \
                          lesser role 403",
                     ))
@@ -93,8 +93,10 @@ impl Modify for Conventions {
                 }
                 // Every write with a body reads its caller, body and key through
                 // `http::extract::Write`; the manage link's own change is idempotent as
-                // it is (it sets a ranking) and takes no key.
-                if operation.request_body.is_some() && !tags.iter().any(|t| t == "participant") {
+                // it is (it sets a ranking) and takes no key, and a check-in scan is
+                // applied once by its nonce.
+                let keyless = tags.iter().any(|t| t == "participant" || t == "checkin");
+                if operation.request_body.is_some() && !keyless {
                     operation
                         .parameters
                         .get_or_insert_with(Vec::new)

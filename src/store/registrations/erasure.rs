@@ -9,7 +9,8 @@ use crate::db::schema::registrations;
 use crate::db::DbConnection;
 
 /// Replaces a registration's personal data with fixed anonymous values; country, status,
-/// seat and ranking stay, so every count stays right. The manage link stops working.
+/// seat and ranking stay, so every count stays right. The manage link and the check-in
+/// code stop working.
 /// False when it was already erased (another instance's retention run got there first).
 pub fn anonymise(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
     let email = erased_email(id);
@@ -25,6 +26,7 @@ pub fn anonymise(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Query
         registrations::email_normalized.eq(&email),
         registrations::organisation.eq(""),
         registrations::search_text.eq(""),
+        registrations::checkin_code_hash.eq(None::<String>),
         registrations::job_title.eq(None::<String>),
         registrations::dietary.eq(None::<String>),
         // Never the SHA-256 of any token, and unique like the column requires.

@@ -41,8 +41,8 @@ const INSERT_RANKED_PG: &str = concat!(
     "WITH registration AS (
     INSERT INTO registrations (id, event_id, first_name, last_name, email, email_normalized,
         organisation, country, job_title, dietary, status, manage_token_hash, consent_at,
-        created_at, updated_at, language, search_text)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        created_at, updated_at, language, search_text, checkin_code_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     RETURNING id
 ), ranking AS (
     INSERT INTO registration_preferences (registration_id, rank, site_visit_id)
@@ -113,6 +113,7 @@ impl QueryFragment<Pg> for InsertRanked<'_> {
             Nullable<Text> => &row.dietary, Text => &row.status, Text => &row.manage_token_hash,
             Timestamp => &row.consent_at, Timestamp => &row.created_at,
             Timestamp => &row.updated_at, Text => &row.language, Text => &row.search_text,
+            Text => &row.checkin_code_hash,
             Array<Text> => &self.visit_ids, Nullable<Text> => &self.seat_in,
             Nullable<Text> => &self.mail.id, Nullable<Text> => &self.mail.event_id,
             Nullable<Text> => &self.mail.registration_id, Nullable<Text> => &self.mail.kind,

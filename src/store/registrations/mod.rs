@@ -134,6 +134,8 @@ pub struct NewRegistrationRow<'a> {
     pub language: &'a str,
     /// `domain::search::search_text` of the names, organisation and email.
     pub search_text: &'a str,
+    /// SHA-256 of the registration's check-in code.
+    pub checkin_code_hash: &'a str,
 }
 
 impl NewRegistrationRow<'_> {
