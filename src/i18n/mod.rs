@@ -1,5 +1,5 @@
-//! The two languages of everything a participant reads: English and French (the founding
-//! event is in Wallonia). Page texts live in one table, [`TEXTS`], each key with both
+//! The two languages of everything a participant or an organiser reads on a page:
+//! English and French (the founding event is in Wallonia). Page texts live in one table, [`TEXTS`], each key with both
 //! languages side by side, so a missing translation shows in review; emails have one
 //! template set per language (`templates/email/` and `templates/email/fr/`), because
 //! they are prose. Dates are written here, not with the platform locale.
