@@ -1,5 +1,5 @@
-//! The two languages of everything a participant reads: English and French (the founding
-//! event is in Wallonia). Page texts live in one table, [`TEXTS`], each key with both
+//! The two languages of everything a participant or an organiser reads on a page:
+//! English and French (the founding event is in Wallonia). Page texts live in one table, [`TEXTS`], each key with both
 //! languages side by side, so a missing translation shows in review; emails have one
 //! template set per language (`templates/email/` and `templates/email/fr/`), because
 //! they are prose. Dates are written here, not with the platform locale.
@@ -82,6 +82,38 @@ impl Lang {
             })
     }
 
+    /// Whether a count of `n` takes the singular form: English for 1 only, French for
+    /// 0 and 1 ("0 place restante").
+    pub fn is_singular(self, n: i64) -> bool {
+        match self {
+            Self::En => n == 1,
+            Self::Fr => n.abs() <= 1,
+        }
+    }
+
+    /// The text of `key` with each `{name}` of `values` filled in: the page texts that
+    /// code writes (flash messages, labels built in Rust), as `t()` does in templates.
+    /// A key missing from [`TEXTS`] is a bug: it fails in debug builds (the page tests
+    /// find it) and shows as the key itself in release builds.
+    pub fn fill(self, key: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
+        let Some(text) = self.text(key) else {
+            debug_assert!(false, "no page text `{key}`");
+            return key.to_owned();
+        };
+        values.iter().fold(text.to_owned(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), &value.to_string())
+        })
+    }
+
+    /// [`Lang::fill`] of the `.one` or `.other` form of `key` for the count `n`, which
+    /// fills `{n}`.
+    pub fn count(self, key: &str, n: i64, values: &[(&str, &dyn std::fmt::Display)]) -> String {
+        let form = if self.is_singular(n) { "one" } else { "other" };
+        let mut all: Vec<(&str, &dyn std::fmt::Display)> = vec![("n", &n)];
+        all.extend_from_slice(values);
+        self.fill(&format!("{key}.{form}"), &all)
+    }
+
     /// "1st choice", "2e choix"…
     pub fn choice_label(self, rank: usize) -> String {
         match (self, rank) {
@@ -153,6 +185,30 @@ impl Lang {
             (_, day) => day.to_string(),
         };
         format!("{day} {} {}", self.month(date.month()), date.year())
+    }
+
+    /// "5 Dec 2024" / "5 déc. 2024": a date where room is short (a chart's axis).
+    pub fn short_date(self, date: NaiveDate) -> String {
+        let index = date.month0() as usize % 12;
+        let (day, month) = match self {
+            Self::En => (
+                date.day().to_string(),
+                [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+                ][index],
+            ),
+            Self::Fr => (
+                match date.day() {
+                    1 => "1er".to_owned(),
+                    day => day.to_string(),
+                },
+                [
+                    "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+                    "nov.", "déc.",
+                ][index],
+            ),
+        };
+        format!("{day} {month} {}", date.year())
     }
 
     /// "Thursday 5 December 2024" / "jeudi 5 décembre 2024".
@@ -237,6 +293,8 @@ impl Lang {
             ("error.ranked_twice", None)
         } else if message == "must be given to register" {
             ("error.consent", None)
+        } else if message == "must be a whole number" {
+            ("error.whole_number", None)
         } else {
             return match self {
                 Self::En => capitalise(message),
@@ -330,6 +388,20 @@ mod tests {
             Lang::Fr.moment_with_offset(at),
             "jeudi 5 décembre 2024 à 13:30 (UTC+01:00)"
         );
+        assert_eq!(Lang::En.short_date(first), "1 Mar 2025");
+        assert_eq!(Lang::Fr.short_date(day), "5 déc. 2024");
+        assert_eq!(Lang::Fr.short_date(first), "1er mars 2025");
+    }
+
+    #[test]
+    fn texts_written_in_code_are_filled_and_counted_like_the_templates() {
+        assert_eq!(Lang::En.count("seats_left", 1, &[]), "1 seat left");
+        assert_eq!(Lang::Fr.count("seats_left", 0, &[]), "0 place restante");
+        assert_eq!(Lang::Fr.count("seats_left", 2, &[]), "2 places restantes");
+        assert_eq!(
+            Lang::Fr.fill("seat_assigned", &[("visit", &"Aperam")]),
+            "Votre visite : Aperam"
+        );
     }
 
     #[test]
@@ -353,6 +425,10 @@ mod tests {
             "Cette valeur n'est pas valable."
         );
         assert_eq!(Lang::Fr.choice_label(1), "1er choix");
+        assert_eq!(
+            Lang::Fr.field_error("must be a whole number"),
+            "Saisissez un nombre entier."
+        );
         assert_eq!(Lang::En.choice_label(2), "2nd choice");
     }
 }

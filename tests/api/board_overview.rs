@@ -1,7 +1,7 @@
 //! Issue 17 over HTTP: the event's overview page shows each visit's numbers as the API
 //! does, the registrations over time adding up to every active registration, the
 //! countries as the counts export has them, and stays small with many people (no person
-//! on it); the organisers' event list pages and searches.
+//! on it); the organisers' event list pages and searches; both in French too.
 
 use serde_json::{json, Value};
 
@@ -12,6 +12,7 @@ crate::on_both_backends!(
     the_overview_shows_the_numbers_of_the_api_and_the_exports,
     the_overview_stays_small_with_many_registrations,
     the_event_list_pages_and_searches,
+    the_overview_and_the_event_list_speak_french,
 );
 
 /// The text between `start` (found after `from`) and the next `end`.
@@ -276,4 +277,78 @@ fn the_event_list_pages_and_searches(backend: Backend) {
         25,
         "blank: every event"
     );
+}
+
+fn the_overview_and_the_event_list_speak_french(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("fr", json!({"capacity": 40}), &[("a", 2), ("b", 3)]);
+    let browser = Browser::french(&app);
+    browser.sign_in(&app.organiser);
+    let empty = browser.get_ok("/organiser/events/fr");
+    empty.assert_says("Personne ne s'est encore inscrit.");
+    for n in 0..4 {
+        assert_eq!(app.register("fr", &participant(n, &["a"])).status, 201);
+    }
+
+    let page = browser.get_ok("/organiser/events/fr");
+    assert_eq!(page.header("content-language"), "fr");
+    page.assert_says("<html lang=\"fr\">");
+    page.assert_says("<title>Vue d'ensemble — Event fr</title>");
+    page.assert_says(">Se déconnecter</button>");
+    page.assert_says("capacité de l'événement : 40, 36 places restantes");
+    page.assert_says("<h2 id=\"visits-heading\">Visites de sites</h2>");
+    // The ids and data attributes the tests and scripts read stay as they are.
+    page.assert_says("<meter id=\"fill-a\" min=\"0\" max=\"2\" value=\"2\"");
+    page.assert_says("data-fill=\"a\"><strong>2 / 2</strong> places · 2 en attente</span>");
+    page.assert_says("<dt>Liste d'attente</dt><dd data-n=\"waitlisted\">2</dd>");
+    assert_eq!(visit_number(&page.body, "b", "seats_left"), 3);
+    page.assert_says("<strong data-n=\"without_seat\">2</strong> personnes confirmées n'ont pas de place.");
+    page.assert_says(
+        "Participants et liste d'attente<span class=\"visually-hidden\"> de la visite Visit a</span>",
+    );
+    page.assert_says("role=\"img\" aria-label=\"Inscriptions au fil du temps : 4 du ");
+    page.assert_says(", capacité de l'événement 40\"");
+    page.assert_says(">capacité 40</text>");
+    page.assert_says("<summary>Inscriptions par jour (tableau)</summary>");
+    page.assert_says(">Figer la liste</button>");
+    page.assert_says(">Voir le plan de répartition</button>");
+    assert_eq!(chart_total(&page.body), 4);
+    assert_eq!(countries_table(&page.body), exported_countries(&app, "fr"));
+    for english in [
+        "Sign out",
+        "Site visits",
+        "Registrations over time",
+        "Seats left",
+        "Capacity",
+    ] {
+        page.assert_lacks(english);
+    }
+
+    // The switch is a plain link, and the choice is kept (the participant pages' cookie).
+    let to_english = page.switch_link("en");
+    assert_eq!(to_english, "/organiser/events/fr?lang=en");
+    let english = browser.get_ok(&to_english);
+    english.assert_says("<html lang=\"en\">");
+    english.assert_says(">Sign out</button>");
+    assert!(
+        english.cookie_line("rp_lang").contains("Path=/;"),
+        "{:?}",
+        english.set_cookies
+    );
+    browser
+        .get_ok("/organiser/events/fr")
+        .assert_says("Registrations over time");
+    let french = browser.get_ok("/organiser/events/fr?lang=fr");
+    french.assert_says("<span aria-current=\"true\">Français</span>");
+    assert_eq!(french.switch_link("en"), "/organiser/events/fr?lang=en");
+
+    // The event list, its count and search in French; the switch keeps the search.
+    let list = browser.get_ok("/organiser?q=Event+fr");
+    list.assert_says("<h1>Événements</h1>");
+    list.assert_says("<label for=\"q\">Rechercher par nom ou par identifiant</label>");
+    list.assert_says("1 événement correspondant à « Event fr »");
+    assert_eq!(list.switch_link("en"), "/organiser?q=Event+fr&lang=en");
+    let none = browser.get_ok("/organiser?q=nothing-like-it");
+    none.assert_says("0 événement correspondant");
+    none.assert_says("Aucun événement ne correspond.");
 }

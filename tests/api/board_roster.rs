@@ -2,7 +2,7 @@
 //! paged, searched without regard to case or accents, filtered and sorted; its waitlist
 //! in the API roster's order and positions; the bulk move (each person on their own, the
 //! ones that do not fit named) and the CSV of a selection; CSRF and sign-in as on the
-//! rest of the board.
+//! rest of the board; the page and its messages in French.
 
 use serde_json::{json, Value};
 
@@ -15,6 +15,7 @@ crate::on_both_backends!(
     bulk_move_moves_who_fits_and_names_who_does_not,
     the_csv_of_a_selection_is_those_lines_of_the_attendee_list,
     roster_pages_need_a_session_and_bulk_actions_a_csrf_token,
+    the_roster_and_its_bulk_moves_speak_french,
 );
 
 fn person(
@@ -446,4 +447,102 @@ fn roster_pages_need_a_session_and_bulk_actions_a_csrf_token(backend: Backend) {
     assert_eq!(ids(&api_roster(&app, "se", "a")["assigned"]), people);
     // An unknown visit is a 404 page.
     assert_eq!(browser.get("/organiser/events/se/site-visits/nope").status, 404);
+}
+
+fn the_roster_and_its_bulk_moves_speak_french(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event("rf", json!({}), &[("a", 3), ("b", 2)]);
+    let people = register_people(&app, "rf", 5, &["a"]);
+    let browser = Browser::french(&app);
+    browser.sign_in(&app.organiser);
+    let path = "/organiser/events/rf/site-visits/a";
+    let page = browser.get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("content-language"), "fr");
+    page.assert_says("<html lang=\"fr\">");
+    // The rows and their data attributes as in English: only the words change.
+    assert_eq!(page.row_ids(), people);
+    assert_eq!(page.attributes("data-position"), ["1", "2"]);
+    page.assert_says("<caption id=\"roster-range\">1–5 sur 5 personnes · page 1 sur 1</caption>");
+    page.assert_says("3 / 3 places attribuées · 0 en offre · 2 en attente");
+    page.assert_says("<td>1er choix</td>");
+    page.assert_says("<td>place attribuée</td>");
+    page.assert_says("<td>n° 1 en attente</td>");
+    page.assert_says("<label for=\"bulk-target\">Déplacer les personnes sélectionnées vers</label>");
+    page.assert_says("<option value=\"\">Aucune visite</option>");
+    page.assert_says("<option value=\"waiting\">En attente</option>");
+    page.assert_says("<label for=\"sort\">Trier par</label>");
+    page.assert_says(">Télécharger la sélection (CSV)</button>");
+    page.assert_says("class=\"visually-hidden\">Sélectionner First0 Name000</label>");
+    page.assert_says(">Sans visite</a>");
+    for english in ["Move the selected", "Roster order", "No site visit", "Sign out"] {
+        page.assert_lacks(english);
+    }
+    // The switch keeps the search, filters and sort.
+    let sorted = browser.get(&format!("{path}?status=waiting&sort=name"));
+    assert_eq!(
+        sorted.switch_link("en"),
+        format!("{path}?status=waiting&sort=name&lang=en")
+    );
+    sorted.assert_says("<caption id=\"roster-range\">1–2 sur 2 personnes · page 1 sur 1</caption>");
+    let clamped = browser.get(&format!("{path}?page=9"));
+    clamped.assert_says("Cette page n'existe pas : voici la dernière, page 1 sur 1.");
+
+    // b has two seats: two of the three selected move, the third is named, in French.
+    let back = format!("{path}?sort=name");
+    let moved = browser.submit(
+        "/organiser/events/rf/bulk",
+        &[
+            ("registration", &people[0]),
+            ("registration", &people[1]),
+            ("registration", &people[2]),
+            ("site_visit", "b"),
+            ("action", "move"),
+            ("back", &back),
+        ],
+    );
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    let after = browser.follow(moved);
+    after.assert_says(
+        "id=\"flash\">2 personnes déplacées vers Visit b. Personnes non déplacées : First2 Name074 (Visit b est complète (2 places prises sur 2)).</p>",
+    );
+    after.assert_says("notice--error");
+    assert_eq!(ids(&api_roster(&app, "rf", "b")["assigned"]).len(), 2);
+    // Nothing fits: nobody moved, and who was not is named.
+    let again = browser.submit(
+        "/organiser/events/rf/bulk",
+        &[
+            ("registration", &people[2]),
+            ("site_visit", "b"),
+            ("action", "move"),
+            ("back", &back),
+        ],
+    );
+    browser
+        .follow(again)
+        .assert_says("id=\"flash\">Personne n'a été déplacé. Personnes non déplacées : First2 Name074 (Visit b est complète (2 places prises sur 2)).</p>");
+    // Out of every visit: on the without-seat page, in French.
+    let one = browser.submit(
+        "/organiser/events/rf/bulk",
+        &[
+            ("registration", &people[0]),
+            ("site_visit", ""),
+            ("action", "move"),
+            ("back", &back),
+        ],
+    );
+    browser
+        .follow(one)
+        .assert_says("id=\"flash\">1 personne n'a plus de visite.</p>");
+    let without = browser.get("/organiser/events/rf/without-seat");
+    without.assert_says("<h1>Sans visite</h1>");
+    without.assert_says("1 personne confirmée sans place");
+    without.assert_says("<td>sans place · placement manuel</td>");
+    let nothing = browser.submit(
+        "/organiser/events/rf/bulk",
+        &[("site_visit", "b"), ("action", "move"), ("back", &back)],
+    );
+    browser
+        .follow(nothing)
+        .assert_says("id=\"flash\">Sélectionnez d'abord au moins une personne.</p>");
 }

@@ -77,6 +77,12 @@ impl Page {
         assert!(self.body.contains(text), "`{text}` not in page:\n{}", self.body);
     }
 
+    /// [`Page::assert_contains`] for text the page wrote through its escaping: an
+    /// apostrophe is `&#x27;` in the body ("Liste d&#x27;attente").
+    pub fn assert_says(&self, text: &str) {
+        self.assert_contains(&text.replace('\'', "&#x27;"));
+    }
+
     pub fn assert_lacks(&self, text: &str) {
         assert!(!self.body.contains(text), "`{text}` in page:\n{}", self.body);
     }
@@ -103,6 +109,17 @@ impl Page {
                 rest[..rest.find('"').unwrap()].to_owned()
             })
             .collect()
+    }
+
+    /// The address of the language switch's link to `code` (`en`, `fr`), unescaped.
+    pub fn switch_link(&self, code: &str) -> String {
+        let marker = format!("\" hreflang=\"{code}\"");
+        let end = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no switch to {code}:\n{}", self.body));
+        let start = self.body[..end].rfind("href=\"").unwrap() + 6;
+        unescaped(&self.body[start..end])
     }
 
     /// The ids of the rows shown (their `data-id`), in order.

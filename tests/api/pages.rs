@@ -1,6 +1,7 @@
 //! Issue 7 over HTTP: every web page's status and key content, form errors shown again
 //! with the values kept, CSRF refusals, both languages (pages and emails), the manage
-//! page's change and cancel steps, the organisers' sign-in, board actions and sign-out.
+//! page's change and cancel steps, the organisers' sign-in, board actions and sign-out
+//! (in English and French).
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ crate::on_both_backends!(
     board_actions_move_resize_freeze_and_allocate,
     signing_out_or_revoking_the_token_ends_the_session,
     admins_download_the_exports_from_the_board,
+    the_board_speaks_french_from_sign_in_to_its_messages,
 );
 
 /// The form fields of a complete registration.
@@ -989,4 +991,138 @@ fn admins_download_the_exports_from_the_board(backend: Backend) {
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert_eq!(bad.header("content-disposition"), "");
     assert_eq!(admin.get("/organiser/events/nope/exports/attendees").status, 404);
+}
+
+fn the_board_speaks_french_from_sign_in_to_its_messages(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    app.create_event(
+        "bfr",
+        json!({"assignment_mode": "preferences"}),
+        &[("a", 1), ("b", 2)],
+    );
+    let ids: Vec<String> = [(0, vec!["a", "b"]), (1, vec!["a", "b"])]
+        .iter()
+        .map(|(n, prefs)| {
+            app.register("bfr", &participant(*n, prefs)).json()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let board = "/organiser/events/bfr";
+    let browser = Browser::french(&app);
+
+    // Sign-in, from Accept-Language: the form, a wrong token, then the board.
+    let page = browser.get("/organiser/sign-in");
+    assert_eq!(page.status, 200);
+    assert_html_with_security_headers(&page);
+    assert_eq!(page.header("content-language"), "fr");
+    page.assert_contains("<html lang=\"fr\">");
+    page.assert_says("<title>Connexion — espace des organisateurs</title>");
+    page.assert_contains("<label for=\"token\">Jeton</label>");
+    page.assert_says("Connectez-vous avec votre jeton d'organisateur ou d'administrateur. Il commence par <code>rpa_</code>.");
+    page.assert_contains(">Se connecter</button>");
+    assert_eq!(page.switch_link("en"), "/organiser/sign-in?lang=en");
+    let wrong = browser.submit(
+        "/organiser/sign-in",
+        &[("token", "rpa_not-a-token"), ("next", board)],
+    );
+    assert_eq!(wrong.status, 401);
+    wrong.assert_says("Ce jeton n'est pas valable, a été révoqué, ou n'est pas celui d'un organisateur ou d'un administrateur.");
+    assert_eq!(
+        wrong.switch_link("en"),
+        "/organiser/sign-in?next=%2Forganiser%2Fevents%2Fbfr&lang=en"
+    );
+    let signed = browser.submit(
+        "/organiser/sign-in",
+        &[("token", &app.organiser), ("next", board)],
+    );
+    assert_eq!(signed.location(), board);
+    let page = browser.get_ok(board);
+    page.assert_says("places attribuées par répartition selon les préférences");
+    assert_eq!(fill(&page, "a"), "0 / 1");
+
+    // A move, a refusal, a capacity and a freeze: each message in French.
+    browser.submit(
+        "/organiser/events/bfr/move",
+        &[("registration", &ids[0]), ("site_visit", "a")],
+    );
+    let page = browser.get_ok(board);
+    assert_eq!(
+        flash(&page),
+        "Participant0 Tester est maintenant dans la visite Visit a."
+    );
+    assert_eq!(fill(&page, "a"), "1 / 1");
+    browser.submit(
+        "/organiser/events/bfr/move",
+        &[("registration", &ids[1]), ("site_visit", "a")],
+    );
+    let page = browser.get_ok(board);
+    assert_eq!(flash(&page), "Visit a est complète (1 place prise sur 1)");
+    page.assert_contains("notice--error");
+    browser.submit("/organiser/events/bfr/site-visits/b", &[("capacity", "lots")]);
+    assert_eq!(
+        flash(&browser.get_ok(board)),
+        "capacité : Saisissez un nombre entier."
+    );
+    browser.submit("/organiser/events/bfr/site-visits/b", &[("capacity", "3")]);
+    assert_eq!(flash(&browser.get_ok(board)), "La capacité de Visit b est de 3.");
+    browser.submit("/organiser/events/bfr/site-visits/b", &[("frozen", "true")]);
+    let page = browser.get_ok(board);
+    assert_eq!(
+        flash(&page),
+        "Visit b est figée : sa liste ne change plus qu&#x27;à la main."
+    );
+    page.assert_contains("<span class=\"badge badge--frozen\">figée</span>");
+    page.assert_contains(">Ne plus figer la liste</button>");
+    browser.submit("/organiser/events/bfr/site-visits/b", &[("frozen", "false")]);
+    browser.submit(
+        "/organiser/events/bfr/move",
+        &[("registration", &ids[0]), ("site_visit", "")],
+    );
+    assert_eq!(
+        flash(&browser.get_ok(board)),
+        "Participant0 Tester n&#x27;a plus de visite."
+    );
+
+    // The allocation's plan and its outcome.
+    let preview = browser.submit(
+        "/organiser/events/bfr/allocation",
+        &[("dry_run", "true"), ("balance_countries", "false")],
+    );
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    preview.assert_contains("<html lang=\"fr\">");
+    preview.assert_contains("<h1>Plan de répartition</h1>");
+    preview.assert_says("Ceci est une simulation : rien n'a encore changé.");
+    preview.assert_contains("<dt>Dans leur 1er choix</dt><dd>");
+    preview.assert_contains("<dt>Pays équilibrés</dt><dd>non (écart");
+    preview.assert_contains(">Appliquer cette répartition</button>");
+    let applied = browser.submit(
+        "/organiser/events/bfr/allocation",
+        &[("dry_run", "false"), ("balance_countries", "false")],
+    );
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    assert!(
+        flash(&browser.get_ok(board)).starts_with("Répartition appliquée : "),
+        "in French"
+    );
+
+    // The admin's export links are named in French; the files are the same.
+    let admin = Browser::french(&app);
+    admin.sign_in(&app.admin);
+    let page = admin.get_ok(board);
+    page.assert_contains("<h2 id=\"exports-heading\">Exportations</h2>");
+    page.assert_contains("download>Chiffres par pays (CSV)</a>");
+    page.assert_contains("test admin (admin)");
+    assert_eq!(export_links(&page).len(), 5);
+
+    // Chosen with the switch, English stays (the cookie), whatever the browser asks.
+    let english = browser.get_ok(&format!("{board}?lang=en"));
+    english.assert_contains("<html lang=\"en\">");
+    browser.get_ok(board).assert_contains(">Sign out</button>");
+    let other = Browser::french(&app);
+    other.get_ok("/organiser/sign-in?lang=en");
+    other
+        .get_ok("/organiser/sign-in")
+        .assert_contains("<label for=\"token\">Token</label>");
 }

@@ -115,13 +115,7 @@ fn translate(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijin
         .and_then(|v| v.as_str().and_then(Lang::parse))
         .unwrap_or_default();
     let count: Option<i64> = kwargs.get("n")?;
-    let plural_key = count.map(|n| {
-        let singular = match lang {
-            Lang::En => n == 1,
-            Lang::Fr => n.abs() <= 1,
-        };
-        format!("{key}.{}", if singular { "one" } else { "other" })
-    });
+    let plural_key = count.map(|n| format!("{key}.{}", if lang.is_singular(n) { "one" } else { "other" }));
     let text = plural_key
         .as_deref()
         .and_then(|k| lang.text(k))
@@ -184,7 +178,7 @@ impl PageRequest {
         page
     }
 
-    /// A page in one fixed language (the organisers' board is in English).
+    /// A page in one given language, without the switch's cookie.
     pub fn in_language(req: &HttpRequest, state: &AppState, lang: Lang) -> Self {
         let secure = state.public_url.starts_with("https://");
         let existing = req

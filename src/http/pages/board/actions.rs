@@ -16,6 +16,7 @@ use crate::http::extract::path_param;
 use crate::http::pages::{OrPage, PageError, PageRequest};
 use crate::http::problem::ApiError;
 use crate::http::AppState;
+use crate::i18n::Lang;
 
 fn back_to_board(page: PageRequest, event: &str) -> HttpResponse {
     page.redirect(&format!("/organiser/events/{event}"))
@@ -60,11 +61,14 @@ pub async fn move_person(
         }
         Err(error) => Err(error),
     };
+    let lang = page.lang;
     let flash = outcome_flash(&page, outcome, |view| {
         let name = format!("{} {}", view.first_name, view.last_name);
         match view.site_visit {
-            Some(seat) if seat.status == SeatStatus::Assigned => format!("{name} moved to {}.", seat.name),
-            _ => format!("{name} now holds no site visit."),
+            Some(seat) if seat.status == SeatStatus::Assigned => {
+                lang.fill("board.moved", &[("name", &name), ("visit", &seat.name)])
+            }
+            _ => lang.fill("board.unseated", &[("name", &name)]),
         }
     })?;
     set_flash(&mut page, flash);
@@ -101,24 +105,28 @@ pub async fn update_visit(
         }
         Err(error) => Err(error),
     };
+    let lang = page.lang;
     let flash = outcome_flash(&page, outcome, |(view, update)| {
+        let visit: &dyn std::fmt::Display = &view.name;
         let mut done = Vec::new();
         if update.capacity.is_some() {
-            done.push(format!("capacity of {} is {}", view.name, view.capacity));
+            done.push(lang.fill("board.capacity_is", &[("visit", visit), ("n", &view.capacity)]));
         }
         match update.frozen {
-            Some(true) => done.push(format!(
-                "{} is frozen: its roster changes only by hand",
-                view.name
-            )),
-            Some(false) => done.push(format!("{} is no longer frozen", view.name)),
+            Some(true) => done.push(lang.fill("board.frozen_now", &[("visit", visit)])),
+            Some(false) => done.push(lang.fill("board.unfrozen_now", &[("visit", visit)])),
             None => {}
         }
-        let mut text = done.join("; ");
-        if let Some(first) = text.get(..1) {
-            text = format!("{}{}.", first.to_uppercase(), &text[1..]);
+        let separator = match lang {
+            Lang::En => "; ",
+            Lang::Fr => " ; ",
+        };
+        let text = done.join(separator);
+        let mut chars = text.chars();
+        match chars.next() {
+            Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+            None => text,
         }
-        text
     })?;
     set_flash(&mut page, flash);
     Ok(back_to_board(page, &event))
@@ -164,13 +172,16 @@ pub async fn allocation(
     };
     if !request.dry_run {
         let first = report.by_rank.first().copied().unwrap_or(0);
-        set_flash(
-            &mut page,
-            Ok(format!(
-                "Allocation applied: {} seats changed, {first} people in their first choice, {} unplaced, {} left as they were because they changed meanwhile.",
-                report.seats_changed, report.unplaced, report.skipped
-            )),
+        let text = page.lang.fill(
+            "board.allocation_applied",
+            &[
+                ("changed", &report.seats_changed),
+                ("first", &first),
+                ("unplaced", &report.unplaced),
+                ("skipped", &report.skipped),
+            ],
         );
+        set_flash(&mut page, Ok(text));
         return Ok(back_to_board(page, &event));
     }
     allocation_plan(page, &state, viewer, event, report).await

@@ -6,6 +6,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
 use crate::domain::organiser::DayCount;
+use crate::i18n::Lang;
 
 /// The drawing area, in SVG user units (the image scales to the column's width).
 const WIDTH: f64 = 640.0;
@@ -51,14 +52,11 @@ pub(super) struct Chart {
     days: Vec<DayRow>,
 }
 
-fn label(day: NaiveDate) -> String {
-    day.format("%-d %b %Y").to_string()
-}
-
 impl Chart {
     /// The cumulative registrations by day, with the event's capacity as a line when it
-    /// has one; `None` before the first registration.
-    pub(super) fn of_registrations(days: &[DayCount], capacity: Option<i32>) -> Option<Self> {
+    /// has one, its words in `lang`; `None` before the first registration.
+    pub(super) fn of_registrations(days: &[DayCount], capacity: Option<i32>, lang: Lang) -> Option<Self> {
+        let label = |day: NaiveDate| lang.short_date(day);
         let first = days.first()?.day;
         let last = days.last()?.day;
         let total: i64 = days.iter().map(|d| d.registered).sum();
@@ -86,10 +84,16 @@ impl Chart {
         let line = points.join(" ");
         let area = format!("{line} {:.1},{BOTTOM:.1} {:.1},{BOTTOM:.1}", x(span), x(0));
         let summary = format!(
-            "Registrations over time: {total} from {} to {}{}",
-            label(first),
-            label(last),
-            capacity.map_or(String::new(), |c| format!(", event capacity {c}")),
+            "{}{}",
+            lang.fill(
+                "board.chart_summary",
+                &[
+                    ("total", &total),
+                    ("first", &label(first)),
+                    ("last", &label(last))
+                ],
+            ),
+            capacity.map_or(String::new(), |c| lang.fill("board.chart_capacity", &[("n", &c)])),
         );
         Some(Self {
             width: WIDTH,
@@ -127,12 +131,12 @@ mod tests {
 
     #[test]
     fn no_registrations_no_chart() {
-        assert!(Chart::of_registrations(&[], Some(10)).is_none());
+        assert!(Chart::of_registrations(&[], Some(10), Lang::En).is_none());
     }
 
     #[test]
     fn the_line_climbs_day_by_day_to_the_total() {
-        let chart = Chart::of_registrations(&[day(1, 2), day(3, 2)], None).unwrap();
+        let chart = Chart::of_registrations(&[day(1, 2), day(3, 2)], None, Lang::En).unwrap();
         assert_eq!(chart.total, 4);
         // 0 before the first day, then days 1, 2 (no one: flat) and 3.
         assert_eq!(chart.line, "48.0,188.0 240.0,102.0 432.0,102.0 624.0,16.0");
@@ -143,12 +147,18 @@ mod tests {
 
     #[test]
     fn the_capacity_sets_the_scale_when_higher() {
-        let chart = Chart::of_registrations(&[day(1, 5)], Some(10)).unwrap();
+        let chart = Chart::of_registrations(&[day(1, 5)], Some(10), Lang::En).unwrap();
         assert_eq!(chart.y_max, 10);
         assert_eq!(chart.capacity.as_ref().unwrap().y, "16.0");
         assert_eq!(chart.line, "48.0,188.0 624.0,102.0");
         assert!(chart
             .summary
             .contains("5 from 1 Nov 2024 to 1 Nov 2024, event capacity 10"));
+        let french = Chart::of_registrations(&[day(1, 5), day(3, 1)], Some(10), Lang::Fr).unwrap();
+        assert_eq!(
+            french.summary,
+            "Inscriptions au fil du temps : 6 du 1er nov. 2024 au 3 nov. 2024, capacité de l'événement 10"
+        );
+        assert_eq!(french.first_day, "1er nov. 2024");
     }
 }

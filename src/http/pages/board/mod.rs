@@ -1,7 +1,8 @@
 //! The organisers' board: the paged, searchable list of events; each event's overview
 //! (every visit's numbers with its capacity and freeze controls, registrations over
 //! time, countries, links to the rosters) and the allocation (a dry run first, then
-//! apply). In English: organisers work in the API's language.
+//! apply). In English and French, chosen as on the participant pages (`?lang=`, its
+//! cookie, `Accept-Language`): texts from the one table, `i18n::TEXTS`, under `board.`.
 //!
 //! Sign-in takes an API token (organiser or admin) once, checks it with the same
 //! function as the API, and opens a session kept on the server; the cookie holds only
@@ -27,7 +28,6 @@ use actix_web::HttpRequest;
 
 use super::PageRequest;
 use crate::http::AppState;
-use crate::i18n::Lang;
 
 pub use actions::{allocation, export_attendees, export_counts, move_person, update_visit};
 pub use roster::{bulk_action, visit_roster_page, without_seat_page};
@@ -38,8 +38,25 @@ const SESSION_COOKIE: &str = "rp_board";
 const FLASH_COOKIE: &str = "rp_flash";
 const BOARD_PATH: &str = "/organiser";
 
+/// A board page or action, in the language negotiated like a participant page's.
 fn page(req: &HttpRequest, state: &AppState) -> PageRequest {
-    PageRequest::in_language(req, state, Lang::En)
+    PageRequest::new(req, state)
+}
+
+/// The address the language switch adds `lang=` to: this page with its query (search,
+/// filters, page), less any `lang` it had.
+fn switch_path(req: &HttpRequest) -> String {
+    let kept: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .filter(|(name, _)| name != "lang")
+        .collect();
+    if kept.is_empty() {
+        return req.path().to_owned();
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("{}?{query}", req.path())
 }
 
 fn board_cookie(name: &'static str, value: String, max_age: CookieAge, secure: bool) -> Cookie<'static> {

@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use super::flash::{outcome_flash, set_flash, take_flash, Flash};
-use super::page;
 use super::session::{authorise, signed_in, to_sign_in, within, Action};
 use super::views::Viewer;
+use super::{page, switch_path};
 use crate::domain::exports::AttendeeCursor;
 use crate::domain::now;
 use crate::domain::organiser::{
@@ -147,6 +147,7 @@ struct Paging {
 #[derive(Serialize)]
 struct RosterContext {
     viewer: Viewer,
+    switch_path: String,
     flash: Option<Flash>,
     event_slug: String,
     event_name: String,
@@ -177,16 +178,19 @@ struct RosterContext {
     other_rosters: Vec<Choice>,
 }
 
-fn line(row: RosterRow, names: &HashMap<String, String>, this_visit: Option<&str>) -> Line {
+fn line(row: RosterRow, names: &HashMap<String, String>, this_visit: Option<&str>, lang: Lang) -> Line {
     let person = row.person;
     let standing = match row.status {
-        RowStatus::Seated => "seated".to_owned(),
+        RowStatus::Seated => lang.fill("board.standing_seated", &[]),
         RowStatus::Offered => match row.offer_expires_at {
-            Some(until) => format!("offered, held until {}", Lang::En.moment(until)),
-            None => "offered".to_owned(),
+            Some(until) => lang.fill("board.standing_offered_until", &[("when", &lang.moment(until))]),
+            None => lang.fill("board.standing_offered", &[]),
         },
-        RowStatus::Waiting => format!("#{} waiting", row.position.unwrap_or_default()),
-        RowStatus::NoSeat => "no seat".to_owned(),
+        RowStatus::Waiting => lang.fill(
+            "board.standing_waiting",
+            &[("n", &row.position.unwrap_or_default())],
+        ),
+        RowStatus::NoSeat => lang.fill("board.standing_no_seat", &[]),
     };
     let seat_name = person
         .site_visit
@@ -195,7 +199,7 @@ fn line(row: RosterRow, names: &HashMap<String, String>, this_visit: Option<&str
         .map(|seat| names.get(seat).cloned().unwrap_or_else(|| seat.to_owned()));
     Line {
         name: format!("{} {}", person.first_name, person.last_name),
-        rank: person.rank.map(|rank| Lang::En.choice_label(rank)),
+        rank: person.rank.map(|rank| lang.choice_label(rank)),
         status: row.status,
         standing,
         position: row.position,
@@ -252,6 +256,8 @@ async fn roster_view(
         return Ok(to_sign_in(page, &here));
     };
     let flash = take_flash(&req, &mut page);
+    let lang = page.lang;
+    let text = |key: &str| lang.fill(key, &[]);
     let (params, query) = Params::read(&query_object(&req));
     let (lookup, whose) = (slug.clone(), of.clone());
     let roster: RosterPage = state
@@ -270,7 +276,7 @@ async fn roster_view(
     let lines: Vec<Line> = roster
         .rows
         .into_iter()
-        .map(|row| line(row, &names, visit_slug.as_deref()))
+        .map(|row| line(row, &names, visit_slug.as_deref(), lang))
         .collect();
     let link = |n: usize| params.link(&path, n);
     let paging = Paging {
@@ -281,10 +287,10 @@ async fn roster_view(
     };
     let statuses = if visit_slug.is_some() {
         vec![
-            choice("", "Everyone"),
-            choice("seated", "Seated"),
-            choice("offered", "Offered a seat"),
-            choice("waiting", "Waiting"),
+            choice("", &text("board.everyone")),
+            choice("seated", &text("board.status_seated")),
+            choice("offered", &text("board.status_offered")),
+            choice("waiting", &text("board.status_waiting")),
         ]
     } else {
         Vec::new()
@@ -304,15 +310,16 @@ async fn roster_view(
     if visit_slug.is_some() {
         other_rosters.push(choice(
             &format!("/organiser/events/{slug}/without-seat"),
-            "Without a site visit",
+            &text("board.without_visit"),
         ));
     }
     let context = RosterContext {
         viewer: Viewer::of(&principal),
+        switch_path: switch_path(&req),
         flash,
         title: match &roster.visit {
             Some(visit) => visit.name.clone(),
-            None => "Without a site visit".to_owned(),
+            None => text("board.without_visit"),
         },
         capacity: roster.visit.as_ref().map(|v| v.capacity),
         frozen: roster.visit.as_ref().is_some_and(|v| v.frozen),
@@ -329,22 +336,22 @@ async fn roster_view(
         clamped: roster.clamped,
         paging,
         here,
-        countries: std::iter::once(choice("", "All countries"))
+        countries: std::iter::once(choice("", &text("board.all_countries")))
             .chain(roster.countries.iter().map(|(code, name)| choice(code, name)))
             .collect(),
         statuses,
         sorts: vec![
-            choice("", "Roster order"),
-            choice("name", "Name"),
-            choice("registered", "Registration time"),
-            choice("country", "Country"),
+            choice("", &text("board.sort_roster")),
+            choice("name", &text("board.sort_name")),
+            choice("registered", &text("board.sort_registered")),
+            choice("country", &text("board.sort_country")),
         ],
         visit_options: roster
             .event
             .site_visits
             .iter()
             .map(|v| choice(&v.slug, &v.name))
-            .chain(std::iter::once(choice("", "No site visit")))
+            .chain(std::iter::once(choice("", &text("board.no_visit"))))
             .collect(),
         other_rosters,
         params,
@@ -397,15 +404,16 @@ pub async fn bulk_action(
     let back = safe_back(form.get("back").and_then(Json::as_str), &event);
     let ids = selected_ids(&form);
     let action = form.get("action").and_then(Json::as_str).unwrap_or_default();
+    let lang = page.lang;
     let refusal = if ids.is_empty() {
-        Some("Select at least one person first.".to_owned())
+        Some(lang.fill("board.select_first", &[]))
     } else if ids.len() > MAX_SELECTION {
-        Some(format!(
-            "{} people selected: one action takes at most {MAX_SELECTION}.",
-            ids.len()
+        Some(lang.fill(
+            "board.too_many_selected",
+            &[("n", &ids.len()), ("max", &MAX_SELECTION)],
         ))
     } else if !matches!(action, "move" | "csv") {
-        Some("Choose an action: move the selection, or download it.".to_owned())
+        Some(lang.fill("board.choose_action", &[]))
     } else {
         None
     };
@@ -449,7 +457,8 @@ async fn move_selection(
         .read(move |conn| organiser::names_of(conn, &lookup, &wanted))
         .await
         .or_page(page)?;
-    let mut moved = 0;
+    let lang = page.lang;
+    let mut moved: i64 = 0;
     let mut target_name = None;
     let mut refused: Vec<String> = Vec::new();
     for id in ids {
@@ -460,7 +469,10 @@ async fn move_selection(
                 organiser::move_participant(conn, &actor, &event, &id_owned, to.as_deref(), now())
             })
             .await;
-        let name = names.get(id).cloned().unwrap_or_else(|| "Someone".to_owned());
+        let name = names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| lang.fill("board.someone", &[]));
         match outcome {
             Ok(view) => {
                 moved += 1;
@@ -472,7 +484,7 @@ async fn move_selection(
                 // The others are already moved (each in its own transaction): say so,
                 // rather than an error page that would hide it.
                 tracing::error!(%cause, registration = %id, "bulk move failed");
-                refused.push(format!("{name} (the service failed; try again)"));
+                refused.push(format!("{name} ({})", lang.fill("board.service_failed", &[])));
             }
             Err(error) => match outcome_flash(page, Err::<(), _>(error), |_| String::new())? {
                 Err(reason) | Ok(reason) => refused.push(format!("{name} ({reason})")),
@@ -480,24 +492,23 @@ async fn move_selection(
         }
     }
     let mut text = match (&target, moved) {
-        (_, 0) => "Nobody moved.".to_owned(),
-        (Some(_), n) => format!(
-            "{n} {} moved to {}.",
-            if n == 1 { "person" } else { "people" },
-            target_name.as_deref().unwrap_or("the visit")
-        ),
-        (None, n) => format!(
-            "{n} {} now {} no site visit.",
-            if n == 1 { "person" } else { "people" },
-            if n == 1 { "holds" } else { "hold" }
-        ),
+        (_, 0) => lang.fill("board.nobody_moved", &[]),
+        (Some(_), n) => {
+            let visit = target_name.unwrap_or_else(|| lang.fill("board.the_visit", &[]));
+            lang.count("board.bulk_moved", n, &[("visit", &visit)])
+        }
+        (None, n) => lang.count("board.bulk_unseated", n, &[]),
     };
     if !refused.is_empty() {
         let more = refused.len().saturating_sub(NAMED_REFUSALS);
         refused.truncate(NAMED_REFUSALS);
-        text.push_str(&format!(" Not moved: {}", refused.join("; ")));
+        let separator = match lang {
+            Lang::En => "; ",
+            Lang::Fr => " ; ",
+        };
+        text.push_str(&lang.fill("board.not_moved", &[("people", &refused.join(separator))]));
         if more > 0 {
-            text.push_str(&format!("; and {more} more"));
+            text.push_str(&lang.fill("board.and_more", &[("n", &more)]));
         }
         text.push('.');
         return Ok(Err(text));

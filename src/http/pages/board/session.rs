@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::{board_cookie, page, BOARD_PATH, SESSION_COOKIE};
+use super::{board_cookie, page, switch_path, BOARD_PATH, SESSION_COOKIE};
 use crate::domain::access::{self, Principal, Role};
 use crate::domain::{board_sessions, now};
 use crate::http::extract::{path_param, query_object};
@@ -47,11 +47,16 @@ pub(super) fn within<'a>(path: Option<&'a str>, root: &str) -> Option<&'a str> {
     })
 }
 
-pub(super) fn to_sign_in(page: PageRequest, next: &str) -> HttpResponse {
+/// The sign-in page's address, coming back to `next` afterwards.
+fn sign_in_path(next: &str) -> String {
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("next", next)
         .finish();
-    page.redirect(&format!("/organiser/sign-in?{query}"))
+    format!("/organiser/sign-in?{query}")
+}
+
+pub(super) fn to_sign_in(page: PageRequest, next: &str) -> HttpResponse {
+    page.redirect(&sign_in_path(next))
 }
 
 fn form_text<'a>(form: &'a Map<String, Json>, field: &str) -> Option<&'a str> {
@@ -62,6 +67,7 @@ fn form_text<'a>(form: &'a Map<String, Json>, field: &str) -> Option<&'a str> {
 struct SignInPage {
     next: String,
     error: bool,
+    switch_path: String,
 }
 
 /// `GET /organiser/sign-in?next=`: the sign-in form (or straight on, when signed in).
@@ -75,7 +81,11 @@ pub async fn sign_in_page(req: HttpRequest, state: web::Data<AppState>) -> Resul
     page.render(
         StatusCode::OK,
         "board_sign_in.html.j2",
-        SignInPage { next, error: false },
+        SignInPage {
+            next,
+            error: false,
+            switch_path: switch_path(&req),
+        },
     )
 }
 
@@ -109,7 +119,11 @@ pub async fn sign_in(
         return page.render(
             StatusCode::UNAUTHORIZED,
             "board_sign_in.html.j2",
-            SignInPage { next, error: true },
+            SignInPage {
+                switch_path: sign_in_path(&next),
+                next,
+                error: true,
+            },
         );
     };
     let secure = page.secure();

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::chart::Chart;
 use super::flash::{take_flash, Flash};
 use super::session::{signed_in, to_sign_in};
-use super::{page, BOARD_PATH};
+use super::{page, switch_path, BOARD_PATH};
 use crate::domain::access::{Principal, Role};
 use crate::domain::catalog::{self, EventSummary};
 use crate::domain::exports::CountryLine;
@@ -37,6 +37,7 @@ impl Viewer {
 #[derive(Serialize)]
 struct EventsPage {
     viewer: Viewer,
+    switch_path: String,
     events: Vec<EventLine>,
     /// The search as typed (blank: none).
     search: String,
@@ -95,13 +96,15 @@ pub async fn events_page(req: HttpRequest, state: web::Data<AppState>) -> Result
         .read(move |conn| catalog::list_events(conn, Some(&lookup), wanted))
         .await
         .or_page(&page)?;
+    let lang = page.lang;
     let context = EventsPage {
         viewer: Viewer::of(&principal),
+        switch_path: switch_path(&req),
         events: list
             .events
             .into_iter()
             .map(|event: EventSummary| EventLine {
-                dates: Lang::En.date_range(event.starts_on, event.ends_on),
+                dates: lang.date_range(event.starts_on, event.ends_on),
                 slug: event.slug,
                 name: event.name,
                 venue: event.venue,
@@ -144,13 +147,14 @@ struct CountryRow {
 
 #[derive(Serialize)]
 struct ExportLink {
-    label: &'static str,
+    label: String,
     path: String,
 }
 
 #[derive(Serialize)]
 struct OverviewPage {
     viewer: Viewer,
+    switch_path: String,
     flash: Option<Flash>,
     event_slug: String,
     event_name: String,
@@ -178,30 +182,21 @@ fn country_row(line: &CountryLine) -> CountryRow {
     }
 }
 
-fn export_links(slug: &str) -> Vec<ExportLink> {
+fn export_links(slug: &str, lang: Lang) -> Vec<ExportLink> {
     let base = format!("/organiser/events/{slug}/exports");
-    vec![
-        ExportLink {
-            label: "Counts by country (CSV)",
-            path: format!("{base}/counts?by=country&format=csv"),
-        },
-        ExportLink {
-            label: "Counts by site visit (CSV)",
-            path: format!("{base}/counts?by=site_visit&format=csv"),
-        },
-        ExportLink {
-            label: "Counts by country (XLSX)",
-            path: format!("{base}/counts?by=country&format=xlsx"),
-        },
-        ExportLink {
-            label: "Attendee list (CSV)",
-            path: format!("{base}/attendees?format=csv"),
-        },
-        ExportLink {
-            label: "Attendee list (XLSX)",
-            path: format!("{base}/attendees?format=xlsx"),
-        },
+    [
+        ("counts_country_csv", "counts?by=country&format=csv"),
+        ("counts_visit_csv", "counts?by=site_visit&format=csv"),
+        ("counts_country_xlsx", "counts?by=country&format=xlsx"),
+        ("attendees_csv", "attendees?format=csv"),
+        ("attendees_xlsx", "attendees?format=xlsx"),
     ]
+    .into_iter()
+    .map(|(key, path)| ExportLink {
+        label: lang.fill(&format!("board.export.{key}"), &[]),
+        path: format!("{base}/{path}"),
+    })
+    .collect()
 }
 
 /// `GET /organiser/events/{event}`: the event's overview. Counts only, never a person:
@@ -221,13 +216,14 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
         .await
         .or_page(&page)?;
     let event = overview.event;
+    let lang = page.lang;
     let visits = event
         .site_visits
         .iter()
         .map(|visit| VisitSummary {
             slug: visit.slug.clone(),
             name: visit.name.clone(),
-            when: Lang::En.time_range(visit.starts_at, visit.ends_at),
+            when: lang.time_range(visit.starts_at, visit.ends_at),
             capacity: visit.capacity,
             assigned: visit.assigned,
             offered: visit.offered,
@@ -238,15 +234,16 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
         })
         .collect();
     let exports = if principal.role.includes(Role::Admin) {
-        export_links(&slug)
+        export_links(&slug, lang)
     } else {
         Vec::new()
     };
     let context = OverviewPage {
         viewer: Viewer::of(&principal),
+        switch_path: switch_path(&req),
         flash,
         event_slug: slug,
-        dates: Lang::En.date_range(event.starts_on, event.ends_on),
+        dates: lang.date_range(event.starts_on, event.ends_on),
         preferences_mode: event.assignment_mode == "preferences",
         makes_offers: event.offer_window_hours.is_some(),
         capacity: event.capacity,
@@ -255,7 +252,7 @@ pub async fn board_page(req: HttpRequest, state: web::Data<AppState>) -> Result<
         countries: overview.countries.lines.iter().map(country_row).collect(),
         country_total: country_row(&overview.countries.total),
         without_seat: overview.without_seat,
-        chart: Chart::of_registrations(&overview.by_day, event.capacity),
+        chart: Chart::of_registrations(&overview.by_day, event.capacity, lang),
         event_name: event.name,
         exports,
     };
@@ -311,7 +308,7 @@ pub(super) async fn allocation_plan(
         .by_rank
         .iter()
         .enumerate()
-        .map(|(index, count)| (Lang::En.choice_label(index + 1), *count))
+        .map(|(index, count)| (page.lang.choice_label(index + 1), *count))
         .collect();
     let context = AllocationPage {
         viewer,
