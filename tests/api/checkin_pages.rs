@@ -74,7 +74,11 @@ fn a_steward_checks_people_in_by_name_with_the_form(backend: Backend) {
         "/organiser/sign-in",
         &[("token", &steward), ("next", "/organiser")],
     );
-    assert_eq!(signed.location(), "/organiser/checkin", "a steward lands on check-in");
+    assert_eq!(
+        signed.location(),
+        "/organiser/checkin",
+        "a steward lands on check-in"
+    );
 
     let events = browser.get_ok("/organiser/checkin");
     events.assert_contains("/organiser/events/gate/checkin");
@@ -91,7 +95,10 @@ fn a_steward_checks_people_in_by_name_with_the_form(backend: Backend) {
 
     // The list page, a search, the form.
     let page = browser.get_ok(LIST_A);
-    assert_eq!((count(&page, "count-expected"), count(&page, "count-checked-in")), (2, 0));
+    assert_eq!(
+        (count(&page, "count-expected"), count(&page, "count-checked-in")),
+        (2, 0)
+    );
     page.assert_contains("/static/checkin.js");
     page.assert_lacks("<script>");
     let found = browser.get_ok(&format!("{LIST_A}?q=participant1"));
@@ -102,7 +109,11 @@ fn a_steward_checks_people_in_by_name_with_the_form(backend: Backend) {
     let before = scans_recorded(&app);
     let done = browser.submit(
         LIST_A,
-        &[("registration", &registration), ("nonce", &nonce), ("q", "participant1")],
+        &[
+            ("registration", &registration),
+            ("nonce", &nonce),
+            ("q", "participant1"),
+        ],
     );
     assert_eq!(done.status, 200, "{}", done.body);
     done.assert_contains("Participant1 Tester is checked in.");
@@ -110,13 +121,20 @@ fn a_steward_checks_people_in_by_name_with_the_form(backend: Backend) {
     assert_eq!(count(&done, "count-inside"), 1);
     done.assert_contains("Checked in ");
     let api = status(&app, "visit:a", &steward);
-    assert_eq!((api["checked_in"].as_i64(), api["inside"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(
+        (api["checked_in"].as_i64(), api["inside"].as_i64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(scans_recorded(&app), before + 1);
 
     // The same form again (a reload): a replay, nothing written.
     let again = browser.submit(LIST_A, &[("registration", &registration), ("nonce", &nonce)]);
     assert_eq!(again.status, 200, "{}", again.body);
-    assert_eq!(scans_recorded(&app), before + 1, "a replayed nonce writes nothing");
+    assert_eq!(
+        scans_recorded(&app),
+        before + 1,
+        "a replayed nonce writes nothing"
+    );
     // A second check-in (another nonce): already, with when.
     let second = browser.submit(
         LIST_A,
@@ -164,7 +182,11 @@ fn a_steward_may_open_nothing_else_of_the_board(backend: Backend) {
         &[("registration", &ids[0]), ("site_visit", "b")],
     );
     assert_eq!(moved.status, 403, "{}", moved.body);
-    assert_eq!(app.event("gate")["site_visits"][0]["assigned"], 2, "nothing moved");
+    assert_eq!(
+        app.event("gate")["site_visits"][0]["assigned"],
+        2,
+        "nothing moved"
+    );
     // Signing in again with a board page as `next` still lands on check-in.
     let signed = browser.submit(
         "/organiser/sign-in",
@@ -216,7 +238,11 @@ fn the_scripts_endpoints_need_the_session_and_the_csrf_header(backend: Backend) 
     assert!(!etag.is_empty());
     let unchanged = Page::read(
         browser
-            .request("GET", &format!("{LIST_A}/roster.json"), &[("If-None-Match", &etag)])
+            .request(
+                "GET",
+                &format!("{LIST_A}/roster.json"),
+                &[("If-None-Match", &etag)],
+            )
             .call(),
     );
     assert_eq!(unchanged.status, 304);
@@ -252,7 +278,11 @@ fn the_scripts_endpoints_need_the_session_and_the_csrf_header(backend: Backend) 
     // The roster changed, and so did its tag.
     let changed = Page::read(
         browser
-            .request("GET", &format!("{LIST_A}/roster.json"), &[("If-None-Match", &etag)])
+            .request(
+                "GET",
+                &format!("{LIST_A}/roster.json"),
+                &[("If-None-Match", &etag)],
+            )
             .call(),
     );
     assert_eq!(changed.status, 200);
@@ -264,15 +294,18 @@ fn the_api_checks_in_by_registration_id_too(backend: Backend) {
     let ids = gate(&app);
     let steward = token(&app.server.db, Role::Steward, "gate steward");
     let scan = |body: Value| app.post_json("/api/v1/events/gate/checkins", &body, Some(&steward));
-    let first = scan(json!({"registration": ids[0], "list": "entry", "direction": "in", "nonce": "api-nonce-0001"}));
+    let first =
+        scan(json!({"registration": ids[0], "list": "entry", "direction": "in", "nonce": "api-nonce-0001"}));
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.json()["person"]["id"], ids[0].as_str());
     scan(json!({"registration": ids[0], "list": "entry", "direction": "in", "nonce": "api-nonce-0002"}))
         .problem(409, "already-checked-in");
     scan(json!({"registration": "no-such-registration", "list": "entry", "direction": "in", "nonce": "api-nonce-0003"}))
         .problem(404, "not-found");
-    let both = scan(json!({"registration": ids[1], "code": "ABCDEFGHIJKLMNOPQRST", "list": "entry",
-        "direction": "in", "nonce": "api-nonce-0004"}));
+    let both = scan(
+        json!({"registration": ids[1], "code": "ABCDEFGHIJKLMNOPQRST", "list": "entry",
+        "direction": "in", "nonce": "api-nonce-0004"}),
+    );
     let problem = both.problem(422, "validation-failed");
     assert!(problem["errors"]["registration"].is_array(), "{problem}");
 }

@@ -129,7 +129,10 @@ impl Scan {
         }
         if fields.contains("registration") {
             let _ = fields.optional_text("registration", REGISTRATION_MAX);
-            fields.error("registration", "must not be sent with `code`: one names the person");
+            fields.error(
+                "registration",
+                "must not be sent with `code`: one names the person",
+            );
             return None;
         }
         let code = fields.required_text("code", 64)?;
@@ -651,9 +654,9 @@ mod tests {
             };
             assert!(errors.contains_key("registration"), "{errors:?}");
         }
-        let Err(DomainError::Validation(errors)) =
-            Scan::parse(object(json!({"list": "entry", "direction": "in", "nonce": "nonce-0001"})))
-        else {
+        let Err(DomainError::Validation(errors)) = Scan::parse(object(
+            json!({"list": "entry", "direction": "in", "nonce": "nonce-0001"}),
+        )) else {
             panic!("accepted")
         };
         assert!(errors.contains_key("code"), "{errors:?}");

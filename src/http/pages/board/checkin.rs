@@ -16,7 +16,9 @@ use serde_json::{Map, Value as Json};
 
 use super::session::{session_holder, to_sign_in};
 use crate::domain::access::Principal;
-use crate::domain::checkin::{self, CheckinListView, ListName, Outcome, RosterPerson, Scan, ScanBatch, ScanResult};
+use crate::domain::checkin::{
+    self, CheckinListView, ListName, Outcome, RosterPerson, Scan, ScanBatch, ScanResult,
+};
 use crate::domain::search::fold;
 use crate::domain::{catalog, now};
 use crate::http::checkin::{apply_batch, batch_body_limit, roster_answer};
@@ -91,7 +93,10 @@ struct EventsPage {
 }
 
 /// `GET /organiser/checkin`: the events to check in at (the latest first).
-pub async fn checkin_events_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn checkin_events_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let (_, page) = match holder_or_sign_in(&req, &state, page).await? {
         Ok(found) => found,
@@ -132,7 +137,10 @@ struct ListsPage {
 
 /// `GET /organiser/events/{event}/checkin`: the entrance list and one list per visit,
 /// each with its numbers.
-pub async fn checkin_lists_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn checkin_lists_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let (_, page) = match holder_or_sign_in(&req, &state, page).await? {
         Ok(found) => found,
@@ -280,7 +288,10 @@ fn matches_name(person: &RosterPerson, wanted: &str) -> bool {
 }
 
 /// `GET /organiser/events/{event}/checkin/{list}?q=`: the list's page.
-pub async fn checkin_list_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn checkin_list_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let (_, page) = match holder_or_sign_in(&req, &state, page).await? {
         Ok(found) => found,
@@ -314,7 +325,13 @@ pub async fn checkin_by_form(
     };
     let event = path_param(&req, "event");
     let list = list_of(&req, &page)?;
-    let text = |field: &str| form.get(field).and_then(Json::as_str).unwrap_or_default().trim().to_owned();
+    let text = |field: &str| {
+        form.get(field)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
     let query = text("q");
     let mut body = Map::new();
     for field in ["registration", "nonce"] {
@@ -323,9 +340,7 @@ pub async fn checkin_by_form(
     body.insert("list".into(), Json::String(list.to_string()));
     body.insert("direction".into(), Json::String("in".into()));
     body.insert("device".into(), Json::String(DEVICE.into()));
-    let scan = Scan::parse(body)
-        .map_err(ApiError::from)
-        .or_page(&page)?;
+    let scan = Scan::parse(body).map_err(ApiError::from).or_page(&page)?;
     let slug = event.clone();
     let result = state
         .db

@@ -31,10 +31,11 @@ use super::PageRequest;
 use crate::http::AppState;
 use crate::i18n::Lang;
 
-pub use checkin::{
-    checkin_by_form, checkin_events_page, checkin_list_page, checkin_lists_page, checkin_roster, checkin_scans,
-};
 pub use actions::{allocation, export_attendees, export_counts, move_person, update_visit};
+pub use checkin::{
+    checkin_by_form, checkin_events_page, checkin_list_page, checkin_lists_page, checkin_roster,
+    checkin_scans,
+};
 pub use roster::{bulk_action, visit_roster_page, without_seat_page};
 pub use session::{sign_in, sign_in_page, sign_out};
 pub use views::{board_page, events_page};

@@ -27,7 +27,10 @@ pub(super) async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Opt
 }
 
 /// Whoever holds this browser's live session: a steward, an organiser or an admin.
-pub(super) async fn session_holder(req: &HttpRequest, state: &AppState) -> Result<Option<Principal>, ApiError> {
+pub(super) async fn session_holder(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<Principal>, ApiError> {
     let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
