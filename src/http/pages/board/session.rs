@@ -43,7 +43,7 @@ pub(super) async fn session_holder(
 
 /// Where a session of `role` may go after signing in: a steward only to the check-in
 /// pages (anything else sends them to the list of events to check in at).
-fn landing<'a>(role: Role, next: &'a str) -> &'a str {
+fn landing(role: Role, next: &str) -> &str {
     if role.includes(Role::Organiser) || super::checkin::steward_may_open(next) {
         next
     } else {
