@@ -128,7 +128,9 @@ impl Scan {
                 .map(ScanTarget::Registration);
         }
         if fields.contains("registration") {
+            // Both read, so that each is checked (and known) before the refusal.
             let _ = fields.optional_text("registration", REGISTRATION_MAX);
+            let _ = fields.optional_text("code", 64);
             fields.error(
                 "registration",
                 "must not be sent with `code`: one names the person",
