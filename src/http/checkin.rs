@@ -158,10 +158,25 @@ pub async fn scan_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = state.max_body_bytes.max(BATCH_BODY_BYTES);
-    let body = read_object(&req, payload, limit).await?;
+    let body = read_object(&req, payload, batch_body_limit(&state)).await?;
     let batch = ScanBatch::parse(body)?;
-    let (event, scanner) = (event.into_inner(), caller.principal());
+    let result = apply_batch(&state, event.into_inner(), caller.principal(), batch).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// The body limit of a batch of scans (the board's check-in page sends batches too).
+pub(crate) fn batch_body_limit(state: &AppState) -> usize {
+    state.max_body_bytes.max(BATCH_BODY_BYTES)
+}
+
+/// Applies a batch as `scanner` and counts its scans in the metrics: the one path of
+/// the API's batch and the board's check-in page.
+pub(crate) async fn apply_batch(
+    state: &AppState,
+    event: String,
+    scanner: crate::domain::access::Principal,
+    batch: ScanBatch,
+) -> Result<BatchResult, ApiError> {
     let result = state
         .db
         .write(move |conn| checkin::scan_batch(conn, &event, &scanner, &batch, now()))
@@ -173,7 +188,7 @@ pub async fn scan_batch(
             scan.outcome.as_str()
         });
     }
-    Ok(HttpResponse::Ok().json(result))
+    Ok(result)
 }
 
 /// A strong validator of a body: its SHA-256 (the same bytes, the same tag).
@@ -217,7 +232,18 @@ pub async fn roster(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (event, list) = path.into_inner();
-    let list = list_name(&list)?;
+    roster_answer(&req, &state, event, &list).await
+}
+
+/// The offline roster of `list` with its `ETag` (or 304): the API's answer, which the
+/// board's check-in page fetches too under its own path.
+pub(crate) async fn roster_answer(
+    req: &HttpRequest,
+    state: &AppState,
+    event: String,
+    list: &str,
+) -> Result<HttpResponse, ApiError> {
+    let list = list_name(list)?;
     let roster = state
         .db
         .read(move |conn| checkin::offline_roster(conn, &event, &list))
@@ -225,7 +251,7 @@ pub async fn roster(
     let body = serde_json::to_vec(&roster).map_err(|e| ApiError::Internal(e.to_string()))?;
     let tag = entity_tag(&body);
     let etag = HeaderValue::from_str(&tag).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if not_modified(&req, &tag) {
+    if not_modified(req, &tag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());
@@ -269,9 +295,14 @@ pub async fn status(
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ScanBody {
-    /// The check-in code as read (any case; spaces and dashes are ignored).
+    /// The check-in code as read (any case; spaces and dashes are ignored). Either this
+    /// or `registration`.
     #[schema(min_length = 20, max_length = 64)]
-    code: String,
+    code: Option<String>,
+    /// The registration's id, for a person found by name (a steward has no code then).
+    /// Either this or `code`; the same rules apply.
+    #[schema(max_length = 64)]
+    registration: Option<String>,
     /// `entry` or `visit:{slug}`.
     #[schema(pattern = "^(entry|visit:[a-z0-9-]{1,64})$")]
     list: String,

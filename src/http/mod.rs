@@ -212,6 +212,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/organiser/events/{event}/exports/attendees",
             web::get().to(board::export_attendees),
         )
+        .route("/organiser/checkin", web::get().to(board::checkin_events_page))
+        .route(
+            "/organiser/events/{event}/checkin",
+            web::get().to(board::checkin_lists_page),
+        )
+        .route(
+            "/organiser/events/{event}/checkin/{list}",
+            web::get().to(board::checkin_list_page),
+        )
+        .route(
+            "/organiser/events/{event}/checkin/{list}",
+            web::post().to(board::checkin_by_form),
+        )
+        .route(
+            "/organiser/events/{event}/checkin/{list}/roster.json",
+            web::get().to(board::checkin_roster),
+        )
+        .route(
+            "/organiser/events/{event}/checkin/{list}/scans",
+            web::post().to(board::checkin_scans),
+        )
         .service(api_v1())
         .default_service(web::to(not_found));
 }

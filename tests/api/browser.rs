@@ -479,3 +479,139 @@ fn a_board_of_ten_thousand_loads_searches_and_moves_one_person() {
     );
     assert_eq!(assigned.len(), 3_000, "the freed seat went to the next in line");
 }
+
+/// A Chrome DevTools command sent through chromedriver (`goog/cdp/execute`): how a test
+/// takes the browser's network away and gives it back.
+#[derive(Debug)]
+struct DevTools {
+    method: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.method, "params": self.params});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn network(client: &Client, offline: bool) -> Result<(), CmdError> {
+    client
+        .issue_cmd(DevTools {
+            method: "Network.enable",
+            params: json!({}),
+        })
+        .await?;
+    client
+        .issue_cmd(DevTools {
+            method: "Network.emulateNetworkConditions",
+            params: json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Searches `name` on the check-in page and taps the first "Check in" button shown.
+async fn check_in_by_name(client: &Client, name: &str) -> Result<(), CmdError> {
+    type_into(client, "q", name).await?;
+    let button = client
+        .wait()
+        .for_element(Locator::Css("#checkin-found .checkin-person__button"))
+        .await?;
+    button.click().await
+}
+
+async fn waiting(client: &Client) -> Result<String, CmdError> {
+    Ok(client
+        .find(Locator::Id("checkin-sync"))
+        .await?
+        .attr("data-waiting")
+        .await?
+        .unwrap_or_default())
+}
+
+/// Issue 18 on a phone: a steward signs in, opens the entrance list, finds a person by
+/// name and checks them in; offline (DevTools network emulation) two more check-ins
+/// queue on the phone ("2 waiting"); back online they sync, and the server counts three.
+#[test]
+fn a_steward_checks_people_in_online_and_offline() {
+    const TEST: &str = "checkin";
+    let _one = ONE_BROWSER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(chrome) = Chrome::start(TEST) else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite);
+    for n in 0..5 {
+        let reply = app.register(DEMO_EVENT, &participant(n, &["aperam-chatelet"]));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let steward = crate::helpers::token(
+        &app.server.db,
+        rallypoint::domain::access::Role::Steward,
+        "gate A",
+    );
+    let list_url = app.url(&format!("/organiser/events/{DEMO_EVENT}/checkin/entry"));
+    let status_url = app.url(&format!("/api/v1/events/{DEMO_EVENT}/checkin-lists/entry/status"));
+    let steward_api = steward.clone();
+    let checked_in = move || {
+        let reply = call(
+            ureq::get(&status_url).set("Authorization", &format!("Bearer {steward_api}")),
+            None,
+        );
+        reply.json()["checked_in"].as_i64().unwrap()
+    };
+    chrome.run(PHONE, |client| {
+        let (list_url, steward) = (list_url.clone(), steward.clone());
+        async move {
+            client.goto(&list_url).await?;
+            client.wait().for_element(Locator::Id("token")).await?;
+            type_into(&client, "token", &steward).await?;
+            client
+                .find(Locator::Css("form.form button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            client.wait().for_element(Locator::Id("checkin")).await?;
+            assert_eq!(client.current_url().await?.as_str(), list_url);
+            assert_eq!(text_of(&client, "#count-expected").await?, "5");
+            screenshot(&client, TEST, "list-phone").await?;
+
+            check_in_by_name(&client, "participant0").await?;
+            client
+                .wait()
+                .for_element(Locator::Css("#checkin-results .checkin-result--ok"))
+                .await?;
+            let said = text_of(&client, "#checkin-results .checkin-result").await?;
+            assert_eq!(said, "Participant0 Tester is checked in.");
+            assert_eq!(text_of(&client, "#count-checked-in").await?, "1");
+            screenshot(&client, TEST, "checked-in-phone").await?;
+
+            network(&client, true).await?;
+            check_in_by_name(&client, "participant1").await?;
+            check_in_by_name(&client, "participant2").await?;
+            // Let the failed sends happen: the scans must stay queued.
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            assert_eq!(waiting(&client).await?, "2");
+            let line = text_of(&client, "#checkin-sync").await?;
+            assert_eq!(line, "2 waiting to sync");
+            assert_eq!(text_of(&client, "#count-checked-in").await?, "3");
+            screenshot(&client, TEST, "offline-two-waiting-phone").await?;
+
+            network(&client, false).await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while waiting(&client).await? != "0" {
+                assert!(std::time::Instant::now() < deadline, "the queue never synced");
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            screenshot(&client, TEST, "synced-phone").await
+        }
+    });
+    assert_eq!(checked_in(), 3, "the server counts all three");
+}

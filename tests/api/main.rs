@@ -9,6 +9,7 @@ mod board_overview;
 mod board_roster;
 mod browser;
 mod checkin;
+mod checkin_pages;
 mod checkin_qr;
 mod chrome;
 mod cli;

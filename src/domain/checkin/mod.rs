@@ -25,7 +25,7 @@ pub use lists::{
 };
 pub use scan::{
     scan, scan_batch, BatchResult, Direction, ListRef, NotActiveReason, Outcome, PersonSummary, Scan,
-    ScanBatch, ScanResult, BATCH_MAX,
+    ScanBatch, ScanResult, ScanTarget, BATCH_MAX,
 };
 
 use serde_json::{Map, Value};

@@ -28,6 +28,8 @@ pub const BATCH_MAX: usize = 1_000;
 const NONCE_MIN: usize = 8;
 const NONCE_MAX: usize = 128;
 const DEVICE_MAX: usize = 100;
+/// Registration ids are UUIDs (36 characters); anything longer names nobody.
+const REGISTRATION_MAX: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -45,11 +47,20 @@ impl Direction {
     }
 }
 
+/// Whom a scan names: the check-in code a camera read, or (a steward who found the
+/// person by name, and has no code) the registration's id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanTarget {
+    /// In its one stored form (`normalise_checkin_code`).
+    Code(String),
+    /// A registration id, as the roster and the board show it.
+    Registration(String),
+}
+
 /// A scan as a device sends it, parsed once.
 #[derive(Clone, Debug)]
 pub struct Scan {
-    /// In its one stored form (`normalise_checkin_code`).
-    pub code: String,
+    pub target: ScanTarget,
     pub list: ListName,
     pub direction: Direction,
     /// When the device scanned (offline scans); absent: when it arrives.
@@ -68,15 +79,7 @@ impl Scan {
     }
 
     fn read(fields: &mut Fields) -> Option<Self> {
-        let code = fields.required_text("code", 64).and_then(|text| {
-            normalise_checkin_code(&text).or_else(|| {
-                fields.error(
-                    "code",
-                    "is not a check-in code (20 characters, letters A-Z and digits 2-7)",
-                );
-                None
-            })
-        });
+        let target = Self::read_target(fields);
         let list = fields.required_text("list", 80).and_then(|text| {
             ListName::parse(&text).or_else(|| {
                 fields.error("list", "must be `entry` or `visit:{slug}`");
@@ -108,12 +111,39 @@ impl Scan {
         });
         let device = fields.optional_text("device", DEVICE_MAX).unwrap_or_default();
         Some(Self {
-            code: code?,
+            target: target?,
             list: list?,
             direction: direction?,
             scanned_at,
             nonce: nonce?,
             device,
+        })
+    }
+
+    /// `code` or `registration`, exactly one of them.
+    fn read_target(fields: &mut Fields) -> Option<ScanTarget> {
+        if fields.contains("registration") && !fields.contains("code") {
+            return fields
+                .required_text("registration", REGISTRATION_MAX)
+                .map(ScanTarget::Registration);
+        }
+        if fields.contains("registration") {
+            // Both read, so that each is checked (and known) before the refusal.
+            let _ = fields.optional_text("registration", REGISTRATION_MAX);
+            let _ = fields.optional_text("code", 64);
+            fields.error(
+                "registration",
+                "must not be sent with `code`: one names the person",
+            );
+            return None;
+        }
+        let code = fields.required_text("code", 64)?;
+        normalise_checkin_code(&code).map(ScanTarget::Code).or_else(|| {
+            fields.error(
+                "code",
+                "is not a check-in code (20 characters, letters A-Z and digits 2-7)",
+            );
+            None
         })
     }
 
@@ -363,8 +393,13 @@ fn apply(
     }
     let scanned_at = scan.time(now);
     let scan_id = uuid::Uuid::now_v7().to_string();
-    let person = stored::find_registration_by_code(conn, &hash_secret(&scan.code))?
-        .filter(|row| row.event_id == event.id);
+    let person = match &scan.target {
+        ScanTarget::Code(code) => stored::find_registration_by_code(conn, &hash_secret(code))?,
+        // An erased registration's code finds nobody (its hash is gone); its id must not
+        // find it either.
+        ScanTarget::Registration(id) => registrations::find(conn, id)?.filter(|row| row.erased_at.is_none()),
+    }
+    .filter(|row| row.event_id == event.id);
     let mut seat = None;
     let outcome = match &person {
         None => Outcome::UnknownCode,
@@ -584,7 +619,7 @@ mod tests {
             "nonce": "0190-aaaa-bbbb", "scanned_at": "2030-06-02T13:30:00+02:00", "device": "gate 1"
         })))
         .unwrap();
-        assert_eq!(scan.code, "ABCDEFGHIJKLMNOPQRST");
+        assert_eq!(scan.target, ScanTarget::Code("ABCDEFGHIJKLMNOPQRST".into()));
         assert_eq!(scan.list, ListName::Visit("tour".into()));
         assert_eq!(scan.direction, Direction::In);
         assert_eq!(scan.scanned_at.unwrap().to_string(), "2030-06-02 11:30:00");
@@ -599,6 +634,34 @@ mod tests {
             fields,
             ["code", "colour", "direction", "list", "nonce", "scanned_at"]
         );
+    }
+
+    #[test]
+    fn a_scan_names_its_person_by_code_or_by_registration_never_both() {
+        let by_id = Scan::parse(object(json!({
+            "registration": "0190aaaa-0000-7000-8000-000000000001", "list": "entry",
+            "direction": "in", "nonce": "nonce-0001"
+        })))
+        .unwrap();
+        assert_eq!(
+            by_id.target,
+            ScanTarget::Registration("0190aaaa-0000-7000-8000-000000000001".into())
+        );
+        for bad in [
+            json!({"registration": "r", "code": "ABCDEFGHIJKLMNOPQRST", "list": "entry", "direction": "in", "nonce": "nonce-0001"}),
+            json!({"registration": "", "list": "entry", "direction": "in", "nonce": "nonce-0001"}),
+        ] {
+            let Err(DomainError::Validation(errors)) = Scan::parse(object(bad.clone())) else {
+                panic!("accepted {bad}")
+            };
+            assert!(errors.contains_key("registration"), "{errors:?}");
+        }
+        let Err(DomainError::Validation(errors)) = Scan::parse(object(
+            json!({"list": "entry", "direction": "in", "nonce": "nonce-0001"}),
+        )) else {
+            panic!("accepted")
+        };
+        assert!(errors.contains_key("code"), "{errors:?}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use super::AppState;
 use crate::domain::access::new_secret;
 use crate::i18n::Lang;
 
-const PAGE_TEMPLATES: [(&str, &str); 12] = [
+const PAGE_TEMPLATES: [(&str, &str); 15] = [
     (
         "layout.html.j2",
         include_str!("../../../templates/pages/layout.html.j2"),
@@ -79,10 +79,23 @@ const PAGE_TEMPLATES: [(&str, &str); 12] = [
         "board_roster.html.j2",
         include_str!("../../../templates/pages/board_roster.html.j2"),
     ),
+    (
+        "checkin_events.html.j2",
+        include_str!("../../../templates/pages/checkin_events.html.j2"),
+    ),
+    (
+        "checkin_lists.html.j2",
+        include_str!("../../../templates/pages/checkin_lists.html.j2"),
+    ),
+    (
+        "checkin_list.html.j2",
+        include_str!("../../../templates/pages/checkin_list.html.j2"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../../static/rallypoint.css");
 const SCRIPT: &str = include_str!("../../../static/rallypoint.js");
+const CHECKIN_SCRIPT: &str = include_str!("../../../static/checkin.js");
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -101,6 +114,7 @@ static STATIC_VERSION: LazyLock<String> = LazyLock::new(|| {
     let digest = Sha256::new()
         .chain_update(STYLESHEET)
         .chain_update(SCRIPT)
+        .chain_update(CHECKIN_SCRIPT)
         .finalize();
     hex::encode(&digest[..6])
 });
@@ -245,21 +259,14 @@ impl PageRequest {
         state: &AppState,
         form: &mut Map<String, Json>,
     ) -> Result<(), PageError> {
-        let denied = || self.error(StatusCode::FORBIDDEN, None);
         let sent = match form.remove(CSRF_FIELD) {
             Some(Json::String(token)) => token,
-            _ => return Err(denied()),
+            _ => return Err(self.error(StatusCode::FORBIDDEN, None)),
         };
-        let cookie = req.cookie(CSRF_COOKIE).ok_or_else(denied)?;
-        let expected = cookie.value().as_bytes();
-        if sent.len() != expected.len() || !bool::from(sent.as_bytes().ct_eq(expected)) {
-            return Err(denied());
-        }
-        match claimed_origin(req.headers()) {
-            Some(origin) if origin != "null" && !is_same_origin(req, &state.public_url, &origin) => {
-                Err(denied())
-            }
-            _ => Ok(()),
+        if csrf_matches(req, state, &sent) {
+            Ok(())
+        } else {
+            Err(self.error(StatusCode::FORBIDDEN, None))
         }
     }
 
@@ -323,6 +330,28 @@ fn render_page(
     };
     TEMPLATES.get_template(template)?.render(context)
 }
+
+/// The double-submit check itself, for a form's field or a script's header
+/// ([`CSRF_HEADER`]): `sent` must equal the `rp_csrf` cookie (compared in constant time),
+/// and an `Origin` — or, without one, a `Referer` — must be this site (`Origin: null`
+/// counts as none).
+pub fn csrf_matches(req: &HttpRequest, state: &AppState, sent: &str) -> bool {
+    let Some(cookie) = req.cookie(CSRF_COOKIE) else {
+        return false;
+    };
+    let expected = cookie.value().as_bytes();
+    if sent.len() != expected.len() || !bool::from(sent.as_bytes().ct_eq(expected)) {
+        return false;
+    }
+    match claimed_origin(req.headers()) {
+        Some(origin) => origin == "null" || is_same_origin(req, &state.public_url, &origin),
+        None => true,
+    }
+}
+
+/// The header in which a page's script sends the CSRF token the page embeds (the
+/// cookie is `HttpOnly`, so the script cannot read it).
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 fn is_csrf_token(value: &str) -> bool {
     value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
@@ -406,6 +435,7 @@ pub async fn static_file(req: HttpRequest) -> HttpResponse {
     let (content_type, body) = match path_param(&req, "file").as_str() {
         "rallypoint.css" => ("text/css; charset=utf-8", STYLESHEET),
         "rallypoint.js" => ("text/javascript; charset=utf-8", SCRIPT),
+        "checkin.js" => ("text/javascript; charset=utf-8", CHECKIN_SCRIPT),
         _ => return HttpResponse::NotFound().finish(),
     };
     let versioned = super::extract::query_object(&req)

@@ -17,8 +17,20 @@ use crate::http::problem::ApiError;
 use crate::http::AppState;
 
 /// The organiser or admin whose session this browser holds, if the session is stored,
-/// unexpired and its token still live.
+/// unexpired and its token still live. A steward's session is refused (403): stewards
+/// may open the check-in pages only, which ask [`session_holder`] instead.
 pub(super) async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Option<Principal>, ApiError> {
+    match session_holder(req, state).await? {
+        Some(p) if !p.role.includes(Role::Organiser) => Err(ApiError::Forbidden(Role::Organiser.as_str())),
+        holder => Ok(holder),
+    }
+}
+
+/// Whoever holds this browser's live session: a steward, an organiser or an admin.
+pub(super) async fn session_holder(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<Principal>, ApiError> {
     let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
@@ -26,7 +38,17 @@ pub(super) async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Opt
         .db
         .read(move |conn| board_sessions::principal(conn, &secret, now()))
         .await?;
-    Ok(principal.filter(|p| p.role.includes(Role::Organiser)))
+    Ok(principal.filter(|p| p.role.includes(Role::Steward)))
+}
+
+/// Where a session of `role` may go after signing in: a steward only to the check-in
+/// pages (anything else sends them to the list of events to check in at).
+fn landing(role: Role, next: &str) -> &str {
+    if role.includes(Role::Organiser) || super::checkin::steward_may_open(next) {
+        next
+    } else {
+        super::checkin::CHECKIN_PATH
+    }
 }
 
 /// Where sign-in may send the browser afterwards: a board page, nothing else (no other
@@ -75,8 +97,8 @@ pub async fn sign_in_page(req: HttpRequest, state: web::Data<AppState>) -> Resul
     let page = page(&req, &state);
     let query = query_object(&req);
     let next = safe_next(query.get("next").and_then(Json::as_str)).to_owned();
-    if signed_in(&req, &state).await.or_page(&page)?.is_some() {
-        return Ok(page.redirect(&next));
+    if let Some(holder) = session_holder(&req, &state).await.or_page(&page)? {
+        return Ok(page.redirect(landing(holder.role, &next)));
     }
     page.render(
         StatusCode::OK,
@@ -89,8 +111,9 @@ pub async fn sign_in_page(req: HttpRequest, state: web::Data<AppState>) -> Resul
     )
 }
 
-/// `POST /organiser/sign-in` with `token` and `next`: a live organiser or admin token
-/// opens a session of at most 12 hours (never past the token's expiry).
+/// `POST /organiser/sign-in` with `token` and `next`: a live steward, organiser or admin
+/// token opens a session of at most 12 hours (never past the token's expiry). A steward
+/// goes on to the check-in pages only.
 pub async fn sign_in(
     req: HttpRequest,
     payload: web::Payload,
@@ -106,7 +129,7 @@ pub async fn sign_in(
         .read(move |conn| access::authenticate(conn, &secret, now()))
         .await
         .or_page(&page)?
-        .filter(|p| p.role.includes(Role::Organiser));
+        .filter(|p| p.role.includes(Role::Steward));
     let session = match principal {
         Some(principal) => state
             .db
@@ -135,7 +158,7 @@ pub async fn sign_in(
     ));
     let principal = session.principal;
     tracing::info!(name = %principal.name, role = principal.role.as_str(), "board sign-in");
-    Ok(page.redirect(&next))
+    Ok(page.redirect(landing(principal.role, &next)))
 }
 
 /// `POST /organiser/sign-out`: ends the session on the server (a copy of the cookie
