@@ -280,8 +280,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("board.sign_in", "Sign in", "Connexion"),
     (
         "board.sign_in_token_prefix",
-        "Sign in with your organiser or admin token. It starts with",
-        "Connectez-vous avec votre jeton d'organisateur ou d'administrateur. Il commence par",
+        "Sign in with your organiser, admin or steward token. It starts with",
+        "Connectez-vous avec votre jeton d'organisateur, d'administrateur ou de steward. Il commence par",
     ),
     (
         "board.sign_in_session",
@@ -290,8 +290,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "board.sign_in_error",
-        "This token is not valid, has been revoked, or is not an organiser's or admin's.",
-        "Ce jeton n'est pas valable, a été révoqué, ou n'est pas celui d'un organisateur ou d'un administrateur.",
+        "This token is not valid, has been revoked, or is not an organiser's, admin's or steward's.",
+        "Ce jeton n'est pas valable, a été révoqué, ou n'est pas celui d'un organisateur, d'un administrateur ou d'un steward.",
     ),
     ("board.token", "Token", "Jeton"),
     ("board.sign_in_button", "Sign in", "Se connecter"),

@@ -1020,7 +1020,7 @@ fn the_board_speaks_french_from_sign_in_to_its_messages(backend: Backend) {
     page.assert_contains("<html lang=\"fr\">");
     page.assert_says("<title>Connexion — espace des organisateurs</title>");
     page.assert_contains("<label for=\"token\">Jeton</label>");
-    page.assert_says("Connectez-vous avec votre jeton d'organisateur ou d'administrateur. Il commence par <code>rpa_</code>.");
+    page.assert_says("Connectez-vous avec votre jeton d'organisateur, d'administrateur ou de steward. Il commence par <code>rpa_</code>.");
     page.assert_contains(">Se connecter</button>");
     assert_eq!(page.switch_link("en"), "/organiser/sign-in?lang=en");
     let wrong = browser.submit(
@@ -1028,7 +1028,7 @@ fn the_board_speaks_french_from_sign_in_to_its_messages(backend: Backend) {
         &[("token", "rpa_not-a-token"), ("next", board)],
     );
     assert_eq!(wrong.status, 401);
-    wrong.assert_says("Ce jeton n'est pas valable, a été révoqué, ou n'est pas celui d'un organisateur ou d'un administrateur.");
+    wrong.assert_says("Ce jeton n'est pas valable, a été révoqué, ou n'est pas celui d'un organisateur, d'un administrateur ou d'un steward.");
     assert_eq!(
         wrong.switch_link("en"),
         "/organiser/sign-in?next=%2Forganiser%2Fevents%2Fbfr&lang=en"

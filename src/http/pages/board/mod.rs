@@ -4,7 +4,7 @@
 //! apply). In English and French, chosen as on the participant pages (`?lang=`, its
 //! cookie, `Accept-Language`): texts from the one table, `i18n::TEXTS`, under `board.`.
 //!
-//! Sign-in takes an API token (organiser or admin) once, checks it with the same
+//! Sign-in takes an API token (organiser, admin, or steward for the check-in pages) once, checks it with the same
 //! function as the API, and opens a session kept on the server; the cookie holds only
 //! that session's random secret — never the token. Every request looks the session up
 //! with its token, so signing out, revoking or the token's expiry ends the session at
