@@ -6,8 +6,12 @@
 //! 11); the primary key of `checkins` is the backstop.
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Bool, HasSqlType, Nullable, Text, Timestamp};
 
 use super::registrations::{RegistrationRow, CONFIRMED};
 use crate::db::schema::{checkin_scans, checkins, registrations, seat_assignments};
@@ -187,17 +191,34 @@ pub fn seated_checked_in(conn: &mut DbConnection, event_id: &str) -> QueryResult
 /// On PostgreSQL a concurrent insert of the same (person, list) makes this one wait for
 /// it and then do nothing.
 pub fn insert_checkin(conn: &mut DbConnection, row: &NewCheckin<'_>) -> QueryResult<bool> {
-    let inserted = match conn {
-        DbConnection::Postgres(pg) => diesel::insert_into(checkins::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(pg)?,
-        DbConnection::Sqlite(lite) => diesel::insert_into(checkins::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(lite)?,
-    };
-    Ok(inserted == 1)
+    Ok(InsertCheckin { row }.execute(conn)? == 1)
+}
+
+/// The insert of [`insert_checkin`], written by hand so that it stays prepared: diesel
+/// prepares an `ON CONFLICT` insert again on every run (see [`crate::store`]), and this
+/// one and [`InsertScan`] are on every scan's path (a batch runs them a thousand times).
+struct InsertCheckin<'a> {
+    row: &'a NewCheckin<'a>,
+}
+prepared_statement!(InsertCheckin);
+
+impl<DB> QueryFragment<DB> for InsertCheckin<'_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<Bool> + HasSqlType<Timestamp>,
+    str: ToSql<Text, DB>,
+    bool: ToSql<Bool, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let row = self.row;
+        sql_with_binds!(out, "INSERT INTO checkins (registration_id, site_visit_id, event_id, \
+             checked_in_at, scan_id, device, inside, moved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING";
+            Text => row.registration_id, Text => row.site_visit_id, Text => row.event_id,
+            Timestamp => &row.checked_in_at, Text => row.scan_id, Text => row.device,
+            Bool => &row.inside, Timestamp => &row.moved_at);
+        Ok(())
+    }
 }
 
 /// Makes `scan_id` the check-in if it is earlier than the one recorded (an offline scan
@@ -275,17 +296,33 @@ pub fn find_scan(conn: &mut DbConnection, event_id: &str, nonce: &str) -> QueryR
 /// call recorded it. On PostgreSQL a concurrent insert of the same nonce makes this one
 /// wait for it and then do nothing.
 pub fn insert_scan(conn: &mut DbConnection, row: &NewScan<'_>) -> QueryResult<bool> {
-    let inserted = match conn {
-        DbConnection::Postgres(pg) => diesel::insert_into(checkin_scans::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(pg)?,
-        DbConnection::Sqlite(lite) => diesel::insert_into(checkin_scans::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(lite)?,
-    };
-    Ok(inserted == 1)
+    Ok(InsertScan { row }.execute(conn)? == 1)
+}
+
+/// The insert of [`insert_scan`], prepared once like [`InsertCheckin`].
+struct InsertScan<'a> {
+    row: &'a NewScan<'a>,
+}
+prepared_statement!(InsertScan);
+
+impl<DB> QueryFragment<DB> for InsertScan<'_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<Timestamp>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let row = self.row;
+        sql_with_binds!(out, "INSERT INTO checkin_scans (id, event_id, nonce, registration_id, \
+             site_visit_id, direction, outcome, scanned_by, scanned_by_name, device, scanned_at, \
+             received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+            Text => row.id, Text => row.event_id, Text => row.nonce,
+            Nullable<Text> => &row.registration_id, Text => row.site_visit_id,
+            Text => row.direction, Text => row.outcome, Text => row.scanned_by,
+            Text => row.scanned_by_name, Text => row.device, Timestamp => &row.scanned_at,
+            Timestamp => &row.received_at);
+        Ok(())
+    }
 }
 
 /// How many scans the event has recorded (tests: nothing is written on bad input).
