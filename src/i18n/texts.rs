@@ -466,6 +466,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("board.next", "Next", "Suivante"),
     ("board.last", "Last", "Dernière"),
     ("board.standing_seated", "seated", "place attribuée"),
+    ("board.standing_checked_in", "seated · checked in {when}", "place attribuée · présent·e depuis le {when}"),
+    ("board.standing_no_show", "seated · no-show", "place attribuée · absent·e"),
     ("board.standing_offered", "offered", "place proposée"),
     (
         "board.standing_offered_until",

@@ -158,6 +158,17 @@ fn a_steward_checks_people_in_by_name_with_the_form(backend: Backend) {
     french.assert_contains("lang=\"fr\"");
     let api = status(&app, "visit:a", &steward);
     assert_eq!(api["checked_in"], 1);
+
+    // The organisers' roster of visit a says who is checked in, and only them.
+    let board = Browser::signed_in(&app, &app.organiser);
+    let roster = board.get_ok("/organiser/events/gate/site-visits/a");
+    assert_eq!(roster.row_ids(), ids[..2]);
+    assert_eq!(roster.body.matches("seated · checked in ").count(), 1);
+    let row = &roster.body[roster.body.find(&format!("data-id=\"{}\"", ids[1])).unwrap()..];
+    assert!(row[..row.find("</tr>").unwrap()].contains("seated · checked in "));
+    board
+        .get_ok("/organiser/events/gate/site-visits/a?lang=fr")
+        .assert_says("place attribuée · présent·e depuis le ");
 }
 
 fn a_steward_may_open_nothing_else_of_the_board(backend: Backend) {

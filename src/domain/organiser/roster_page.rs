@@ -13,6 +13,7 @@ use super::rosters::entries;
 use super::{find_visit, PersonEntry};
 use crate::db::DbConnection;
 use crate::domain::catalog::{self, EventView, SiteVisitView};
+use crate::domain::checkin;
 use crate::domain::country::country_name;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event_with_visits, local_time};
@@ -99,6 +100,10 @@ pub struct RosterRow {
     pub position: Option<usize>,
     /// Until when an offered seat is held.
     pub offer_expires_at: Option<DateTime<FixedOffset>>,
+    /// Seated rows: when checked in on the visit's list.
+    pub checked_in_at: Option<DateTime<FixedOffset>>,
+    /// Seated rows: not checked in past the visit's no-show deadline.
+    pub no_show: bool,
     pub person: PersonEntry,
 }
 
@@ -486,15 +491,26 @@ pub fn roster_page(
         .into_iter()
         .map(|person| (person.id.clone(), person))
         .collect();
+    // Check-ins of the page's seated rows, on the visit's list.
+    let seated_here: Vec<(String, Option<String>)> = paged
+        .rows
+        .iter()
+        .filter(|row| row.status == RowStatus::Seated)
+        .map(|row| (row.key.id.clone(), rank_of.map(str::to_owned)))
+        .collect();
+    let checkins = checkin::person_checkins(conn, &event, &visits, &seated_here, now)?;
     let tz = event_timezone(&event);
     let rows = paged
         .rows
         .into_iter()
         .filter_map(|row| {
+            let checkin = checkins.get(&row.key.id).cloned().unwrap_or_default();
             Some(RosterRow {
                 status: row.status,
                 position: row.position,
                 offer_expires_at: row.offer_expires_at.map(|at| local_time(tz, at)),
+                checked_in_at: checkin.visit.map(|at| local_time(tz, at)),
+                no_show: checkin.no_show,
                 person: people.remove(&row.key.id)?,
             })
         })

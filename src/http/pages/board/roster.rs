@@ -181,7 +181,11 @@ struct RosterContext {
 fn line(row: RosterRow, names: &HashMap<String, String>, this_visit: Option<&str>, lang: Lang) -> Line {
     let person = row.person;
     let standing = match row.status {
-        RowStatus::Seated => lang.fill("board.standing_seated", &[]),
+        RowStatus::Seated => match (row.checked_in_at, row.no_show) {
+            (Some(at), _) => lang.fill("board.standing_checked_in", &[("when", &lang.moment(at))]),
+            (None, true) => lang.fill("board.standing_no_show", &[]),
+            (None, false) => lang.fill("board.standing_seated", &[]),
+        },
         RowStatus::Offered => match row.offer_expires_at {
             Some(until) => lang.fill("board.standing_offered_until", &[("when", &lang.moment(until))]),
             None => lang.fill("board.standing_offered", &[]),
