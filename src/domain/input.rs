@@ -65,6 +65,16 @@ impl Fields {
         self.values.contains_key(field)
     }
 
+    /// Whether the field holds a value: neither absent, nor `null`, nor blank (the rule
+    /// every read here applies).
+    pub fn has_value(&self, field: &str) -> bool {
+        match self.values.get(field) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !s.trim().is_empty(),
+            Some(_) => true,
+        }
+    }
+
     /// Trimmed text of at most `max` characters, without control characters.
     pub fn optional_text(&mut self, field: &str, max: usize) -> Option<String> {
         let value = self.take(field)?;
@@ -89,12 +99,7 @@ impl Fields {
     }
 
     pub fn required_text(&mut self, field: &str, max: usize) -> Option<String> {
-        let present = self.values.get(field).is_some_and(|v| match v {
-            Value::Null => false,
-            Value::String(s) => !s.trim().is_empty(),
-            _ => true,
-        });
-        if !present {
+        if !self.has_value(field) {
             self.values.remove(field);
             self.error(field, "is required");
             return None;

@@ -120,14 +120,17 @@ impl Scan {
         })
     }
 
-    /// `code` or `registration`, exactly one of them.
+    /// `code` or `registration`, exactly one of them (a blank one, as forms send, is
+    /// absent).
     fn read_target(fields: &mut Fields) -> Option<ScanTarget> {
-        if fields.contains("registration") && !fields.contains("code") {
+        if fields.has_value("registration") && !fields.has_value("code") {
+            // A blank `code` is none: taken, so it is not an unknown field.
+            let _ = fields.optional_text("code", 64);
             return fields
                 .required_text("registration", REGISTRATION_MAX)
                 .map(ScanTarget::Registration);
         }
-        if fields.contains("registration") {
+        if fields.has_value("registration") {
             // Both read, so that each is checked (and known) before the refusal.
             let _ = fields.optional_text("registration", REGISTRATION_MAX);
             let _ = fields.optional_text("code", 64);
@@ -137,6 +140,8 @@ impl Scan {
             );
             return None;
         }
+        // A blank `registration` is none: taken, so it is not an unknown field.
+        let _ = fields.optional_text("registration", REGISTRATION_MAX);
         let code = fields.required_text("code", 64)?;
         normalise_checkin_code(&code).map(ScanTarget::Code).or_else(|| {
             fields.error(
@@ -647,21 +652,33 @@ mod tests {
             by_id.target,
             ScanTarget::Registration("0190aaaa-0000-7000-8000-000000000001".into())
         );
-        for bad in [
-            json!({"registration": "r", "code": "ABCDEFGHIJKLMNOPQRST", "list": "entry", "direction": "in", "nonce": "nonce-0001"}),
-            json!({"registration": "", "list": "entry", "direction": "in", "nonce": "nonce-0001"}),
-        ] {
-            let Err(DomainError::Validation(errors)) = Scan::parse(object(bad.clone())) else {
-                panic!("accepted {bad}")
-            };
-            assert!(errors.contains_key("registration"), "{errors:?}");
-        }
-        let Err(DomainError::Validation(errors)) = Scan::parse(object(
-            json!({"list": "entry", "direction": "in", "nonce": "nonce-0001"}),
-        )) else {
-            panic!("accepted")
+        let both = json!({"registration": "r", "code": "ABCDEFGHIJKLMNOPQRST", "list": "entry", "direction": "in", "nonce": "nonce-0001"});
+        let Err(DomainError::Validation(errors)) = Scan::parse(object(both.clone())) else {
+            panic!("accepted {both}")
         };
-        assert!(errors.contains_key("code"), "{errors:?}");
+        assert!(errors.contains_key("registration"), "{errors:?}");
+        // A blank one is none, as forms send it.
+        let blank_id = Scan::parse(object(json!({
+            "registration": " ", "code": "ABCDEFGHIJKLMNOPQRST", "list": "entry",
+            "direction": "in", "nonce": "nonce-0001"
+        })))
+        .unwrap();
+        assert_eq!(blank_id.target, ScanTarget::Code("ABCDEFGHIJKLMNOPQRST".into()));
+        let blank_code = Scan::parse(object(json!({
+            "registration": "r", "code": "", "list": "entry", "direction": "in", "nonce": "nonce-0001"
+        })))
+        .unwrap();
+        assert_eq!(blank_code.target, ScanTarget::Registration("r".into()));
+        for neither in [
+            json!({"list": "entry", "direction": "in", "nonce": "nonce-0001"}),
+            json!({"registration": "", "code": "", "list": "entry", "direction": "in", "nonce": "nonce-0001"}),
+        ] {
+            let Err(DomainError::Validation(errors)) = Scan::parse(object(neither.clone())) else {
+                panic!("accepted {neither}")
+            };
+            assert!(errors.contains_key("code"), "{errors:?}");
+            assert_eq!(errors.len(), 1, "{errors:?}");
+        }
     }
 
     #[test]
