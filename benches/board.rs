@@ -14,8 +14,6 @@
 //! seats, so about 1,000 people wait. The load is spread over 8 client threads.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -23,9 +21,9 @@ use fantoccini::Locator;
 use rallypoint::domain::access::{create_api_token, Role};
 use rallypoint::domain::now;
 use rallypoint::startup;
-use serde_json::json;
 
 mod support;
+use support::event::{create_event, register_everyone};
 use support::{BenchDatabase, Server};
 
 // The browser tests' Chromium, shared rather than copied.
@@ -35,13 +33,6 @@ mod chrome;
 const PEOPLE: usize = 10_000;
 const SEATS: usize = 3_000;
 const RUNS: usize = 20;
-const COUNTRIES: [&str; 20] = [
-    "BE", "IT", "PT", "PL", "DE", "FR", "ES", "NL", "AT", "SE", "DK", "FI", "IE", "CZ", "HU", "RO", "BG",
-    "GR", "SK", "SI",
-];
-const LAST_NAMES: [&str; 8] = [
-    "Łobocka", "Müller", "Ōta", "Dvořák", "Peeters", "Rossi", "Silva", "Nowak",
-];
 
 fn main() {
     let target = BenchDatabase::from_env("rp_board");
@@ -54,11 +45,9 @@ fn main() {
         .expect("a token");
     let server = Server::start(settings);
     let base = format!("http://{}", server.address);
-    let agent = ureq::agent();
-
-    create_event(&agent, &base, &admin);
+    create_event(&base, &admin, "A conference of ten thousand", SEATS);
     let started = Instant::now();
-    register_everyone(&base);
+    register_everyone(&base, PEOPLE);
     println!(
         "{}: {PEOPLE} registrations through the API in {:.1?}",
         target.name(),
@@ -192,55 +181,6 @@ fn dom_content_loaded(base: &str, admin: &str, pages: &[(&str, String)]) {
         }
         Ok(())
     });
-}
-
-fn create_event(agent: &ureq::Agent, base: &str, admin: &str) {
-    let bearer = format!("Bearer {admin}");
-    let event = json!({"slug": "big", "name": "A conference of ten thousand", "timezone": "Europe/Brussels",
-        "starts_on": "2030-06-01", "ends_on": "2030-06-02"});
-    agent
-        .post(&format!("{base}/api/v1/events"))
-        .set("Authorization", &bearer)
-        .send_json(event)
-        .expect("the event is created");
-    for n in 1..=3 {
-        let visit = json!({"slug": format!("v{n}"), "name": format!("Visit {n}"), "capacity": SEATS,
-            "starts_at": "2030-06-02T13:00:00+02:00", "ends_at": "2030-06-02T17:00:00+02:00"});
-        agent
-            .post(&format!("{base}/api/v1/events/big/site-visits"))
-            .set("Authorization", &bearer)
-            .send_json(visit)
-            .expect("the visit is created");
-    }
-}
-
-/// Everyone registers, from 8 threads, each ranking the 3 visits.
-fn register_everyone(base: &str) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let (next, url) = (next.clone(), format!("{base}/api/v1/events/big/registrations"));
-            std::thread::spawn(move || {
-                let agent = ureq::agent();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= PEOPLE {
-                        return;
-                    }
-                    let ranking: Vec<String> = (0..3).map(|r| format!("v{}", (n + r) % 3 + 1)).collect();
-                    let body = json!({
-                        "first_name": format!("Person{n}"), "last_name": LAST_NAMES[n % LAST_NAMES.len()],
-                        "email": format!("person{n}@example.org"), "organisation": format!("Organisation {}", n % 300),
-                        "country": COUNTRIES[n % COUNTRIES.len()], "preferences": ranking, "consent": true
-                    });
-                    agent.post(&url).send_json(body).expect("the registration is answered");
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
 }
 
 /// A board session: the cookies of one signed-in browser.

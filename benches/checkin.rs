@@ -32,6 +32,7 @@ use rallypoint::startup;
 use serde_json::{json, Value};
 
 mod support;
+use support::event::{create_event, register_everyone};
 use support::{BenchDatabase, Server};
 
 const PEOPLE: usize = 5_000;
@@ -41,13 +42,6 @@ const SCANNERS: usize = 32;
 const SCANS_EACH: usize = 100;
 const BATCH: usize = 1_000;
 const ROSTER_RUNS: usize = 10;
-const COUNTRIES: [&str; 20] = [
-    "BE", "IT", "PT", "PL", "DE", "FR", "ES", "NL", "AT", "SE", "DK", "FI", "IE", "CZ", "HU", "RO", "BG",
-    "GR", "SK", "SI",
-];
-const LAST_NAMES: [&str; 8] = [
-    "Łobocka", "Müller", "Ōta", "Dvořák", "Peeters", "Rossi", "Silva", "Nowak",
-];
 
 /// A registered person: their id, check-in code and the visit whose seat they hold.
 struct Person {
@@ -73,13 +67,16 @@ fn main() {
     let server = Server::start(settings);
     let base = format!("http://{}", server.address);
 
-    create_event(&base, &admin);
+    create_event(&base, &admin, "A conference of five thousand", SEATS);
     let started = Instant::now();
-    let people: Vec<Person> = register_everyone(&base)
+    let people: Vec<Person> = register_everyone(&base, PEOPLE)
         .into_iter()
-        .map(|(id, visit)| Person {
-            code: manage_key.checkin_code_for(&id),
-            visit,
+        .map(|answer| {
+            assert_eq!(answer["status"], "confirmed", "{answer}");
+            Person {
+                code: manage_key.checkin_code_for(answer["id"].as_str().expect("an id")),
+                visit: answer["site_visit"]["slug"].as_str().expect("a seat").to_owned(),
+            }
         })
         .collect();
     println!(
@@ -348,67 +345,4 @@ fn download_roster(agent: &ureq::Agent, base: &str, bearer: &str) {
         refreshes[ROSTER_RUNS / 2],
         refreshes[ROSTER_RUNS - 1]
     );
-}
-
-fn create_event(base: &str, admin: &str) {
-    let agent = agent();
-    let bearer = format!("Bearer {admin}");
-    let event = json!({"slug": "big", "name": "A conference of five thousand", "timezone": "Europe/Brussels",
-        "starts_on": "2030-06-01", "ends_on": "2030-06-02"});
-    agent
-        .post(&format!("{base}/api/v1/events"))
-        .set("Authorization", &bearer)
-        .send_json(event)
-        .expect("the event is created");
-    for n in 1..=3 {
-        let visit = json!({"slug": format!("v{n}"), "name": format!("Visit {n}"), "capacity": SEATS,
-            "starts_at": "2030-06-02T13:00:00+02:00", "ends_at": "2030-06-02T17:00:00+02:00"});
-        agent
-            .post(&format!("{base}/api/v1/events/big/site-visits"))
-            .set("Authorization", &bearer)
-            .send_json(visit)
-            .expect("the visit is created");
-    }
-}
-
-/// Everyone registers, from 8 threads, each ranking the 3 visits; returns (id, the slug
-/// of the visit seated in) in registration number order.
-fn register_everyone(base: &str) -> Vec<(String, String)> {
-    let threads: Vec<_> = (0..8)
-        .map(|thread| {
-            let url = format!("{base}/api/v1/events/big/registrations");
-            std::thread::spawn(move || {
-                let agent = agent();
-                (thread..PEOPLE)
-                    .step_by(8)
-                    .map(|n| {
-                        let ranking: Vec<String> = (0..3).map(|r| format!("v{}", (n + r) % 3 + 1)).collect();
-                        let body = json!({
-                            "first_name": format!("Person{n}"), "last_name": LAST_NAMES[n % LAST_NAMES.len()],
-                            "email": format!("person{n}@example.org"), "organisation": format!("Organisation {}", n % 300),
-                            "country": COUNTRIES[n % COUNTRIES.len()], "preferences": ranking, "consent": true
-                        });
-                        let answer: Value = agent
-                            .post(&url)
-                            .send_json(body)
-                            .expect("the registration is answered")
-                            .into_json()
-                            .expect("a JSON answer");
-                        assert_eq!(answer["status"], "confirmed", "{answer}");
-                        (
-                            n,
-                            answer["id"].as_str().expect("an id").to_owned(),
-                            answer["site_visit"]["slug"].as_str().expect("a seat").to_owned(),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut everyone: Vec<(usize, String, String)> = threads
-        .into_iter()
-        .flat_map(|thread| thread.join().unwrap())
-        .collect();
-    everyone.sort_unstable_by_key(|(n, _, _)| *n);
-    everyone.into_iter().map(|(_, id, visit)| (id, visit)).collect()
 }

@@ -5,6 +5,8 @@
 // Each bench is a crate of its own and uses only part of this.
 #![allow(dead_code)]
 
+pub mod event;
+
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use std::net::SocketAddr;

@@ -64,6 +64,17 @@ async fn value_of(client: &Client, id: &str) -> Result<String, CmdError> {
         .unwrap_or_default())
 }
 
+/// Signs in on the board's sign-in form shown (a redirect brought the browser there).
+async fn sign_in_with(client: &Client, token: &str) -> Result<(), CmdError> {
+    client.wait().for_element(Locator::Id("token")).await?;
+    type_into(client, "token", token).await?;
+    client
+        .find(Locator::Css("form.form button[type=submit]"))
+        .await?
+        .click()
+        .await
+}
+
 async fn text_of(client: &Client, css: &str) -> Result<String, CmdError> {
     client.wait().for_element(Locator::Css(css)).await?.text().await
 }
@@ -273,12 +284,7 @@ fn an_organiser_signs_in_moves_a_participant_and_sees_the_bars_change() {
         // Not signed in: the sign-in form, which comes back here.
         client.wait().for_element(Locator::Id("token")).await?;
         screenshot(&client, TEST, "sign-in-desktop").await?;
-        type_into(&client, "token", &token).await?;
-        client
-            .find(Locator::Css("form.form button[type=submit]"))
-            .await?
-            .click()
-            .await?;
+        sign_in_with(&client, &token).await?;
         client.wait().for_element(Locator::Css(".board")).await?;
         assert_eq!(client.current_url().await?.as_str(), board_url);
         assert_eq!(fill(client.clone(), "aperam-chatelet").await?, "5");
@@ -408,13 +414,7 @@ fn a_board_of_ten_thousand_loads_searches_and_moves_one_person() {
     let selected = moved.clone();
     chrome.run(DESKTOP, |client| async move {
         client.goto(&overview_url).await?;
-        client.wait().for_element(Locator::Id("token")).await?;
-        type_into(&client, "token", &token).await?;
-        client
-            .find(Locator::Css("form.form button[type=submit]"))
-            .await?
-            .click()
-            .await?;
+        sign_in_with(&client, &token).await?;
         client.wait().for_element(Locator::Css(".board")).await?;
         let seats = text_of(&client, "[data-fill='v1']").await?;
         assert!(seats.starts_with("3000 / 3000"), "{seats}");
@@ -571,13 +571,7 @@ fn a_steward_checks_people_in_online_and_offline() {
         let (list_url, steward) = (list_url.clone(), steward.clone());
         async move {
             client.goto(&list_url).await?;
-            client.wait().for_element(Locator::Id("token")).await?;
-            type_into(&client, "token", &steward).await?;
-            client
-                .find(Locator::Css("form.form button[type=submit]"))
-                .await?
-                .click()
-                .await?;
+            sign_in_with(&client, &steward).await?;
             client.wait().for_element(Locator::Id("checkin")).await?;
             assert_eq!(client.current_url().await?.as_str(), list_url);
             assert_eq!(text_of(&client, "#count-expected").await?, "5");

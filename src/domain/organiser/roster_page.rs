@@ -316,23 +316,21 @@ fn visit_matches(
         }));
     }
     if wanted(RowStatus::Waiting) {
-        let waiting = if filter.country.is_none() && filter.search.is_none() {
+        let (waiting, keys) = if filter.country.is_none() && filter.search.is_none() {
             // Everyone waiting: the queue, then those who would move up.
             let mut ids = queues::first(conn, &visit.id, i64::MAX)?;
             ids.extend(registrations::upgrades_page(conn, &visit.id, 0, i64::MAX)?);
-            ids
+            let keys = registrations::keys_among(conn, &event.id, filter, &ids)?;
+            (ids, keys)
         } else {
             // The people the filter keeps, then which of them wait: the queue's members
             // in its order, then those who would move up.
-            let ids: Vec<String> = registrations::keys(conn, &event.id, filter)?
-                .into_iter()
-                .map(|key| key.id)
-                .collect();
+            let candidates = registrations::keys(conn, &event.id, filter)?;
+            let ids: Vec<String> = candidates.iter().map(|key| key.id.clone()).collect();
             let mut waiting = queues::members_among(conn, &visit.id, &ids)?;
             waiting.extend(registrations::upgrades_among(conn, &visit.id, &ids)?);
-            waiting
+            (waiting, candidates)
         };
-        let keys = registrations::keys_among(conn, &event.id, filter, &waiting)?;
         rows.extend(
             in_order(keys, &waiting)
                 .into_iter()
