@@ -182,6 +182,25 @@ impl Database {
             .unwrap_or_else(|e| Err(E::from(join_failure(e))))
     }
 
+    /// Runs a read of ONE statement on a read connection, outside a transaction: a single
+    /// statement sees one snapshot by itself, so the transaction [`Database::read`] opens
+    /// would only add round trips (on PostgreSQL `BEGIN`, `SET TRANSACTION` and `COMMIT`,
+    /// three of the four). For what every authenticated request does first: the token.
+    pub async fn read_statement<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: UnitError,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.checkout(db.inner.options.lock_wait)?;
+            work(&mut conn)
+        })
+        .await
+        .unwrap_or_else(|e| Err(E::from(join_failure(e))))
+    }
+
     pub fn read_blocking<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,

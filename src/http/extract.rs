@@ -244,7 +244,7 @@ pub async fn require_role(req: &HttpRequest, state: &AppState, role: Role) -> Re
         .to_owned();
     let principal = state
         .db
-        .read(move |conn| access::authenticate(conn, &secret, now()))
+        .read_statement(move |conn| access::authenticate(conn, &secret, now()))
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if principal.role.includes(role) {

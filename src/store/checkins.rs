@@ -47,6 +47,22 @@ pub struct NewCheckin<'a> {
     pub moved_at: NaiveDateTime,
 }
 
+impl From<&NewCheckin<'_>> for CheckinRow {
+    /// The row an insert wrote, as a read would find it.
+    fn from(new: &NewCheckin<'_>) -> Self {
+        Self {
+            registration_id: new.registration_id.to_owned(),
+            site_visit_id: new.site_visit_id.to_owned(),
+            event_id: new.event_id.to_owned(),
+            checked_in_at: new.checked_in_at,
+            scan_id: new.scan_id.to_owned(),
+            device: new.device.to_owned(),
+            inside: new.inside,
+            moved_at: new.moved_at,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = checkin_scans)]
 pub struct ScanRow {
@@ -94,17 +110,30 @@ pub struct ListPerson {
     pub seat: Option<String>,
 }
 
-/// The registration whose check-in code hashes to `hash` (any event; erased rows have
-/// none).
-pub fn find_registration_by_code(
+/// Whom a scan names: the hash of a check-in code, or a registration id.
+#[derive(Clone, Copy, Debug)]
+pub enum Named<'a> {
+    CodeHash(&'a str),
+    Registration(&'a str),
+}
+
+/// The registration a scan names, with the visit whose seat it holds: one statement on
+/// every scan's path (any event; erased rows have no code hash, but keep their id).
+pub fn person_with_seat(
     conn: &mut DbConnection,
-    hash: &str,
-) -> QueryResult<Option<RegistrationRow>> {
-    registrations::table
-        .filter(registrations::checkin_code_hash.eq(hash))
-        .select(RegistrationRow::as_select())
-        .first(conn)
-        .optional()
+    named: Named<'_>,
+) -> QueryResult<Option<(RegistrationRow, Option<String>)>> {
+    let query = registrations::table.left_join(seat_assignments::table).select((
+        RegistrationRow::as_select(),
+        seat_assignments::site_visit_id.nullable(),
+    ));
+    match named {
+        Named::CodeHash(hash) => query
+            .filter(registrations::checkin_code_hash.eq(hash))
+            .first(conn)
+            .optional(),
+        Named::Registration(id) => query.filter(registrations::id.eq(id)).first(conn).optional(),
+    }
 }
 
 /// Up to `limit` registrations, not erased, that have no code hash yet (made before the

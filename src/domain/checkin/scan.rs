@@ -7,7 +7,7 @@
 //! scan in is `already-checked-in`. Every scan is recorded with its outcome; a nonce seen
 //! before writes nothing and answers what that scan stands for now.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, SubsecRound};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -18,7 +18,7 @@ use crate::domain::country::country_name;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event_with_visits, local_time, lock_for_seat_changes};
 use crate::domain::input::Fields;
-use crate::store::checkins::{self as stored, CheckinRow, NewCheckin, NewScan, ScanRow};
+use crate::store::checkins::{self as stored, CheckinRow, Named, NewCheckin, NewScan, ScanRow};
 use crate::store::events::EventRow;
 use crate::store::registrations::{self, RegistrationRow, RegistrationStatus};
 use crate::store::site_visits::SiteVisitRow;
@@ -153,9 +153,10 @@ impl Scan {
     }
 
     /// When it counts as scanned: a time ahead of `now` (a device clock running fast)
-    /// counts as `now`.
+    /// counts as `now`. In microseconds, as both backends store it, so that a check-in
+    /// answered from what was written equals the one read back later.
     fn time(&self, now: NaiveDateTime) -> NaiveDateTime {
-        self.scanned_at.map_or(now, |at| at.min(now))
+        self.scanned_at.map_or(now, |at| at.min(now)).trunc_subsecs(6)
     }
 }
 
@@ -398,23 +399,21 @@ fn apply(
     }
     let scanned_at = scan.time(now);
     let scan_id = uuid::Uuid::now_v7().to_string();
-    let person = match &scan.target {
-        ScanTarget::Code(code) => stored::find_registration_by_code(conn, &hash_secret(code))?,
+    let named = match &scan.target {
+        ScanTarget::Code(code) => stored::person_with_seat(conn, Named::CodeHash(&hash_secret(code)))?,
         // An erased registration's code finds nobody (its hash is gone); its id must not
         // find it either.
-        ScanTarget::Registration(id) => registrations::find(conn, id)?.filter(|row| row.erased_at.is_none()),
+        ScanTarget::Registration(id) => stored::person_with_seat(conn, Named::Registration(id))?
+            .filter(|(row, _)| row.erased_at.is_none()),
     }
-    .filter(|row| row.event_id == event.id);
-    let mut seat = None;
-    let outcome = match &person {
-        None => Outcome::UnknownCode,
-        Some(row) => {
-            seat = registrations::seat(conn, &row.id)?;
-            match eligibility(row, seat.as_deref(), list) {
-                Err((outcome, _)) => outcome,
-                Ok(()) => move_person(conn, event, row, list, scan, scanned_at, &scan_id)?,
-            }
-        }
+    .filter(|(row, _)| row.event_id == event.id);
+    let (person, seat) = named.map_or((None, None), |(row, seat)| (Some(row), seat));
+    let (outcome, inserted) = match &person {
+        None => (Outcome::UnknownCode, None),
+        Some(row) => match eligibility(row, seat.as_deref(), list) {
+            Err((outcome, _)) => (outcome, None),
+            Ok(()) => move_person(conn, event, row, list, scan, scanned_at, &scan_id)?,
+        },
     };
     let recorded = stored::insert_scan(
         conn,
@@ -440,9 +439,11 @@ fn apply(
             "a scan with this nonce was recorded meanwhile".into(),
         )));
     }
-    let checkin = match &person {
-        Some(row) => stored::find(conn, &row.id, list.key())?,
-        None => None,
+    // A check-in this scan wrote is known; any other is read as it stands now.
+    let checkin = match (&person, inserted) {
+        (_, Some(row)) => Some(row),
+        (Some(row), None) => stored::find(conn, &row.id, list.key())?,
+        (None, None) => None,
     };
     Ok(result(
         event,
@@ -462,7 +463,8 @@ fn apply(
 }
 
 /// The movement of a person the list expects: the conditional writes of `store::checkins`,
-/// each checked by whether it changed a row.
+/// each checked by whether it changed a row. With the outcome, the check-in when this
+/// scan inserted it (the first scan in).
 fn move_person(
     conn: &mut DbConnection,
     event: &EventRow,
@@ -471,7 +473,7 @@ fn move_person(
     scan: &Scan,
     scanned_at: NaiveDateTime,
     scan_id: &str,
-) -> Result<Outcome, DomainError> {
+) -> Result<(Outcome, Option<CheckinRow>), DomainError> {
     let key = list.key();
     Ok(match scan.direction {
         Direction::In => {
@@ -486,21 +488,21 @@ fn move_person(
                 moved_at: scanned_at,
             };
             if stored::insert_checkin(conn, &first)? {
-                Outcome::CheckedIn
+                (Outcome::CheckedIn, Some(CheckinRow::from(&first)))
             } else if scan.scanned_at.is_some()
                 && stored::take_over_checkin(conn, &row.id, key, scanned_at, scan_id, &scan.device)?
             {
                 // Only a scan that says when it was made can be earlier than the
                 // recorded one; an online scan arrives after it by definition.
-                Outcome::CheckedIn
+                (Outcome::CheckedIn, None)
             } else if stored::enter_again(conn, &row.id, key, scanned_at)? {
-                Outcome::ReEntered
+                (Outcome::ReEntered, None)
             } else {
-                Outcome::AlreadyCheckedIn
+                (Outcome::AlreadyCheckedIn, None)
             }
         }
-        Direction::Out if stored::leave(conn, &row.id, key, scanned_at)? => Outcome::CheckedOut,
-        Direction::Out => Outcome::NotInside,
+        Direction::Out if stored::leave(conn, &row.id, key, scanned_at)? => (Outcome::CheckedOut, None),
+        Direction::Out => (Outcome::NotInside, None),
     })
 }
 

@@ -36,7 +36,7 @@ pub(super) async fn session_holder(
     };
     let principal = state
         .db
-        .read(move |conn| board_sessions::principal(conn, &secret, now()))
+        .read_statement(move |conn| board_sessions::principal(conn, &secret, now()))
         .await?;
     Ok(principal.filter(|p| p.role.includes(Role::Steward)))
 }
@@ -126,7 +126,7 @@ pub async fn sign_in(
     // The secret is checked on a read connection: a wrong guess costs no write.
     let principal = state
         .db
-        .read(move |conn| access::authenticate(conn, &secret, now()))
+        .read_statement(move |conn| access::authenticate(conn, &secret, now()))
         .await
         .or_page(&page)?
         .filter(|p| p.role.includes(Role::Steward));
