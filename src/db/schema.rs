@@ -151,6 +151,23 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        message_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        event_id -> Text,
+        audience -> Text,
+        subject_en -> Text,
+        subject_fr -> Text,
+        body_en -> Text,
+        body_fr -> Text,
+        recipients -> Integer,
+        sent_by -> Text,
+        sent_by_name -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -294,6 +311,7 @@ diesel::joinable!(visit_waitlist -> registrations (registration_id));
 diesel::joinable!(waitlist_entries -> registrations (registration_id));
 diesel::joinable!(audit_log -> events (event_id));
 diesel::joinable!(outbox_emails -> events (event_id));
+diesel::joinable!(messages -> events (event_id));
 diesel::joinable!(outbox_emails -> registrations (registration_id));
 diesel::joinable!(registrations -> events (event_id));
 diesel::joinable!(registration_preferences -> registrations (registration_id));
@@ -321,6 +339,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     seat_offers,
     checkins,
     checkin_scans,
+    messages,
 );
 
 // Counts by country and visit group seats by the holder's country.

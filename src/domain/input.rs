@@ -61,6 +61,46 @@ impl Fields {
         }
     }
 
+    /// A nested object (e.g. `{"audience": {...}}`); absent is empty. Read its fields
+    /// with [`Fields::nested`] so that their errors are named `{field}.{name}`.
+    pub fn take_object(&mut self, field: &str) -> Map<String, Value> {
+        match self.values.remove(field) {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => {
+                self.error(field, "must be an object");
+                Map::new()
+            }
+        }
+    }
+
+    /// Reads the nested object `values` (taken from `field`) with `read`, its errors
+    /// and its unknown fields reported as `{field}.{name}` among this object's.
+    pub fn nested<T>(
+        &mut self,
+        field: &str,
+        values: Map<String, Value>,
+        read: impl FnOnce(&mut Fields) -> T,
+    ) -> T {
+        let mut inner = Fields::with_prefix(values, &format!("{}{field}.", self.prefix));
+        let value = read(&mut inner);
+        let Fields {
+            values,
+            errors,
+            prefix,
+        } = inner;
+        for name in values.keys() {
+            self.errors
+                .entry(format!("{prefix}{name}"))
+                .or_default()
+                .push("is not a known field".into());
+        }
+        for (name, messages) in errors {
+            self.errors.entry(name).or_default().extend(messages);
+        }
+        value
+    }
+
     pub fn contains(&self, field: &str) -> bool {
         self.values.contains_key(field)
     }

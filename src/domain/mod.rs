@@ -18,6 +18,7 @@ pub mod event_rules;
 pub mod exports;
 pub mod idempotency;
 pub mod input;
+pub mod messages;
 pub mod notify;
 pub mod offers;
 pub mod organiser;

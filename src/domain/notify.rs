@@ -48,6 +48,17 @@ fn visit_info(event: &EventRow, visit: &SiteVisitRow) -> SeatInfo {
     }
 }
 
+/// The event as every email names it.
+pub fn event_info(event: &EventRow) -> EventInfo {
+    EventInfo {
+        slug: event.slug.clone(),
+        name: event.name.clone(),
+        venue: event.venue.clone(),
+        contact_email: event.contact_email.clone(),
+        timezone: event.timezone.clone(),
+    }
+}
+
 /// What to tell a person.
 #[derive(Clone, Copy, Debug)]
 pub struct Notice<'a> {
@@ -163,13 +174,7 @@ fn email(
         reason,
         registration_id: view.id.clone(),
         language: view.language.clone(),
-        event: EventInfo {
-            slug: event.slug.clone(),
-            name: event.name.clone(),
-            venue: event.venue.clone(),
-            contact_email: event.contact_email.clone(),
-            timezone: event.timezone.clone(),
-        },
+        event: event_info(event),
         first_name: view.first_name.clone(),
         last_name: view.last_name.clone(),
         email: view.email.clone(),
@@ -191,6 +196,7 @@ fn email(
                 .unwrap_or_default(),
             expires_at: offer.expires_at.to_rfc3339(),
         }),
+        message: None,
     };
     Email {
         id: uuid::Uuid::now_v7().to_string(),

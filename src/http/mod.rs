@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod manage;
+pub mod messages;
 pub mod observe;
 pub mod openapi;
 pub mod organiser;
@@ -315,6 +316,8 @@ fn api_v1_routes() -> Vec<ApiRoute> {
             "/events/{event}/checkin-lists/{list}/status",
             checkin::status,
         ),
+        route(Method::POST, "/events/{event}/messages", messages::compose),
+        route(Method::GET, "/events/{event}/messages/{id}", messages::status),
         route(Method::GET, "/events/{event}/exports/counts", exports::counts),
         route(
             Method::GET,

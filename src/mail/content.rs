@@ -14,6 +14,8 @@ pub enum EmailKind {
     PreferencesChanged,
     /// The registration was cancelled.
     Cancelled,
+    /// An organiser's message to a group (`EmailData::message`).
+    Message,
 }
 
 impl EmailKind {
@@ -23,6 +25,7 @@ impl EmailKind {
             Self::SeatChanged => "seat_changed",
             Self::PreferencesChanged => "preferences_changed",
             Self::Cancelled => "cancelled",
+            Self::Message => "message",
         }
     }
 }
@@ -116,6 +119,16 @@ pub struct EmailData {
     /// The open offer, when the person holds one.
     #[serde(default)]
     pub offer: Option<OfferInfo>,
+    /// An organiser's message, in the person's language.
+    #[serde(default)]
+    pub message: Option<MessageText>,
+}
+
+/// What an organiser wrote to a group, in one language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageText {
+    pub subject: String,
+    pub body: String,
 }
 
 /// A seat held for the person: accept or decline through the manage link.

@@ -16,7 +16,7 @@ use lettre::Message;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
-use super::content::{CalendarUpdate, EmailData, SeatInfo};
+use super::content::{CalendarUpdate, EmailData, EmailKind, SeatInfo};
 use crate::i18n::Lang;
 use crate::qr::{grouped, CheckinQr};
 use crate::store::registrations::RegistrationStatus;
@@ -57,42 +57,17 @@ struct Context<'a> {
     /// When the offered visit starts, in the event's time zone.
     offer_starts: Option<String>,
     subject: String,
+    /// An organiser's message: its paragraphs (split at blank lines), each a list of lines.
+    paragraphs: Vec<Vec<String>>,
 }
+
+/// Where a message sent as a test (to an organiser, not to a registration) shows the
+/// personal link a participant's copy carries.
+pub const TEST_MANAGE_URL: &str = "https://…/manage/(each participant's own link)";
 
 impl Renderer {
     pub fn new(from: Mailbox, manage_link: ManageLink, checkin_code: CheckinCode) -> Self {
-        let mut templates = Environment::new();
-        templates.set_auto_escape_callback(|name| {
-            if name.ends_with(".html.j2") {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        for (name, source) in [
-            (
-                "subject.txt.j2",
-                include_str!("../../templates/email/subject.txt.j2"),
-            ),
-            ("body.txt.j2", include_str!("../../templates/email/body.txt.j2")),
-            ("body.html.j2", include_str!("../../templates/email/body.html.j2")),
-            (
-                "fr/subject.txt.j2",
-                include_str!("../../templates/email/fr/subject.txt.j2"),
-            ),
-            (
-                "fr/body.txt.j2",
-                include_str!("../../templates/email/fr/body.txt.j2"),
-            ),
-            (
-                "fr/body.html.j2",
-                include_str!("../../templates/email/fr/body.html.j2"),
-            ),
-        ] {
-            templates
-                .add_template(name, source)
-                .expect("the email templates compile");
-        }
+        let templates = templates();
         Self {
             templates,
             from,
@@ -101,7 +76,11 @@ impl Renderer {
         }
     }
 
+    /// The person's manage link; for a test message (no registration), a placeholder.
     pub fn manage_url(&self, registration_id: &str) -> String {
+        if registration_id.is_empty() {
+            return TEST_MANAGE_URL.to_owned();
+        }
         (self.manage_link)(registration_id)
     }
 
@@ -114,8 +93,10 @@ impl Renderer {
         let lang = Lang::parse(&data.language).unwrap_or_default();
         // The status is the one the change left: a cancellation, or a place on the event's
         // waiting list, carries no code (it would not check in).
+        // An organiser's message carries its text, not the code.
+        let message = data.message.as_ref().filter(|_| data.kind == EmailKind::Message);
         let code = RegistrationStatus::parse(&data.status)
-            .filter(|status| status.shows_checkin_code())
+            .filter(|status| status.shows_checkin_code() && message.is_none())
             .map(|_| (self.checkin_code)(&data.registration_id));
         let qr_png = code.as_deref().and_then(|code| {
             CheckinQr::new(code)
@@ -142,6 +123,7 @@ impl Renderer {
                 .and_then(|offer| parse_local(&offer.starts_at))
                 .map(|at| lang.moment_with_offset(at)),
             subject: String::new(),
+            paragraphs: message.map(|m| paragraphs(&m.body)).unwrap_or_default(),
         };
         let render = |name: &str, context: &Context<'_>| {
             let name = match lang {
@@ -153,9 +135,22 @@ impl Renderer {
                 .and_then(|t| t.render(context))
                 .map_err(|e| fail(&e))
         };
-        context.subject = render("subject.txt.j2", &context)?.trim().to_owned();
-        let text = render("body.txt.j2", &context)?;
-        let html = render("body.html.j2", &context)?;
+        let (text, html) = match message {
+            Some(message) => {
+                context.subject = message.subject.clone();
+                (
+                    render("message.txt.j2", &context)?,
+                    render("message.html.j2", &context)?,
+                )
+            }
+            None => {
+                context.subject = render("subject.txt.j2", &context)?.trim().to_owned();
+                (
+                    render("body.txt.j2", &context)?,
+                    render("body.html.j2", &context)?,
+                )
+            }
+        };
 
         // A line break cannot be put in a header (lettre panics on it): registrations
         // made before names were held to one line may still have one.
@@ -251,6 +246,110 @@ impl Renderer {
             .done();
         Ok(Some((calendar.to_string(), method)))
     }
+}
+
+/// The email templates, compiled.
+fn templates() -> Environment<'static> {
+    let mut templates = Environment::new();
+    templates.set_auto_escape_callback(|name| {
+        if name.ends_with(".html.j2") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    for (name, source) in [
+        (
+            "subject.txt.j2",
+            include_str!("../../templates/email/subject.txt.j2"),
+        ),
+        ("body.txt.j2", include_str!("../../templates/email/body.txt.j2")),
+        ("body.html.j2", include_str!("../../templates/email/body.html.j2")),
+        (
+            "fr/subject.txt.j2",
+            include_str!("../../templates/email/fr/subject.txt.j2"),
+        ),
+        (
+            "fr/body.txt.j2",
+            include_str!("../../templates/email/fr/body.txt.j2"),
+        ),
+        (
+            "fr/body.html.j2",
+            include_str!("../../templates/email/fr/body.html.j2"),
+        ),
+        (
+            "message.txt.j2",
+            include_str!("../../templates/email/message.txt.j2"),
+        ),
+        (
+            "message.html.j2",
+            include_str!("../../templates/email/message.html.j2"),
+        ),
+        (
+            "fr/message.txt.j2",
+            include_str!("../../templates/email/fr/message.txt.j2"),
+        ),
+        (
+            "fr/message.html.j2",
+            include_str!("../../templates/email/fr/message.html.j2"),
+        ),
+    ] {
+        templates
+            .add_template(name, source)
+            .expect("the email templates compile");
+    }
+    templates
+}
+
+/// The subject and plain text of an organiser's message as `data`'s person gets it,
+/// with the manage link as a placeholder: what the organiser previews.
+pub fn preview_message(data: &EmailData) -> Result<(String, String), RenderError> {
+    static TEMPLATES: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    let message = data
+        .message
+        .as_ref()
+        .ok_or_else(|| RenderError("not a message".into()))?;
+    let lang = Lang::parse(&data.language).unwrap_or_default();
+    let context = Context {
+        data,
+        manage_url: TEST_MANAGE_URL.to_owned(),
+        checkin_code: None,
+        checkin_cid: None,
+        when: None,
+        offer_deadline: None,
+        offer_starts: None,
+        subject: message.subject.clone(),
+        paragraphs: paragraphs(&message.body),
+    };
+    let name = match lang {
+        Lang::En => "message.txt.j2".to_owned(),
+        other => format!("{}/message.txt.j2", other.code()),
+    };
+    let text = TEMPLATES
+        .get_or_init(templates)
+        .get_template(&name)
+        .and_then(|t| t.render(&context))
+        .map_err(|e| RenderError(e.to_string()))?;
+    Ok((message.subject.clone(), text))
+}
+
+/// A text's paragraphs (separated by blank lines), each as its lines.
+fn paragraphs(text: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut current = Vec::new();
+    for line in text.lines().map(str::trim_end) {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push(line.to_owned());
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 fn parse_local(text: &str) -> Option<DateTime<FixedOffset>> {

@@ -24,7 +24,7 @@ crate::on_both_backends!(
 );
 
 /// The manage key of the app (kept in its database), from which codes are derived.
-fn manage_key(app: &TestApp) -> ManageKey {
+pub(crate) fn manage_key(app: &TestApp) -> ManageKey {
     let secret = app.server.settings.security.secret_key.clone();
     app.server
         .db
@@ -33,7 +33,7 @@ fn manage_key(app: &TestApp) -> ManageKey {
 }
 
 /// Registers `n` with these preferences; returns (id, manage path).
-fn register(app: &TestApp, event: &str, n: usize, preferences: &[&str]) -> (String, String) {
+pub(crate) fn register(app: &TestApp, event: &str, n: usize, preferences: &[&str]) -> (String, String) {
     let reply = app.register(event, &participant(n, preferences));
     assert_eq!(reply.status, 201, "{}", reply.body);
     (

@@ -59,6 +59,8 @@ use conventions::Conventions;
         super::checkin::scan_batch,
         super::checkin::roster,
         super::checkin::status,
+        super::messages::compose,
+        super::messages::status,
         document,
         docs_page,
     ),
