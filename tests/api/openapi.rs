@@ -274,12 +274,14 @@ fn every_documented_body_field_is_known_to_the_server() {
         );
         let problem = reply.problem(422, "validation-failed");
         for (field, messages) in problem["errors"].as_object().unwrap() {
+            // A nested object's field `wrong` is this probe's own key inside it.
+            let (top, inner) = field.split_once('.').unwrap_or((field, ""));
             assert!(
-                !messages.to_string().contains("not a known field"),
+                inner == "wrong" || !messages.to_string().contains("not a known field"),
                 "{method} {path}: documented field {field} is unknown to the server: {problem}"
             );
             assert!(
-                properties.contains_key(field),
+                properties.contains_key(top),
                 "{method} {path}: {field} is not documented"
             );
         }
