@@ -1,5 +1,5 @@
 //! Offer expiry at scale: 10,000 open offers expire at once and each seat is offered to
-//! the next person in line, as the expiry worker does it (`offer_expiry::BATCH` per
+//! the next person in line, as the expiry worker does it (`timed::BATCH` per
 //! transaction), against a baseline that only ends the offers and gives their seats
 //! back (the minimal writes), in the same run.
 //!
@@ -25,7 +25,7 @@ use rallypoint::domain::catalog::{add_site_visit, create_event};
 use rallypoint::domain::event::{AssignmentMode, NewEvent, NewSiteVisit};
 use rallypoint::domain::registration::{NewRegistration, PreferenceRules};
 use rallypoint::domain::{now, offers, DomainError};
-use rallypoint::offer_expiry::BATCH;
+use rallypoint::timed::BATCH;
 use rallypoint::store::registrations;
 use serde_json::json;
 

@@ -14,7 +14,7 @@ pub mod export;
 pub mod http;
 pub mod i18n;
 pub mod mail;
-pub mod offer_expiry;
+pub mod timed;
 pub mod qr;
 pub mod retention;
 pub mod settings;
@@ -40,7 +40,7 @@ mod layers {
         ),
         ("export", &["domain", "i18n"]),
         ("retention", &["domain", "db", "background"]),
-        ("offer_expiry", &["domain", "db", "background"]),
+        ("timed", &["domain", "db", "background"]),
         ("domain", &["store", "mail", "db", "i18n"]),
         ("mail", &["store", "db", "i18n", "settings", "background", "qr"]),
         ("store", &["db"]),

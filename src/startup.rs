@@ -19,7 +19,7 @@ use crate::domain::search;
 use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
 use crate::mail;
-use crate::offer_expiry;
+use crate::timed;
 use crate::retention;
 use crate::settings::Settings;
 
@@ -49,7 +49,7 @@ pub struct Application {
     db: Database,
     worker: Option<BackgroundThread>,
     retention: BackgroundThread,
-    offer_expiry: BackgroundThread,
+    timed: BackgroundThread,
 }
 
 impl Application {
@@ -80,7 +80,7 @@ impl Application {
             None
         };
         let retention = retention::spawn(db.clone(), settings.retention.anonymise_after_days);
-        let offer_expiry = offer_expiry::spawn(db.clone());
+        let timed = timed::spawn(db.clone());
         let state = web::Data::new(AppState {
             db: db.clone(),
             rules: Default::default(),
@@ -129,7 +129,7 @@ impl Application {
             db,
             worker,
             retention,
-            offer_expiry,
+            timed,
         })
     }
 
@@ -149,9 +149,9 @@ impl Application {
     /// mail worker finish the email in flight and the retention worker its batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
-        let (worker, retention, offer_expiry) = (self.worker, self.retention, self.offer_expiry);
+        let (worker, retention, timed) = (self.worker, self.retention, self.timed);
         tokio::task::spawn_blocking(move || {
-            offer_expiry.stop();
+            timed.stop();
             if let Some(worker) = worker {
                 worker.stop();
             }

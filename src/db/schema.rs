@@ -27,6 +27,7 @@ diesel::table! {
         /// Minutes after a visit's start after which people not checked in on its list
         /// are no-shows (migration `2024-11-16-000000_checkin`).
         no_show_after_minutes -> Integer,
+        reminder_hours -> Text,
     }
 }
 
@@ -47,6 +48,17 @@ diesel::table! {
         position -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        bring -> Text,
+    }
+}
+
+diesel::table! {
+    reminders_sent (registration_id, site_visit_id, hours_before) {
+        registration_id -> Text,
+        site_visit_id -> Text,
+        hours_before -> Integer,
+        event_id -> Text,
+        sent_at -> Timestamp,
     }
 }
 
@@ -340,6 +352,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     checkins,
     checkin_scans,
     messages,
+    reminders_sent,
 );
 
 // Counts by country and visit group seats by the holder's country.

@@ -67,6 +67,9 @@ pub struct NewEvent {
     /// Check-in: minutes after a visit's start after which people seated in it who have
     /// not checked in on its list are no-shows.
     pub no_show_after_minutes: i32,
+    /// Reminders: hours before each visit's own start (docs/messages.md#reminders),
+    /// stored as `24,2`.
+    pub reminder_hours: String,
 }
 
 impl NewEvent {
@@ -88,6 +91,7 @@ impl NewEvent {
             offer_window_hours: self.offer_window_hours,
             offer_cutoff_hours: self.offer_cutoff_hours,
             no_show_after_minutes: self.no_show_after_minutes,
+            reminder_hours: &self.reminder_hours,
             updated_at: now,
         }
     }
@@ -153,6 +157,7 @@ impl NewEvent {
         let no_show_after_minutes = fields
             .optional_int("no_show_after_minutes", 0, 24 * 60)
             .map_or(DEFAULT_NO_SHOW_AFTER_MINUTES, |m| m as i32);
+        let reminder_hours = read_reminder_hours(fields);
         Some(Self {
             slug: slug?,
             name: name?,
@@ -170,8 +175,33 @@ impl NewEvent {
             offer_window_hours,
             offer_cutoff_hours,
             no_show_after_minutes,
+            reminder_hours,
         })
     }
+}
+
+/// Most reminder rules an event may have.
+const REMINDERS_MAX: usize = 5;
+
+/// `reminder_hours`: a list of whole hours (1 to 14 days) before each visit's start,
+/// kept as `24,2` (largest first, each once).
+fn read_reminder_hours(fields: &mut Fields) -> String {
+    let mut hours: Vec<i64> = Vec::new();
+    for value in fields.take_list("reminder_hours") {
+        match value.as_i64() {
+            Some(h) if (1..=24 * 14).contains(&h) => hours.push(h),
+            _ => {
+                fields.error("reminder_hours", "must be a list of whole hours from 1 to 336");
+                return String::new();
+            }
+        }
+    }
+    hours.sort_unstable_by(|a, b| b.cmp(a));
+    hours.dedup();
+    if hours.len() > REMINDERS_MAX {
+        fields.error("reminder_hours", format!("must hold at most {REMINDERS_MAX} reminders"));
+    }
+    hours.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 #[derive(Clone, Debug)]
@@ -185,6 +215,8 @@ pub struct NewSiteVisit {
     pub ends_at: NaiveDateTime,
     pub capacity: i32,
     pub position: Option<i32>,
+    /// What to bring (said in reminders).
+    pub bring: String,
 }
 
 impl NewSiteVisit {
@@ -199,6 +231,7 @@ impl NewSiteVisit {
             ends_at: self.ends_at,
             position,
             updated_at: now,
+            bring: &self.bring,
         }
     }
 
@@ -223,6 +256,7 @@ impl NewSiteVisit {
         }
         let capacity = fields.required_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
         let position = fields.optional_int("position", 0, 10_000).map(|p| p as i32);
+        let bring = fields.optional_text("bring", 500).unwrap_or_default();
         Some(Self {
             slug: slug?,
             name: name?,
@@ -233,6 +267,7 @@ impl NewSiteVisit {
             ends_at: ends_at?,
             capacity: capacity?,
             position,
+            bring,
         })
     }
 }

@@ -321,6 +321,7 @@ fn email_data(event: &EventRow, compose: &Compose, person: Person<'_>) -> EmailD
         ended_offer: None,
         offer: None,
         message: Some(text.clone()),
+        reminder: None,
     }
 }
 

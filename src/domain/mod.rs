@@ -23,6 +23,7 @@ pub mod notify;
 pub mod offers;
 pub mod organiser;
 pub mod registration;
+pub mod reminders;
 pub mod search;
 pub mod seats;
 pub mod tokens;

@@ -34,7 +34,9 @@ fn seat_info(seat: &SeatView) -> SeatInfo {
     }
 }
 
-fn visit_info(event: &EventRow, visit: &SiteVisitRow) -> SeatInfo {
+/// A visit as emails name it, with the person's `status` in it (`assigned`, or
+/// `released` for one whose calendar entry is cancelled).
+pub fn visit_info(event: &EventRow, visit: &SiteVisitRow, status: &str) -> SeatInfo {
     let tz = event_timezone(event);
     SeatInfo {
         slug: visit.slug.clone(),
@@ -43,7 +45,7 @@ fn visit_info(event: &EventRow, visit: &SiteVisitRow) -> SeatInfo {
         meeting_point: visit.meeting_point.clone(),
         starts_at: local_time(tz, visit.starts_at).to_rfc3339(),
         ends_at: local_time(tz, visit.ends_at).to_rfc3339(),
-        status: "released".into(),
+        status: status.into(),
         waitlist_position: None,
     }
 }
@@ -165,7 +167,7 @@ fn email(
         _ if holds_seat => CalendarUpdate::Request { sequence },
         Some(visit) => CalendarUpdate::Cancel {
             sequence,
-            visit: visit_info(event, visit),
+            visit: visit_info(event, visit, "released"),
         },
         None => CalendarUpdate::None,
     };
@@ -197,6 +199,7 @@ fn email(
             expires_at: offer.expires_at.to_rfc3339(),
         }),
         message: None,
+        reminder: None,
     };
     Email {
         id: uuid::Uuid::now_v7().to_string(),

@@ -225,6 +225,10 @@ pub struct NewEventBody {
     /// Event-wide places; past them newcomers join the waiting list.
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub capacity: Option<i32>,
+    /// Reminders: whole hours before each visit's own start at which its seated people
+    /// are emailed, e.g. `[24, 2]` (at most 5).
+    #[schema(schema_with = super::schema::reminder_hours)]
+    pub reminder_hours: Option<Vec<i32>>,
 }
 
 /// `POST /api/v1/events/{event}/site-visits`.
@@ -248,4 +252,7 @@ pub struct NewSiteVisitBody {
     pub capacity: i32,
     #[schema(minimum = 0, maximum = 10_000)]
     pub position: Option<i32>,
+    /// What to bring (closed shoes, an identity card), said in the visit's reminders.
+    #[schema(max_length = 500)]
+    pub bring: Option<String>,
 }

@@ -77,3 +77,16 @@ pub fn consent() -> Object {
         .description(Some("Must be true: registering needs the person's consent"))
         .build()
 }
+
+/// Reminder rules: up to 5 whole hours (1 to 336) before each visit's start.
+pub fn reminder_hours() -> Schema {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(336)),
+        )
+        .max_items(Some(5))
+        .into()
+}

@@ -16,6 +16,8 @@ pub enum EmailKind {
     Cancelled,
     /// An organiser's message to a group (`EmailData::message`).
     Message,
+    /// A reminder before the person's site visit (`EmailData::reminder`).
+    Reminder,
 }
 
 impl EmailKind {
@@ -26,6 +28,7 @@ impl EmailKind {
             Self::PreferencesChanged => "preferences_changed",
             Self::Cancelled => "cancelled",
             Self::Message => "message",
+            Self::Reminder => "reminder",
         }
     }
 }
@@ -122,6 +125,18 @@ pub struct EmailData {
     /// An organiser's message, in the person's language.
     #[serde(default)]
     pub message: Option<MessageText>,
+    /// A reminder's rule and what to bring (the visit is `seat`).
+    #[serde(default)]
+    pub reminder: Option<ReminderInfo>,
+}
+
+/// What a reminder adds to the person's seat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderInfo {
+    /// The rule: this many hours before the visit starts.
+    pub hours_before: i32,
+    /// What to bring, as the organisers wrote it ('' for nothing said).
+    pub bring: String,
 }
 
 /// What an organiser wrote to a group, in one language.

@@ -143,6 +143,13 @@ impl Renderer {
                     render("message.html.j2", &context)?,
                 )
             }
+            None if data.kind == EmailKind::Reminder => {
+                context.subject = render("reminder_subject.txt.j2", &context)?.trim().to_owned();
+                (
+                    render("reminder.txt.j2", &context)?,
+                    render("reminder.html.j2", &context)?,
+                )
+            }
             None => {
                 context.subject = render("subject.txt.j2", &context)?.trim().to_owned();
                 (
@@ -276,6 +283,30 @@ fn templates() -> Environment<'static> {
         (
             "fr/body.html.j2",
             include_str!("../../templates/email/fr/body.html.j2"),
+        ),
+        (
+            "reminder_subject.txt.j2",
+            include_str!("../../templates/email/reminder_subject.txt.j2"),
+        ),
+        (
+            "reminder.txt.j2",
+            include_str!("../../templates/email/reminder.txt.j2"),
+        ),
+        (
+            "reminder.html.j2",
+            include_str!("../../templates/email/reminder.html.j2"),
+        ),
+        (
+            "fr/reminder_subject.txt.j2",
+            include_str!("../../templates/email/fr/reminder_subject.txt.j2"),
+        ),
+        (
+            "fr/reminder.txt.j2",
+            include_str!("../../templates/email/fr/reminder.txt.j2"),
+        ),
+        (
+            "fr/reminder.html.j2",
+            include_str!("../../templates/email/fr/reminder.html.j2"),
         ),
         (
             "message.txt.j2",

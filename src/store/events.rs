@@ -30,6 +30,8 @@ pub struct EventRow {
     pub offer_window_hours: Option<i32>,
     pub offer_cutoff_hours: i32,
     pub no_show_after_minutes: i32,
+    /// Hours before each visit's start at which its people are reminded: `24,2`.
+    pub reminder_hours: String,
 }
 
 /// An event's details as written on creation and on every later change (an event file
@@ -52,6 +54,7 @@ pub struct EventChanges<'a> {
     pub offer_window_hours: Option<i32>,
     pub offer_cutoff_hours: i32,
     pub no_show_after_minutes: i32,
+    pub reminder_hours: &'a str,
     pub updated_at: NaiveDateTime,
 }
 

@@ -49,6 +49,7 @@ pub mod outbox;
 pub mod queues;
 pub mod registration_stats;
 pub mod registrations;
+pub mod reminders;
 pub mod service_keys;
 pub mod site_visits;
 pub mod tokens;

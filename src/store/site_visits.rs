@@ -31,6 +31,8 @@ pub struct SiteVisitRow {
     pub position: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// What to bring (said in reminders).
+    pub bring: String,
 }
 
 /// A visit's descriptive fields, as written on creation and on every later change;
@@ -46,6 +48,7 @@ pub struct VisitDetails<'a> {
     pub ends_at: NaiveDateTime,
     pub position: i32,
     pub updated_at: NaiveDateTime,
+    pub bring: &'a str,
 }
 
 /// The event's visits in display order.
