@@ -25,8 +25,8 @@ use rallypoint::domain::catalog::{add_site_visit, create_event};
 use rallypoint::domain::event::{AssignmentMode, NewEvent, NewSiteVisit};
 use rallypoint::domain::registration::{NewRegistration, PreferenceRules};
 use rallypoint::domain::{now, offers, DomainError};
-use rallypoint::timed::BATCH;
 use rallypoint::store::registrations;
+use rallypoint::timed::BATCH;
 use serde_json::json;
 
 mod support;

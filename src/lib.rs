@@ -14,13 +14,13 @@ pub mod export;
 pub mod http;
 pub mod i18n;
 pub mod mail;
-pub mod timed;
 pub mod qr;
 pub mod retention;
 pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod timed;
 
 /// Arrows point down only. Each module of `src/` may use the modules listed for it and
 /// nothing else of the crate; a `use crate::…` (or a path `crate::…`) that points up a

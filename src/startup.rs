@@ -19,9 +19,9 @@ use crate::domain::search;
 use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
 use crate::mail;
-use crate::timed;
 use crate::retention;
 use crate::settings::Settings;
+use crate::timed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

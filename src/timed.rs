@@ -41,7 +41,9 @@ pub fn spawn(db: Database) -> BackgroundThread {
 
 /// Expires everything due now, a batch per transaction; returns how many.
 pub fn expire_due(db: &Database, stop: &AtomicBool) -> Result<usize, DomainError> {
-    until_done(stop, || db.write_blocking(move |conn| offers::expire_due(conn, now(), BATCH)))
+    until_done(stop, || {
+        db.write_blocking(move |conn| offers::expire_due(conn, now(), BATCH))
+    })
 }
 
 /// Queues every reminder due now, a batch per transaction; returns how many.

@@ -199,7 +199,10 @@ fn read_reminder_hours(fields: &mut Fields) -> String {
     hours.sort_unstable_by(|a, b| b.cmp(a));
     hours.dedup();
     if hours.len() > REMINDERS_MAX {
-        fields.error("reminder_hours", format!("must hold at most {REMINDERS_MAX} reminders"));
+        fields.error(
+            "reminder_hours",
+            format!("must hold at most {REMINDERS_MAX} reminders"),
+        );
     }
     hours.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }

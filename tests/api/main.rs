@@ -26,6 +26,7 @@ mod outage;
 mod pages;
 mod queue;
 mod reliability;
+mod reminders;
 mod schema;
 mod seats;
 mod security;
