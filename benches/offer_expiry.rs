@@ -133,6 +133,7 @@ fn event() -> NewEvent {
         offer_window_hours: Some(24),
         offer_cutoff_hours: 12,
         no_show_after_minutes: 30,
+        reminder_hours: String::new(),
     }
 }
 
@@ -155,6 +156,7 @@ fn fill(db: &Database) -> Vec<String> {
                 ends_at: start + chrono::Duration::hours(4),
                 capacity,
                 position: None,
+                bring: String::new(),
             };
             add_site_visit(conn, "offers", &visit, now())?;
         }

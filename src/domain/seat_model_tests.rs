@@ -337,6 +337,7 @@ fn fixture(capacities: &[i32], offers: bool) -> Fixture {
                 offer_window_hours: offers.then_some(24),
                 offer_cutoff_hours: 12,
                 no_show_after_minutes: 30,
+                reminder_hours: String::new(),
             };
             create_event(conn, &event, now)?;
             let start = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)
@@ -354,6 +355,7 @@ fn fixture(capacities: &[i32], offers: bool) -> Fixture {
                     ends_at: start + chrono::Duration::hours(2),
                     capacity: *capacity,
                     position: None,
+                    bring: String::new(),
                 };
                 add_site_visit(conn, "model", &visit, now)?;
             }
