@@ -213,6 +213,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/organiser/events/{event}/exports/attendees",
             web::get().to(board::export_attendees),
         )
+        .route(
+            "/organiser/events/{event}/messages",
+            web::get().to(board::messages_page),
+        )
+        .route(
+            "/organiser/events/{event}/messages",
+            web::post().to(board::compose_message),
+        )
+        .route(
+            "/organiser/events/{event}/messages/{id}",
+            web::get().to(board::message_page),
+        )
         .route("/organiser/checkin", web::get().to(board::checkin_events_page))
         .route(
             "/organiser/events/{event}/checkin",

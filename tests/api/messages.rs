@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rallypoint::domain::access::Role;
 use serde_json::{json, Value};
 
+use crate::browsing::Browser;
 use crate::checkin::{manage_key, register};
 use crate::helpers::{participant, send, token, Backend, Reply, Server, TestApp};
 use crate::smtp::{Received, SmtpServer};
@@ -17,6 +18,7 @@ crate::on_both_backends!(
     a_dry_run_and_a_test_write_nothing_for_the_participants,
     bad_messages_are_refused_field_by_field_and_change_nothing,
     an_erased_person_is_taken_out_of_a_message_not_yet_delivered,
+    organisers_compose_preview_send_and_follow_a_message_on_the_board,
 );
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -401,4 +403,69 @@ fn an_erased_person_is_taken_out_of_a_message_not_yet_delivered(backend: Backend
         .map(Received::subject)
         .collect();
     assert!(to_erased.is_empty(), "{to_erased:?}");
+}
+
+fn organisers_compose_preview_send_and_follow_a_message_on_the_board(backend: Backend) {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(backend, &smtp);
+    app.create_event("board", json!({}), &[("steel", 2), ("bio", 5)]);
+    register_in(&app, "board", 0, &["steel"], "en");
+    register_in(&app, "board", 1, &["steel"], "fr");
+    register_in(&app, "board", 2, &["bio"], "en");
+    let browser = Browser::signed_in(&app, &app.organiser);
+    let overview = browser.get_ok("/organiser/events/board");
+    overview.assert_contains("href=\"/organiser/events/board/messages\">Write to a group");
+    let form = browser.get_ok("/organiser/events/board/messages");
+    form.assert_contains("<h1>Messages</h1>");
+    form.assert_says("No message sent yet.");
+
+    let draft = [
+        ("site_visit", "steel"),
+        ("status", ""),
+        ("country", ""),
+        ("checked_in", ""),
+        ("subject_en", "Coach A leaves at 13:15"),
+        ("body_en", "From the main entrance."),
+        ("subject_fr", ""),
+        ("body_fr", ""),
+        ("test_to", ""),
+    ];
+    let with_button = |button: &'static str| {
+        let mut fields = draft.to_vec();
+        fields.push(("button", button));
+        fields
+    };
+    // Preview: how many, and the email; the draft is kept.
+    let preview = browser.submit("/organiser/events/board/messages", &with_button("preview"));
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    preview.assert_says("It would go to 2 people (2 in English, 0 in French).");
+    preview.assert_contains("Dear Participant0 Tester,");
+    assert_eq!(preview.input_value("subject_en"), "Coach A leaves at 13:15");
+    // Refused: a subject without its text, said field by field, nothing sent.
+    let mut half = with_button("send");
+    half.retain(|(name, _)| *name != "body_en");
+    let refused = browser.submit("/organiser/events/board/messages", &half);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    refused.assert_contains("body.en");
+    // Send: to the message's page, with its delivery.
+    let sent = browser.submit("/organiser/events/board/messages", &with_button("send"));
+    let status = browser.follow(sent);
+    status.assert_says("Message sent to 2 people.");
+    status.assert_contains("participant0@example.org");
+    status.assert_contains("participant1@example.org");
+    status.assert_lacks("participant2@example.org");
+    let deadline = Instant::now() + WAIT;
+    while messages_to(&smtp, "participant0@example.org").is_empty()
+        || messages_to(&smtp, "participant1@example.org").is_empty()
+    {
+        assert!(Instant::now() < deadline, "the board's message did not arrive");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(messages_to(&smtp, "participant2@example.org").is_empty());
+    let list = browser.get_ok("/organiser/events/board/messages");
+    list.assert_says("Coach A leaves at 13:15");
+    // A steward may not open it.
+    let steward = token(&app.server.db, Role::Steward, "gate");
+    let as_steward = Browser::signed_in(&app, &steward).get("/organiser/events/board/messages");
+    assert_eq!(as_steward.status, 403, "{}", as_steward.body);
 }

@@ -30,7 +30,7 @@ use super::AppState;
 use crate::domain::access::new_secret;
 use crate::i18n::Lang;
 
-const PAGE_TEMPLATES: [(&str, &str); 15] = [
+const PAGE_TEMPLATES: [(&str, &str); 17] = [
     (
         "layout.html.j2",
         include_str!("../../../templates/pages/layout.html.j2"),
@@ -74,6 +74,14 @@ const PAGE_TEMPLATES: [(&str, &str); 15] = [
     (
         "board_allocation.html.j2",
         include_str!("../../../templates/pages/board_allocation.html.j2"),
+    ),
+    (
+        "board_messages.html.j2",
+        include_str!("../../../templates/pages/board_messages.html.j2"),
+    ),
+    (
+        "board_message.html.j2",
+        include_str!("../../../templates/pages/board_message.html.j2"),
     ),
     (
         "board_roster.html.j2",

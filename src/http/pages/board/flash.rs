@@ -20,6 +20,13 @@ pub(super) struct Flash {
     text: String,
 }
 
+impl Flash {
+    /// A message shown on the page itself (no redirect).
+    pub(super) fn ok(text: String) -> Self {
+        Self { error: false, text }
+    }
+}
+
 pub(super) fn set_flash(page: &mut PageRequest, flash: Result<String, String>) {
     let (kind, text) = match flash {
         Ok(text) => ("ok", text),

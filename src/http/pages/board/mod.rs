@@ -14,13 +14,14 @@
 //! One job per file: the session and the check every action starts with in
 //! [`session`], the flash message in [`flash`], the pages in [`views`] (the overview's chart in
 //! [`chart`]), the actions in [`actions`], the paged roster of one visit and the bulk
-//! actions on its rows in [`roster`], the check-in pages (which stewards may open too,
+//! actions on its rows in [`roster`], messages to a group in [`messages`], the check-in pages (which stewards may open too,
 //! and nothing else of the board) in [`checkin`].
 
 mod actions;
 mod chart;
 mod checkin;
 mod flash;
+mod messages;
 mod roster;
 mod session;
 mod views;
@@ -36,6 +37,7 @@ pub use checkin::{
     checkin_by_form, checkin_events_page, checkin_list_page, checkin_lists_page, checkin_roster,
     checkin_scans,
 };
+pub use messages::{compose_message, message_page, messages_page};
 pub use roster::{bulk_action, visit_roster_page, without_seat_page};
 pub use session::{sign_in, sign_in_page, sign_out};
 pub use views::{board_page, events_page};
