@@ -4,12 +4,14 @@
 //! confirmation, and the emails per second over the whole rush (from the first
 //! registration sent to the last confirmation received). The baseline in the same run is
 //! a bare lettre loop that sends as many messages to the same sink: no database, no
-//! rendering, the least any delivery costs.
+//! rendering, the least any delivery costs. It sends from as many threads as the worker
+//! has senders (`mail.concurrency`), through one pooled transport as the worker's.
 //!
 //! ```sh
 //! cargo bench --bench mail                                      # SQLite (a temporary file)
 //! RALLYPOINT_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!     cargo bench --bench mail                                  # PostgreSQL (own database)
+//! cargo bench --bench mail -- --concurrency 1                   # another `mail.concurrency`
 //! ```
 //!
 //! The registrations are made as `benches/board.rs` makes them (each ranks the 3 visits
@@ -51,7 +53,10 @@ fn main() {
     settings.limits.public_writes_per_minute = 0;
     settings.mail.worker = true;
     settings.mail.smtp_url = sink.url();
-    let senders = 1;
+    if let Some(concurrency) = concurrency_argument() {
+        settings.mail.concurrency = concurrency;
+    }
+    let senders = settings.mail.concurrency as usize;
     let db = startup::connect_and_migrate(&settings).expect("the database migrates");
     let admin = db
         .write_blocking(|conn| create_api_token(conn, Role::Admin, "bench", now()))
@@ -104,6 +109,14 @@ fn main() {
     println!(
         "target (issue 19): >= 200 emails/s; a rush of 1,000 fully confirmed within 10 s of the last registration"
     );
+}
+
+/// `--concurrency N` sets `mail.concurrency` (default: config/default.toml's).
+fn concurrency_argument() -> Option<u32> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == "--concurrency")?;
+    let value = args.get(at + 1).expect("--concurrency N");
+    Some(value.parse().expect("--concurrency takes a number"))
 }
 
 struct Measure {
