@@ -330,7 +330,7 @@ mod tests {
             assert!(err.to_string().contains("mail.concurrency"), "{err}");
         }
         assert_eq!(load(1).unwrap().mail.concurrency, 1);
-        assert_eq!(Settings::load_from(env(&[])).unwrap().mail.concurrency, 4);
+        assert_eq!(Settings::load_from(env(&[])).unwrap().mail.concurrency, 16);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -37,7 +37,7 @@ use crate::store::outbox::{self, OutboxRow, Settlement};
 /// Emails claimed ahead per sender: enough that no sender waits for the coordinator's
 /// next write, few enough that a claimed email waits little and other workers take the
 /// rest of a large queue.
-pub const CLAIMED_PER_SENDER: usize = 8;
+pub const CLAIMED_PER_SENDER: usize = 4;
 
 #[derive(Clone, Debug)]
 pub struct DeliveryOptions {
