@@ -3,7 +3,7 @@
 //! sink. It reports how long after the last registration's answer the sink had every
 //! confirmation, and the emails per second over the whole rush (from the first
 //! registration sent to the last confirmation received). The baseline in the same run is
-//! a bare lettre loop that sends as many messages to the same sink: no database, no
+//! a bare lettre loop that sends as many messages to a fresh sink: no database, no
 //! rendering, the least any delivery costs. It sends from as many threads as the worker
 //! has senders (`mail.concurrency`), through one pooled transport as the worker's.
 //!
