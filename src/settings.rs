@@ -28,6 +28,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("RALLYPOINT_LOG", "log.filter"),
 ];
 
+/// Most emails a worker may send at once: each holds an SMTP connection, and mail
+/// servers limit the connections of one client (Postfix: 50 by default).
+const MAX_MAIL_CONCURRENCY: u32 = 64;
+
 /// Variables with the prefix that are not settings (read elsewhere).
 const NOT_SETTINGS: &[&str] = &["RALLYPOINT_CONFIG", "RALLYPOINT_TEST_POSTGRES_URL"];
 
@@ -75,6 +79,9 @@ pub struct MailSettings {
     pub poll_interval_ms: u64,
     pub lease_seconds: u64,
     pub smtp_timeout_seconds: u64,
+    /// Emails a worker renders and sends at once, each on its own thread and SMTP
+    /// connection.
+    pub concurrency: u32,
     pub max_attempts: u32,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
@@ -193,6 +200,12 @@ impl Settings {
                 "mail.max_attempts, mail.poll_interval_ms and mail.lease_seconds must be positive".into(),
             ));
         }
+        if !(1..=MAX_MAIL_CONCURRENCY).contains(&self.mail.concurrency) {
+            return Err(SettingsError(format!(
+                "mail.concurrency must be between 1 and {MAX_MAIL_CONCURRENCY}, got {}",
+                self.mail.concurrency
+            )));
+        }
         let key = &self.security.secret_key;
         if !key.is_empty() && key.len() < 32 {
             return Err(SettingsError(
@@ -300,6 +313,24 @@ mod tests {
         std::fs::write(&file, "[server]\nbind = \"127.0.0.1:9\"\n").unwrap();
         let ok = Settings::load_from(env(&[("RALLYPOINT_CONFIG", file.to_str().unwrap())])).unwrap();
         assert_eq!(ok.server.bind, "127.0.0.1:9");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn mail_concurrency_is_bounded() {
+        let dir = std::env::temp_dir().join(format!("rp-concurrency-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("mail.toml");
+        let load = |concurrency: u32| {
+            std::fs::write(&file, format!("[mail]\nconcurrency = {concurrency}\n")).unwrap();
+            Settings::load_from(env(&[("RALLYPOINT_CONFIG", file.to_str().unwrap())]))
+        };
+        for refused in [0, MAX_MAIL_CONCURRENCY + 1] {
+            let err = load(refused).unwrap_err();
+            assert!(err.to_string().contains("mail.concurrency"), "{err}");
+        }
+        assert_eq!(load(1).unwrap().mail.concurrency, 1);
+        assert_eq!(Settings::load_from(env(&[])).unwrap().mail.concurrency, 16);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

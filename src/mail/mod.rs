@@ -27,12 +27,13 @@ pub fn delivery_worker(
         &mail.smtp_url,
         &mail.outbox_dir,
         Duration::from_secs(mail.smtp_timeout_seconds),
+        mail.concurrency,
     )?;
     let from = mail.from.parse().map_err(|e| format!("mail.from: {e}"))?;
     let options = DeliveryOptions {
         poll_interval: Duration::from_millis(mail.poll_interval_ms),
         lease: Duration::from_secs(mail.lease_seconds),
-        batch: 20,
+        concurrency: mail.concurrency as usize,
         max_attempts: mail.max_attempts,
         retry_base: Duration::from_millis(mail.retry_base_ms),
         retry_max: Duration::from_millis(mail.retry_max_ms),

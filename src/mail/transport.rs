@@ -4,8 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use lettre::transport::smtp::PoolConfig;
 use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
 
+/// Shared by the worker's senders: the SMTP transport is one pool of connections.
 pub enum Transport {
     Smtp(SmtpTransport),
     Files(FileTransport),
@@ -22,7 +24,15 @@ pub enum SendFailure {
 
 impl Transport {
     /// SMTP when `smtp_url` is set, else files under `outbox_dir` (created if missing).
-    pub fn new(smtp_url: &str, outbox_dir: &Path, timeout: Duration) -> Result<Self, String> {
+    /// The SMTP pool keeps up to `connections` open between emails (one per sender);
+    /// lettre checks a parked one with NOOP before reusing it, and drops one after a
+    /// failed exchange.
+    pub fn new(
+        smtp_url: &str,
+        outbox_dir: &Path,
+        timeout: Duration,
+        connections: u32,
+    ) -> Result<Self, String> {
         if smtp_url.is_empty() {
             std::fs::create_dir_all(outbox_dir)
                 .map_err(|e| format!("cannot create {}: {e}", outbox_dir.display()))?;
@@ -31,6 +41,7 @@ impl Transport {
         let transport = SmtpTransport::from_url(smtp_url)
             .map_err(|e| format!("mail.smtp_url: {e}"))?
             .timeout(Some(timeout))
+            .pool_config(PoolConfig::new().max_size(connections.max(1)))
             .build();
         Ok(Self::Smtp(transport))
     }

@@ -1,5 +1,8 @@
 //! Queries on `outbox_emails`: enqueue in the caller's transaction, claim with a lease
-//! (so several workers in several processes never send one email twice), and settle.
+//! (so several workers in several processes never send one email twice), and settle
+//! many claimed emails in one write.
+
+use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -113,32 +116,106 @@ pub fn claim_due(
         .load(conn)
 }
 
-/// Settles an email this worker holds; false when the lease was lost meanwhile.
-pub fn settle(
-    conn: &mut DbConnection,
-    id: &str,
-    worker: &str,
-    status: &str,
-    next_attempt_at: Option<NaiveDateTime>,
-    error: Option<&str>,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
-    let target = outbox_emails::table
-        .find(id)
-        .filter(outbox_emails::status.eq(SENDING))
-        .filter(outbox_emails::locked_by.eq(worker));
-    let changed = diesel::update(target)
-        .set((
-            outbox_emails::status.eq(status),
-            outbox_emails::locked_by.eq(None::<String>),
-            outbox_emails::locked_until.eq(None::<NaiveDateTime>),
-            outbox_emails::last_error.eq(error),
-            outbox_emails::sent_at.eq((status == SENT).then_some(now)),
-            outbox_emails::next_attempt_at.eq(next_attempt_at.unwrap_or(now)),
-        ))
-        .execute(conn)?;
-    Ok(changed == 1)
+/// What became of an email a worker claimed, as [`settle_many`] records it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settlement {
+    /// The SMTP server accepted it (or its file was written).
+    Sent,
+    /// A temporary failure: due again at `at`.
+    Retry { at: NaiveDateTime, error: String },
+    /// Given up (a permanent failure, or attempts exhausted): listed as failed.
+    Failed { error: String },
+    /// Never tried (the worker is stopping, or the email waited too long for a sender):
+    /// due at once, and the attempt its claim counted is given back.
+    HandedBack,
 }
+
+/// Settles emails this worker holds, all in the caller's one transaction: each row
+/// changes only while it is still `sending` under `worker`'s lease, as a claim left it.
+/// Returns the ids whose lease was lost meanwhile (it ran out and another worker took
+/// the email over); those rows are left to their new holder.
+pub fn settle_many(
+    conn: &mut DbConnection,
+    worker: &str,
+    settlements: &[(String, Settlement)],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    let held = outbox_emails::status
+        .eq(SENDING)
+        .and(outbox_emails::locked_by.eq(worker));
+    let released = (
+        outbox_emails::locked_by.eq(None::<String>),
+        outbox_emails::locked_until.eq(None::<NaiveDateTime>),
+    );
+    let mut lost = Vec::new();
+    // The sent ones, the bulk of any batch, in one statement per slice of bind values.
+    let sent: Vec<&str> = settlements
+        .iter()
+        .filter(|(_, settlement)| *settlement == Settlement::Sent)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    for slice in sent.chunks(SETTLE_SLICE) {
+        let settled: HashSet<String> = diesel::update(
+            outbox_emails::table
+                .filter(outbox_emails::id.eq_any(slice))
+                .filter(held),
+        )
+        .set((
+            outbox_emails::status.eq(SENT),
+            released.clone(),
+            outbox_emails::last_error.eq(None::<String>),
+            outbox_emails::sent_at.eq(Some(now)),
+            outbox_emails::next_attempt_at.eq(now),
+        ))
+        .returning(outbox_emails::id)
+        .get_results(conn)?
+        .into_iter()
+        .collect();
+        lost.extend(
+            slice
+                .iter()
+                .filter(|id| !settled.contains(**id))
+                .map(|id| (*id).to_owned()),
+        );
+    }
+    for (id, settlement) in settlements {
+        let target = outbox_emails::table.find(id).filter(held);
+        let changed = match settlement {
+            Settlement::Sent => continue,
+            Settlement::Retry { at, error } => diesel::update(target)
+                .set((
+                    outbox_emails::status.eq(PENDING),
+                    released.clone(),
+                    outbox_emails::last_error.eq(error),
+                    outbox_emails::next_attempt_at.eq(at),
+                ))
+                .execute(conn)?,
+            Settlement::Failed { error } => diesel::update(target)
+                .set((
+                    outbox_emails::status.eq(FAILED),
+                    released.clone(),
+                    outbox_emails::last_error.eq(error),
+                    outbox_emails::next_attempt_at.eq(now),
+                ))
+                .execute(conn)?,
+            Settlement::HandedBack => diesel::update(target)
+                .set((
+                    outbox_emails::status.eq(PENDING),
+                    released.clone(),
+                    outbox_emails::attempts.eq(outbox_emails::attempts - 1),
+                    outbox_emails::next_attempt_at.eq(now),
+                ))
+                .execute(conn)?,
+        };
+        if changed != 1 {
+            lost.push(id.clone());
+        }
+    }
+    Ok(lost)
+}
+
+/// Ids bound in one settling statement: far below SQLite's limit of bind values.
+const SETTLE_SLICE: usize = 500;
 
 pub fn list(
     conn: &mut DbConnection,

@@ -16,6 +16,7 @@ mod cli;
 mod email;
 mod exports;
 mod foundation;
+mod mail_rush;
 mod messages;
 mod offer_pages;
 mod offers;

@@ -143,9 +143,11 @@ impl SmtpServer {
             recipients: Vec::new(),
             data: Vec::new(),
         });
+        // A thread serves one connection at a time, and the workers' pools keep theirs
+        // open between emails: room for two workers of 16 senders (the default) each.
         server
             .with_name("smtp.test")
-            .with_num_threads(4)
+            .with_num_threads(32)
             .with_tcp_listener(listener);
         // The server runs until the test process ends.
         std::thread::spawn(move || {
