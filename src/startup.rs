@@ -146,8 +146,8 @@ impl Application {
     }
 
     /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then lets the
-    /// mail worker finish the emails its senders are sending (and record them) and the retention
-    /// worker its batch.
+    /// mail worker finish the emails its senders are sending (and record them), and the
+    /// retention worker its batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
         let (worker, retention, timed) = (self.worker, self.retention, self.timed);
