@@ -5,6 +5,7 @@
 //!
 //! ```sh
 //! cargo bench --bench checkin                                   # SQLite (a temporary file)
+//! cargo bench --bench checkin -- --pool 32                       # another `database.pool_size`
 //! RALLYPOINT_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!     cargo bench --bench checkin                               # PostgreSQL (own database)
 //! ```
@@ -54,6 +55,10 @@ fn main() {
     let mut settings = target.server_settings();
     // One machine sends every registration: no per-client limit.
     settings.limits.public_writes_per_minute = 0;
+    // `--pool N` sets `database.pool_size` (default: config/default.toml's).
+    if let Some(pool) = support::number_argument("pool") {
+        settings.database.pool_size = pool;
+    }
     let db = startup::connect_and_migrate(&settings).expect("the database migrates");
     let manage_key = startup::load_manage_key(&db, &settings).expect("the manage key");
     let (admin, steward) = db

@@ -53,7 +53,8 @@ fn main() {
     settings.limits.public_writes_per_minute = 0;
     settings.mail.worker = true;
     settings.mail.smtp_url = sink.url();
-    if let Some(concurrency) = concurrency_argument() {
+    // `--concurrency N` sets `mail.concurrency` (default: config/default.toml's).
+    if let Some(concurrency) = support::number_argument("concurrency") {
         settings.mail.concurrency = concurrency;
     }
     let senders = settings.mail.concurrency as usize;
@@ -111,13 +112,6 @@ fn main() {
     );
 }
 
-/// `--concurrency N` sets `mail.concurrency` (default: config/default.toml's).
-fn concurrency_argument() -> Option<u32> {
-    let args: Vec<String> = std::env::args().collect();
-    let at = args.iter().position(|arg| arg == "--concurrency")?;
-    let value = args.get(at + 1).expect("--concurrency N");
-    Some(value.parse().expect("--concurrency takes a number"))
-}
 
 struct Measure {
     emails: usize,

@@ -139,3 +139,12 @@ impl Server {
         let _ = self.thread.join();
     }
 }
+
+/// `--{name} N` on the bench's command line (after `cargo bench --bench X --`).
+pub fn number_argument(name: &str) -> Option<u32> {
+    let flag = format!("--{name}");
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| *arg == flag)?;
+    let value = args.get(at + 1).unwrap_or_else(|| panic!("{flag} N"));
+    Some(value.parse().unwrap_or_else(|_| panic!("{flag} takes a number")))
+}
