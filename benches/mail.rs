@@ -112,7 +112,6 @@ fn main() {
     );
 }
 
-
 struct Measure {
     emails: usize,
     elapsed: Duration,
