@@ -66,6 +66,8 @@ impl Fields {
     pub fn take_object(&mut self, field: &str) -> Map<String, Value> {
         match self.values.remove(field) {
             None | Some(Value::Null) => Map::new(),
+            // A blank value is absent, as for every field.
+            Some(Value::String(s)) if s.trim().is_empty() => Map::new(),
             Some(Value::Object(map)) => map,
             Some(_) => {
                 self.error(field, "must be an object");

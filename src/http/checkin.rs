@@ -210,6 +210,7 @@ fn not_modified(req: &HttpRequest, tag: &str) -> bool {
 #[utoipa::path(
     get,
     path = "/api/v1/events/{event}/checkin-lists/{list}/roster",
+    operation_id = "checkin_roster",
     tag = "checkin",
     summary = "What a device needs to check people in offline: names, visits and the SHA-256 of each code (never the codes)",
     security(("bearer" = [])),
@@ -266,6 +267,7 @@ pub(crate) async fn roster_answer(
 #[utoipa::path(
     get,
     path = "/api/v1/events/{event}/checkin-lists/{list}/status",
+    operation_id = "checkin_status",
     tag = "checkin",
     summary = "A list's numbers and who is missing (no-shows past the visit's deadline)",
     security(("bearer" = [])),

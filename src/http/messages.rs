@@ -15,6 +15,7 @@ use crate::domain::messages::{self, Compose, Composed, MessageStatus};
 #[utoipa::path(
     post,
     path = "/api/v1/events/{event}/messages",
+    operation_id = "compose_message",
     tag = "organiser",
     summary = "Write to a group: count and preview it (`dry_run`), send it to yourself (`test_to`), or send it",
     description = "Each recipient gets the text in their registration's language, else in the other one given. \
@@ -63,6 +64,7 @@ pub async fn compose(
 #[utoipa::path(
     get,
     path = "/api/v1/events/{event}/messages/{id}",
+    operation_id = "message_status",
     tag = "organiser",
     summary = "A message: its text, its totals (queued, sent, failed) and a page of its recipients' emails",
     security(("bearer" = [])),

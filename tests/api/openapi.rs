@@ -68,6 +68,15 @@ fn the_document_is_openapi_3_1_and_covers_every_route() {
     );
     let unrouted: Vec<_> = documented.difference(&routed).collect();
     assert!(unrouted.is_empty(), "documented but not routed: {unrouted:?}");
+    // Clients generate a function per operationId: each names one operation.
+    let mut ids = BTreeSet::new();
+    for (method, path, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            ids.insert(id.clone()),
+            "operationId {id} of {method} {path} is used twice"
+        );
+    }
     for probe in ["/healthz", "/readyz", "/metrics"] {
         assert!(
             doc["paths"][probe]["get"].is_object(),
