@@ -34,7 +34,8 @@ use crate::store::site_visits::SiteVisitRow;
 use crate::store::{offers, queues};
 
 const SUBJECT_MAX: usize = 200;
-const BODY_MAX: usize = 20_000;
+/// Per language; two of them stay well inside the server's 64 KiB body limit.
+const BODY_MAX: usize = 10_000;
 /// Recipients listed per page of a message's status.
 pub const RECIPIENTS_PAGE: i64 = 200;
 

@@ -136,8 +136,8 @@ pub struct AudienceBody {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct LanguageTexts {
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 10000)]
     en: Option<String>,
-    #[schema(max_length = 20000)]
+    #[schema(max_length = 10000)]
     fr: Option<String>,
 }
