@@ -51,3 +51,4 @@ pub mod registrations;
 pub mod service_keys;
 pub mod site_visits;
 pub mod tokens;
+pub mod webhooks;
