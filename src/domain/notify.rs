@@ -1,6 +1,7 @@
 //! Invariant 5: every change a participant must hear about writes its email into the
 //! outbox in the same transaction as the change. This module turns domain changes into
-//! outbox rows; `mail` renders and delivers them later.
+//! outbox rows; `mail` renders and delivers them later. Each email's change is also
+//! recorded for webhooks, in the same transaction (`webhooks::notice_messages`).
 
 use chrono::NaiveDateTime;
 
@@ -8,6 +9,7 @@ use super::error::DomainError;
 use super::event_rules::{event_timezone, local_time};
 use super::seats::SeatChange;
 use super::view::{registration_view, RegistrationView, SeatStatus, SeatView};
+use super::webhooks::{self, Messages};
 use crate::db::DbConnection;
 use crate::mail::content::{
     CalendarUpdate, EmailData, EmailKind, EventInfo, OfferInfo, SeatInfo, SeatReason,
@@ -58,6 +60,9 @@ pub struct Notice<'a> {
     pub previous_visit: Option<&'a str>,
     /// The visit id of an offer that ended unaccepted (declined or expired).
     pub ended_offer: Option<&'a str>,
+    /// The person's seat changed with this (taken, moved or given up): webhooks report
+    /// `seat.assigned` or `seat.lost`. Set by [`Notice::of`] for a new registration only.
+    pub seat_changed: bool,
 }
 
 impl Notice<'_> {
@@ -67,11 +72,13 @@ impl Notice<'_> {
             reason: None,
             previous_visit: None,
             ended_offer: None,
+            seat_changed: kind == EmailKind::Registered,
         }
     }
 }
 
-/// An email about a registration, ready for the outbox.
+/// An email about a registration, ready for the outbox, with the webhook messages of
+/// the same change.
 pub struct Email {
     id: String,
     event_id: String,
@@ -80,6 +87,7 @@ pub struct Email {
     recipient: String,
     payload: String,
     now: NaiveDateTime,
+    webhooks: Messages,
 }
 
 impl Email {
@@ -98,6 +106,11 @@ impl Email {
             created_at: self.now,
         }
     }
+
+    /// The webhook messages of the change the email is about.
+    pub fn webhooks(&self) -> &Messages {
+        &self.webhooks
+    }
 }
 
 /// Queues one email about `view`.
@@ -115,6 +128,7 @@ pub fn queue_email(
     };
     let email = email(event, visits, view, notice, sequence, now);
     outbox::insert(conn, &email.row())?;
+    email.webhooks.record(conn)?;
     Ok(())
 }
 
@@ -144,6 +158,7 @@ fn email(
         reason,
         previous_visit,
         ended_offer,
+        seat_changed: _,
     } = notice;
     let previous = previous_visit.and_then(|id| visits.iter().find(|v| v.id == id));
     let holds_seat = view
@@ -200,6 +215,7 @@ fn email(
         recipient: view.email.clone(),
         payload: serde_json::to_string(&data).expect("email data serialises"),
         now,
+        webhooks: webhooks::notice_messages(event, visits, view, &notice, now),
     }
 }
 
@@ -242,6 +258,8 @@ pub fn side_effects(
         if Some(id.as_str()) != actor {
             let notice = Notice {
                 reason: Some(SeatReason::EventPlaceConfirmed),
+                // Seated at once when the event gives seats at once.
+                seat_changed: true,
                 ..Notice::of(EmailKind::SeatChanged)
             };
             queue_for(conn, event, visits, id, notice, now)?;
@@ -268,6 +286,7 @@ pub fn side_effects(
             // An offer changes no seat yet: no calendar entry is cancelled.
             previous_visit: if offered { None } else { from.as_deref() },
             ended_offer: None,
+            seat_changed: !offered,
         };
         queue_for(conn, event, visits, &id, notice, now)?;
     }

@@ -91,6 +91,8 @@ pub struct AppState {
     pub metrics: observe::Metrics,
     pub limits: limits::PublicWriteLimit,
     pub manage_key: ManageKey,
+    /// What the settings decide for webhook endpoints.
+    pub webhook_policy: crate::domain::webhooks::endpoints::EndpointPolicy,
     /// Base of links given to participants, without a trailing slash.
     pub public_url: String,
     pub max_body_bytes: usize,
