@@ -20,6 +20,7 @@ pub mod public;
 pub mod registering;
 pub mod schema;
 pub mod tokens;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -328,6 +329,25 @@ fn api_v1_routes() -> Vec<ApiRoute> {
         route(Method::GET, "/tokens", tokens::list_tokens),
         route(Method::POST, "/tokens", tokens::create_token),
         route(Method::DELETE, "/tokens/{id}", tokens::revoke_token),
+        route(Method::GET, "/webhooks", webhooks::list_webhooks),
+        route(Method::POST, "/webhooks", webhooks::create_webhook),
+        route(Method::GET, "/webhooks/{id}", webhooks::show_webhook),
+        route(Method::DELETE, "/webhooks/{id}", webhooks::delete_webhook),
+        route(
+            Method::POST,
+            "/webhooks/{id}/rotate",
+            webhooks::rotate_webhook_secret,
+        ),
+        route(
+            Method::GET,
+            "/webhooks/{id}/deliveries",
+            webhooks::list_webhook_deliveries,
+        ),
+        route(
+            Method::POST,
+            "/webhooks/{id}/deliveries/{delivery}/redeliver",
+            webhooks::redeliver,
+        ),
         route(Method::GET, "/manage/{token}", manage::show),
         route(Method::PATCH, "/manage/{token}", manage::change),
         route(Method::DELETE, "/manage/{token}", manage::cancel),
