@@ -71,10 +71,23 @@ impl Client {
             },
             Err(ureq::Error::Transport(transport)) => Answer::Failed {
                 status: None,
-                reason: transport.to_string(),
+                reason: describe(&transport),
             },
         }
     }
+}
+
+/// What went wrong, without the URL (its query may hold the receiver's own secret, and
+/// the reason goes to the log).
+fn describe(transport: &ureq::Transport) -> String {
+    let mut reason = transport.kind().to_string();
+    if let Some(message) = transport.message() {
+        reason.push_str(&format!(": {message}"));
+    }
+    if let Some(source) = std::error::Error::source(transport) {
+        reason.push_str(&format!(": {source}"));
+    }
+    reason
 }
 
 /// `": <the start of the body>"`, read to its end when short so that the connection can
