@@ -116,7 +116,8 @@ pub fn register_participant(
                 Some(first),
                 Known::New { position: None },
             )?;
-            let email = notify::registered_email(&event, &visits, &view, now);
+            let hooks = super::webhooks::may_have_subscribers(conn)?;
+            let email = notify::registered_email(&event, &visits, &view, hooks, now);
             Some((view, email))
         }
         None => None,

@@ -126,31 +126,36 @@ pub fn queue_email(
         EmailKind::Registered => 0,
         _ => outbox::count_for_registration(conn, &view.id)? as u32,
     };
-    let email = email(event, visits, view, notice, sequence, now);
+    let hooks = webhooks::may_have_subscribers(conn)?;
+    let email = email(event, visits, view, notice, sequence, hooks, now);
     outbox::insert(conn, &email.row())?;
     email.webhooks.record(conn)?;
     Ok(())
 }
 
 /// The email of a new registration (the first of its emails: no query needed), for a
-/// caller that writes it with other rows.
+/// caller that writes it with other rows; with its webhook messages when `webhooks`
+/// ([`webhooks::may_have_subscribers`]).
 pub fn registered_email(
     event: &EventRow,
     visits: &[SiteVisitRow],
     view: &RegistrationView,
+    webhooks: bool,
     now: NaiveDateTime,
 ) -> Email {
-    email(event, visits, view, Notice::of(EmailKind::Registered), 0, now)
+    let notice = Notice::of(EmailKind::Registered);
+    email(event, visits, view, notice, 0, webhooks, now)
 }
 
 /// The email about `view`, the `sequence`-th of the registration (its calendar
-/// SEQUENCE).
+/// SEQUENCE), and its webhook messages when `hooks`.
 fn email(
     event: &EventRow,
     visits: &[SiteVisitRow],
     view: &RegistrationView,
     notice: Notice<'_>,
     sequence: u32,
+    hooks: bool,
     now: NaiveDateTime,
 ) -> Email {
     let Notice {
@@ -215,7 +220,11 @@ fn email(
         recipient: view.email.clone(),
         payload: serde_json::to_string(&data).expect("email data serialises"),
         now,
-        webhooks: webhooks::notice_messages(event, visits, view, &notice, now),
+        webhooks: if hooks {
+            webhooks::notice_messages(event, visits, view, &notice, now)
+        } else {
+            Messages::none(event, &view.id, now)
+        },
     }
 }
 

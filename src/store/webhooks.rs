@@ -168,6 +168,21 @@ pub fn disable_endpoint(
     Ok(changed == 1)
 }
 
+/// Whether a change's messages may have a subscriber, so are worth making. On SQLite,
+/// whether any endpoint is active: a statement there is no round trip, and the messages'
+/// JSON would otherwise be made on the single writer thread for nobody (measured: +17%
+/// writer time per registration). On PostgreSQL true without asking: asking is a round
+/// trip, and the insert finds the subscribers itself.
+pub fn may_have_subscribers(conn: &mut DbConnection) -> QueryResult<bool> {
+    match conn {
+        DbConnection::Postgres(_) => Ok(true),
+        DbConnection::Sqlite(_) => diesel::select(diesel::dsl::exists(
+            webhook_endpoints::table.filter(webhook_endpoints::status.eq(ACTIVE)),
+        ))
+        .get_result(conn),
+    }
+}
+
 /// Messages about one change: each goes to every active endpoint that subscribes to its
 /// type (and to its event, or to every event).
 pub struct MessageBatch<'a> {

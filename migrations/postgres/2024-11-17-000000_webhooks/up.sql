@@ -57,5 +57,6 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_message ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, seq);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
-CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, registration_id, seq);
-CREATE INDEX webhook_deliveries_registration ON webhook_deliveries (registration_id);
+-- One index for a registration's deliveries: the claim's check for an earlier one to the
+-- same endpoint (registration, endpoint, seq), and an erasure's (registration).
+CREATE INDEX webhook_deliveries_registration ON webhook_deliveries (registration_id, endpoint_id, seq);

@@ -13,12 +13,13 @@
 
 pub mod endpoints;
 
-use chrono::{NaiveDateTime, SecondsFormat};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::DomainError;
 use super::notify::Notice;
-use super::view::{RegistrationView, SeatStatus};
+use super::view::{RegistrationStatus, RegistrationView, SeatStatus};
 use crate::db::DbConnection;
 use crate::mail::content::EmailKind;
 use crate::mail::content::SeatReason;
@@ -136,24 +137,36 @@ impl Messages {
         Ok(webhooks::record(conn, &self.batch())?)
     }
 
-    /// The types, in order (what a change reports).
-    pub fn types(&self) -> Vec<EventType> {
-        self.items.iter().map(|m| m.event_type).collect()
+    /// No message (nobody to send one to).
+    pub fn none(event: &EventRow, registration_id: &str, now: NaiveDateTime) -> Self {
+        Self {
+            event_id: event.id.clone(),
+            registration_id: Some(registration_id.to_owned()),
+            created_at: now,
+            items: Vec::new(),
+        }
     }
 
-    fn push(&mut self, event: &EventRow, event_type: EventType, data: Value, person: Option<Value>) {
+    /// Adds a message whose `data` is `data`, as every endpoint gets it, and as
+    /// `personal` when given (for endpoints with `personal_data`).
+    fn push<D: Serialize>(&mut self, event: &EventRow, event_type: EventType, data: D, personal: Option<D>) {
         let id = uuid::Uuid::now_v7().to_string();
-        let payload = envelope(&id, event_type, event, self.created_at, &data);
-        let personal = match person {
-            Some(person) => {
-                let mut data = data;
-                if let Some(registration) = data.get_mut("registration").and_then(Value::as_object_mut) {
-                    registration.insert("person".into(), person);
-                }
-                envelope(&id, event_type, event, self.created_at, &data)
-            }
-            None => payload.clone(),
+        let created_at = self
+            .created_at
+            .and_utc()
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let body = |data| {
+            serde_json::to_string(&Body {
+                id: &id,
+                event_type: event_type.as_str(),
+                created_at: &created_at,
+                event: &event.slug,
+                data,
+            })
+            .expect("a webhook body serialises")
         };
+        let payload = body(data);
+        let personal = personal.map_or_else(|| payload.clone(), body);
         self.items.push(Message {
             id,
             event_type,
@@ -163,48 +176,100 @@ impl Messages {
     }
 }
 
-/// The body of a message: `{id, type, created_at, event, data}`.
-fn envelope(id: &str, event_type: EventType, event: &EventRow, at: NaiveDateTime, data: &Value) -> String {
-    json!({
-        "id": id,
-        "type": event_type.as_str(),
-        "created_at": at.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "event": event.slug,
-        "data": data,
-    })
-    .to_string()
+/// The body of a message.
+#[derive(Serialize)]
+struct Body<'a, D> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    created_at: &'a str,
+    /// The event's slug.
+    event: &'a str,
+    data: D,
 }
 
-/// The registration as every message about it describes it (no personal data).
-fn registration_data(view: &RegistrationView) -> Value {
-    json!({
-        "id": view.id,
-        "status": view.status,
-        "waitlist_position": view.waitlist_position,
-        "preferences": view.preferences,
-        "site_visit": view.site_visit.as_ref().map(|seat| json!({
-            "slug": seat.slug,
-            "status": seat.status,
-            "waitlist_position": seat.waitlist_position,
-        })),
-        "offer": view.offer.as_ref().map(|offer| json!({
-            "site_visit": offer.site_visit,
-            "expires_at": offer.expires_at,
-        })),
-    })
+/// The `data` of a message about a registration: the registration, and what the type
+/// adds. Borrowed and serialised at once: this is made on the registration path (on
+/// SQLite, on the single writer thread).
+#[derive(Serialize)]
+struct RegistrationNews<'a> {
+    registration: RegistrationData<'a>,
+    #[serde(flatten)]
+    news: &'a Map<String, Value>,
 }
 
-/// Who the person is, for endpoints registered with `personal_data`.
-fn person_data(view: &RegistrationView) -> Value {
-    json!({
-        "first_name": view.first_name,
-        "last_name": view.last_name,
-        "email": view.email,
-        "organisation": view.organisation,
-        "country": view.country,
-        "job_title": view.job_title,
-        "language": view.language,
-    })
+/// The registration as every message about it describes it.
+#[derive(Serialize)]
+struct RegistrationData<'a> {
+    id: &'a str,
+    status: RegistrationStatus,
+    waitlist_position: Option<i64>,
+    preferences: &'a [String],
+    site_visit: Option<SeatData<'a>>,
+    offer: Option<OfferData<'a>>,
+    /// Only for endpoints registered with `personal_data`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    person: Option<PersonData<'a>>,
+}
+
+#[derive(Serialize)]
+struct SeatData<'a> {
+    slug: &'a str,
+    status: SeatStatus,
+    waitlist_position: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct OfferData<'a> {
+    site_visit: &'a str,
+    expires_at: DateTime<FixedOffset>,
+}
+
+/// Who the person is. Never dietary needs (they can reveal health or religion).
+#[derive(Serialize)]
+struct PersonData<'a> {
+    first_name: &'a str,
+    last_name: &'a str,
+    email: &'a str,
+    organisation: &'a str,
+    country: &'a str,
+    job_title: Option<&'a str>,
+    language: &'a str,
+}
+
+impl<'a> RegistrationData<'a> {
+    fn of(view: &'a RegistrationView, with_person: bool) -> Self {
+        Self {
+            id: &view.id,
+            status: view.status,
+            waitlist_position: view.waitlist_position,
+            preferences: &view.preferences,
+            site_visit: view.site_visit.as_ref().map(|seat| SeatData {
+                slug: &seat.slug,
+                status: seat.status,
+                waitlist_position: seat.waitlist_position,
+            }),
+            offer: view.offer.as_ref().map(|offer| OfferData {
+                site_visit: &offer.site_visit,
+                expires_at: offer.expires_at,
+            }),
+            person: with_person.then(|| PersonData {
+                first_name: &view.first_name,
+                last_name: &view.last_name,
+                email: &view.email,
+                organisation: &view.organisation,
+                country: &view.country,
+                job_title: view.job_title.as_deref(),
+                language: &view.language,
+            }),
+        }
+    }
+}
+
+/// Whether a change's messages are worth making ([`webhooks::may_have_subscribers`]):
+/// false only when no endpoint can receive them.
+pub fn may_have_subscribers(conn: &mut DbConnection) -> Result<bool, DomainError> {
+    Ok(webhooks::may_have_subscribers(conn)?)
 }
 
 /// What a notice (the email a change sends) reports to webhooks: the registration's own
@@ -281,14 +346,13 @@ pub fn notice_messages(
         created_at: now,
         items: Vec::with_capacity(news.len()),
     };
-    let registration = registration_data(view);
-    for (event_type, extra) in news {
-        let mut data = Map::new();
-        data.insert("registration".into(), registration.clone());
-        if let Value::Object(extra) = extra {
-            data.extend(extra);
-        }
-        messages.push(event, event_type, Value::Object(data), Some(person_data(view)));
+    for (event_type, news) in news {
+        let Value::Object(news) = news else { continue };
+        let data = |with_person| RegistrationNews {
+            registration: RegistrationData::of(view, with_person),
+            news: &news,
+        };
+        messages.push(event, event_type, data(false), Some(data(true)));
     }
     messages
 }
