@@ -34,7 +34,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Deliver queued emails (and run retention) only, no HTTP, until SIGINT or SIGTERM.
+    /// Deliver queued emails and webhooks (and run retention) only, no HTTP, until SIGINT
+    /// or SIGTERM.
     Worker,
     /// Event files.
     Event {
@@ -358,11 +359,18 @@ fn run_worker(settings: Settings) -> Result<(), CliError> {
         url => url.to_owned(),
     };
     let retention = crate::retention::spawn(db.clone(), settings.retention.anonymise_after_days);
+    let webhooks = settings
+        .webhooks
+        .worker
+        .then(|| startup::webhook_worker(&settings, db.clone(), key.clone()).spawn());
     let worker = startup::delivery_worker(&settings, db, &public_url, key)?.spawn();
-    println!("delivering emails; stop with Ctrl-C or SIGTERM");
+    println!("delivering emails and webhooks; stop with Ctrl-C or SIGTERM");
     actix_web::rt::System::new().block_on(shutdown_signal())?;
-    // Finishes the email in flight (and the retention batch) before returning.
+    // Finishes the email and webhooks in flight (and the retention batch) before returning.
     worker.stop();
+    if let Some(webhooks) = webhooks {
+        webhooks.stop();
+    }
     retention.stop();
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! rallypoint: conference registration with capacity-limited site visits.
 //!
 //! Layers, top to bottom: `http` (the edge) → `domain` (the rules) → `store` (diesel
-//! queries) and `mail` (outbox content, rendering, delivery) → `db` (connections, pools,
-//! migrations). `i18n` (the two languages of participants' pages and emails) is a leaf
-//! that the edge, the domain and the mail renderer all use; so is `qr` (the QR code of a
-//! check-in code, drawn for the manage page and the emails).
+//! queries), `mail` (outbox content, rendering, delivery) and `webhooks` (destinations,
+//! signing, delivery) → `db` (connections, pools, migrations). `i18n` (the two languages
+//! of participants' pages and emails) is a leaf that the edge, the domain and the mail
+//! renderer all use; so is `qr` (the QR code of a check-in code, drawn for the manage
+//! page and the emails).
 
 pub mod background;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod timed;
+pub mod webhooks;
 
 /// Arrows point down only. Each module of `src/` may use the modules listed for it and
 /// nothing else of the crate; a `use crate::…` (or a path `crate::…`) that points up a
@@ -41,8 +43,9 @@ mod layers {
         ("export", &["domain", "i18n"]),
         ("retention", &["domain", "db", "background"]),
         ("timed", &["domain", "db", "background"]),
-        ("domain", &["store", "mail", "db", "i18n"]),
+        ("domain", &["store", "mail", "webhooks", "db", "i18n"]),
         ("mail", &["store", "db", "i18n", "settings", "background", "qr"]),
+        ("webhooks", &["store", "db", "settings", "background"]),
         ("store", &["db"]),
         ("settings", &["db"]),
         ("db", &[]),

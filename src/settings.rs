@@ -46,6 +46,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub log: LogSettings,
     pub retention: RetentionSettings,
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -115,6 +116,23 @@ pub struct RetentionSettings {
     /// Anonymise the registrations of events that ended more than this many days ago;
     /// 0 turns retention off.
     pub anonymise_after_days: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub worker: bool,
+    /// Endpoints may be on loopback, private, link-local and other non-public addresses.
+    pub allow_private_addresses: bool,
+    pub timeout_ms: u64,
+    pub concurrency: usize,
+    pub poll_interval_ms: u64,
+    pub lease_seconds: u64,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long a rotated-out secret keeps signing.
+    pub rotation_overlap_hours: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -205,6 +223,31 @@ impl Settings {
                 "mail.concurrency must be between 1 and {MAX_MAIL_CONCURRENCY}, got {}",
                 self.mail.concurrency
             )));
+        }
+        let hooks = &self.webhooks;
+        if hooks.timeout_ms == 0
+            || hooks.concurrency == 0
+            || hooks.concurrency > 256
+            || hooks.poll_interval_ms == 0
+            || hooks.max_attempts == 0
+        {
+            return Err(SettingsError(
+                "webhooks.timeout_ms, webhooks.poll_interval_ms and webhooks.max_attempts must be positive, \
+                 webhooks.concurrency between 1 and 256"
+                    .into(),
+            ));
+        }
+        // A claimed delivery waits for at most one other before its own attempt.
+        if hooks.lease_seconds.saturating_mul(1000) < hooks.timeout_ms.saturating_mul(3) {
+            return Err(SettingsError(format!(
+                "webhooks.lease_seconds must be at least three times webhooks.timeout_ms ({} ms)",
+                hooks.timeout_ms
+            )));
+        }
+        if hooks.rotation_overlap_hours > 24 * 30 {
+            return Err(SettingsError(
+                "webhooks.rotation_overlap_hours must be at most 720 (30 days)".into(),
+            ));
         }
         let key = &self.security.secret_key;
         if !key.is_empty() && key.len() < 32 {

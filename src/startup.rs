@@ -16,12 +16,14 @@ use crate::domain::catalog::{self, ImportOutcome};
 use crate::domain::checkin;
 use crate::domain::event::EventFile;
 use crate::domain::search;
+use crate::domain::webhooks::endpoints::EndpointPolicy;
 use crate::domain::{now, DomainError};
 use crate::http::{self, AppState};
 use crate::mail;
 use crate::retention;
 use crate::settings::Settings;
 use crate::timed;
+use crate::webhooks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -48,6 +50,7 @@ pub struct Application {
     server: Server,
     db: Database,
     worker: Option<BackgroundThread>,
+    webhooks: Option<BackgroundThread>,
     retention: BackgroundThread,
     timed: BackgroundThread,
 }
@@ -79,6 +82,10 @@ impl Application {
         } else {
             None
         };
+        let webhooks = settings
+            .webhooks
+            .worker
+            .then(|| webhook_worker(settings, db.clone(), manage_key.clone()).spawn());
         let retention = retention::spawn(db.clone(), settings.retention.anonymise_after_days);
         let timed = timed::spawn(db.clone());
         let state = web::Data::new(AppState {
@@ -91,6 +98,7 @@ impl Application {
                 settings.limits.trust_forwarded_for,
             ),
             manage_key,
+            webhook_policy: webhook_policy(settings),
             public_url,
             max_body_bytes: settings.server.max_body_bytes,
             metrics_token: settings.security.metrics_token.clone(),
@@ -128,6 +136,7 @@ impl Application {
             server,
             db,
             worker,
+            webhooks,
             retention,
             timed,
         })
@@ -146,15 +155,18 @@ impl Application {
     }
 
     /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), then lets the
-    /// mail worker finish the emails its senders are sending (and record them), and the
-    /// retention worker its batch.
+    /// mail worker finish the emails its senders are sending (and record them), the
+    /// webhook worker its deliveries in flight, and the retention worker its batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
-        let (worker, retention, timed) = (self.worker, self.retention, self.timed);
+        let (worker, webhooks, retention, timed) = (self.worker, self.webhooks, self.retention, self.timed);
         tokio::task::spawn_blocking(move || {
             timed.stop();
             if let Some(worker) = worker {
                 worker.stop();
+            }
+            if let Some(webhooks) = webhooks {
+                webhooks.stop();
             }
             retention.stop();
         })
@@ -178,6 +190,20 @@ pub fn delivery_worker(
     let manage_link = Box::new(move |id: &str| access::manage_url(&public_url, &key.token_for(id)));
     let checkin_code = Box::new(move |id: &str| code_key.checkin_code_for(id));
     mail::delivery_worker(settings, db, manage_link, checkin_code).map_err(StartupError::Mail)
+}
+
+/// The webhook delivery worker, signing with the keys derived from `key`.
+pub fn webhook_worker(settings: &Settings, db: Database, key: ManageKey) -> webhooks::worker::WebhookWorker {
+    let signing_key = Box::new(move |endpoint: &str, salt: &str| key.webhook_key(endpoint, salt));
+    webhooks::delivery_worker(settings, db, signing_key)
+}
+
+/// What the settings decide for webhook endpoints.
+pub fn webhook_policy(settings: &Settings) -> EndpointPolicy {
+    EndpointPolicy {
+        allow_private_addresses: settings.webhooks.allow_private_addresses,
+        rotation_overlap: chrono::Duration::hours(i64::from(settings.webhooks.rotation_overlap_hours)),
+    }
 }
 
 pub fn load_manage_key(db: &Database, settings: &Settings) -> Result<ManageKey, StartupError> {

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod event;
+pub mod receiver;
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;

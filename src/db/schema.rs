@@ -314,6 +314,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Endpoints that receive signed webhooks (migration `2024-11-17-000000_webhooks`).
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        /// NULL: every event.
+        event_id -> Nullable<Text>,
+        /// Payloads name the person.
+        personal_data -> Bool,
+        /// Derives the signing secret with the service's key; never the secret itself.
+        secret_salt -> Text,
+        previous_secret_salt -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// The event types an endpoint receives ('*': all).
+    webhook_subscriptions (endpoint_id, event_type) {
+        endpoint_id -> Text,
+        event_type -> Text,
+    }
+}
+
+diesel::table! {
+    /// One row per (endpoint, message): the webhook outbox and delivery log.
+    webhook_deliveries (seq) {
+        /// Commit order (SQLite's rowid, PostgreSQL's identity); written by the database.
+        seq -> BigInt,
+        /// The message id (`webhook-id`), shared by the endpoints it goes to.
+        id -> Text,
+        endpoint_id -> Text,
+        event_type -> Text,
+        event_id -> Nullable<Text>,
+        registration_id -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        /// The HTTP status of the last attempt that got an answer.
+        response_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(site_visits -> events (event_id));
 diesel::joinable!(checkins -> registrations (registration_id));
 diesel::joinable!(board_sessions -> api_tokens (token_id));
@@ -330,6 +383,8 @@ diesel::joinable!(registration_preferences -> registrations (registration_id));
 diesel::joinable!(registration_preferences -> site_visits (site_visit_id));
 diesel::joinable!(seat_assignments -> registrations (registration_id));
 diesel::joinable!(seat_assignments -> site_visits (site_visit_id));
+diesel::joinable!(webhook_subscriptions -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     events,
@@ -353,6 +408,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     checkin_scans,
     messages,
     reminders_sent,
+    webhook_endpoints,
+    webhook_subscriptions,
+    webhook_deliveries,
 );
 
 // Counts by country and visit group seats by the holder's country.

@@ -58,6 +58,16 @@ impl ManageKey {
         code
     }
 
+    /// The signing key of a webhook endpoint: an HMAC of its id and a salt under the same
+    /// key (with its own label). Shown once as `whsec_…` when made, derived again by the
+    /// delivery worker for every delivery, never stored; a rotation draws a new salt.
+    pub fn webhook_key(&self, endpoint_id: &str, salt: &str) -> Vec<u8> {
+        self.mac(WEBHOOK_KEY_LABEL, &format!("{endpoint_id}\0{salt}"))
+            .finalize()
+            .into_bytes()
+            .to_vec()
+    }
+
     /// An HMAC of `data` under the key, for one purpose: the label keeps a signature made
     /// for one use from being valid for another.
     fn mac(&self, label: &[u8], data: &str) -> Hmac<Sha256> {
@@ -76,6 +86,7 @@ pub fn manage_url(public_url: &str, token: &str) -> String {
 
 const MANAGE_LINK_LABEL: &[u8] = b"rallypoint manage link\0";
 const CHECKIN_CODE_LABEL: &[u8] = b"rallypoint check-in code\0";
+const WEBHOOK_KEY_LABEL: &[u8] = b"rallypoint webhook key\0";
 
 /// Characters of a check-in code (5 bits each: 100 bits).
 pub const CHECKIN_CODE_LENGTH: usize = 20;
@@ -237,6 +248,12 @@ mod tests {
         assert_ne!(ManageKey::new("other").token_for("a"), key.token_for("a"));
         assert!(is_well_formed_manage_token(&key.token_for("a")));
         assert!(!is_well_formed_manage_token("../etc"));
+        let hook = key.webhook_key("endpoint", "salt");
+        assert_eq!(hook.len(), 32);
+        assert_eq!(hook, key.webhook_key("endpoint", "salt"));
+        assert_ne!(hook, key.webhook_key("endpoint", "other salt"));
+        assert_ne!(hook, key.webhook_key("other", "salt"));
+        assert_ne!(hex::encode(&hook), key.token_for("endpoint\0salt"));
     }
 
     #[test]

@@ -116,18 +116,21 @@ pub fn register_participant(
                 Some(first),
                 Known::New { position: None },
             )?;
-            let email = notify::registered_email(&event, &visits, &view, now);
+            let hooks = super::webhooks::may_have_subscribers(conn)?;
+            let email = notify::registered_email(&event, &visits, &view, hooks, now);
             Some((view, email))
         }
         None => None,
     };
     let mail = seated.as_ref().map(|(_, email)| email.row());
+    let hooks = seated.as_ref().map(|(_, email)| email.webhooks().batch());
     let seated_first = match registrations::insert_ranked(
         conn,
         &row,
         &ranked,
         seat_first.map(String::as_str),
         mail.as_ref(),
+        hooks.as_ref(),
     ) {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
             return Err(DomainError::DuplicateRegistration)
@@ -243,6 +246,7 @@ pub fn cancel_registration(
     let visits = site_visits::list(conn, &event.id)?;
     let notice = Notice {
         previous_visit: released.as_deref(),
+        seat_changed: released.is_some(),
         ..Notice::of(EmailKind::Cancelled)
     };
     notify::queue_for(conn, &event, &visits, &registration.id, notice, now)?;
@@ -296,6 +300,7 @@ pub fn change_preferences(
     offers::withdraw_unwanted(conn, id, now, &mut changes)?;
     let notice = Notice {
         previous_visit: held.as_deref().filter(|_| seat_now != held),
+        seat_changed: seat_now != held,
         ..Notice::of(EmailKind::PreferencesChanged)
     };
     notify::queue_for(conn, &event, &visits, id, notice, now)?;

@@ -19,11 +19,12 @@ use super::error::DomainError;
 use super::event_rules::{event_timezone, find_event, local_time};
 use super::registration::Email;
 use super::view::{registration_view, RegistrationView};
+use super::webhooks::{self, EventType};
 use crate::db::DbConnection;
 use crate::store::events::{self, EventRow};
 use crate::store::registrations::RegistrationStatus::{self, Cancelled};
 use crate::store::registrations::{self, RegistrationRow};
-use crate::store::{idempotency, outbox, site_visits};
+use crate::store::{idempotency, outbox, site_visits, webhooks as webhook_deliveries};
 
 /// An erased registration, as the admin who asked for it sees it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -124,7 +125,7 @@ fn erase(
     // Frees and refills the seat like any cancellation; the cancellation email it
     // queues for the person is removed again by `forget` below, in this transaction.
     booking::cancel_registration(conn, &registration, now)?;
-    forget(conn, &registration.id, now)?;
+    forget(conn, event, &registration.id, "erasure", now)?;
     // The id only: the audit trail must not keep what was erased.
     let entry = AuditEntry {
         event_id: Some(&event.id),
@@ -148,12 +149,24 @@ fn erase(
     })
 }
 
-/// Personal data out of the registration, the outbox and the answers kept for retried
-/// requests; false when it was gone.
-fn forget(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, DomainError> {
+/// Personal data out of the registration, the outbox, the webhook deliveries and the
+/// answers kept for retried requests; false when it was gone. Webhook receivers are told
+/// (`registration.erased`, with `reason`), so that they can forget the person too.
+fn forget(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DomainError> {
     let anonymised = registrations::anonymise(conn, id, now)?;
     outbox::forget_registration(conn, id, &registrations::erased_email(id))?;
+    webhook_deliveries::forget_registration(conn, id)?;
     idempotency::forget_registration(conn, id)?;
+    if anonymised {
+        let data = json!({ "reason": reason });
+        webhooks::record(conn, event, EventType::RegistrationErased, Some(id), data, now)?;
+    }
     Ok(anonymised)
 }
 
@@ -173,8 +186,16 @@ pub fn anonymise_ended_events(
         return Ok(0);
     }
     let mut anonymised = Vec::new();
+    let mut ended_events: Vec<EventRow> = Vec::new();
     for registration in registrations::not_erased(conn, &ended, limit)? {
-        if forget(conn, &registration.id, now)? {
+        if !ended_events.iter().any(|e| e.id == registration.event_id) {
+            ended_events.push(events::find(conn, &registration.event_id)?);
+        }
+        let event = ended_events
+            .iter()
+            .find(|e| e.id == registration.event_id)
+            .expect("loaded above");
+        if forget(conn, event, &registration.id, "retention", now)? {
             anonymised.push(registration.event_id);
         }
     }

@@ -28,6 +28,7 @@ pub mod search;
 pub mod seats;
 pub mod tokens;
 pub mod view;
+pub mod webhooks;
 
 #[cfg(test)]
 mod seat_model_tests;

@@ -1,6 +1,7 @@
 //! Invariant 5: every change a participant must hear about writes its email into the
 //! outbox in the same transaction as the change. This module turns domain changes into
-//! outbox rows; `mail` renders and delivers them later.
+//! outbox rows; `mail` renders and delivers them later. Each email's change is also
+//! recorded for webhooks, in the same transaction (`webhooks::notice_messages`).
 
 use chrono::NaiveDateTime;
 
@@ -8,6 +9,7 @@ use super::error::DomainError;
 use super::event_rules::{event_timezone, local_time};
 use super::seats::SeatChange;
 use super::view::{registration_view, RegistrationView, SeatStatus, SeatView};
+use super::webhooks::{self, Messages};
 use crate::db::DbConnection;
 use crate::mail::content::{
     CalendarUpdate, EmailData, EmailKind, EventInfo, OfferInfo, SeatInfo, SeatReason,
@@ -71,6 +73,9 @@ pub struct Notice<'a> {
     pub previous_visit: Option<&'a str>,
     /// The visit id of an offer that ended unaccepted (declined or expired).
     pub ended_offer: Option<&'a str>,
+    /// The person's seat changed with this (taken, moved or given up): webhooks report
+    /// `seat.assigned` or `seat.lost`. Set by [`Notice::of`] for a new registration only.
+    pub seat_changed: bool,
 }
 
 impl Notice<'_> {
@@ -80,11 +85,13 @@ impl Notice<'_> {
             reason: None,
             previous_visit: None,
             ended_offer: None,
+            seat_changed: kind == EmailKind::Registered,
         }
     }
 }
 
-/// An email about a registration, ready for the outbox.
+/// An email about a registration, ready for the outbox, with the webhook messages of
+/// the same change.
 pub struct Email {
     id: String,
     event_id: String,
@@ -93,6 +100,7 @@ pub struct Email {
     recipient: String,
     payload: String,
     now: NaiveDateTime,
+    webhooks: Messages,
 }
 
 impl Email {
@@ -111,6 +119,11 @@ impl Email {
             created_at: self.now,
         }
     }
+
+    /// The webhook messages of the change the email is about.
+    pub fn webhooks(&self) -> &Messages {
+        &self.webhooks
+    }
 }
 
 /// Queues one email about `view`.
@@ -126,30 +139,36 @@ pub fn queue_email(
         EmailKind::Registered => 0,
         _ => outbox::count_for_registration(conn, &view.id)? as u32,
     };
-    let email = email(event, visits, view, notice, sequence, now);
+    let hooks = webhooks::may_have_subscribers(conn)?;
+    let email = email(event, visits, view, notice, sequence, hooks, now);
     outbox::insert(conn, &email.row())?;
+    email.webhooks.record(conn)?;
     Ok(())
 }
 
 /// The email of a new registration (the first of its emails: no query needed), for a
-/// caller that writes it with other rows.
+/// caller that writes it with other rows; with its webhook messages when `webhooks`
+/// ([`webhooks::may_have_subscribers`]).
 pub fn registered_email(
     event: &EventRow,
     visits: &[SiteVisitRow],
     view: &RegistrationView,
+    webhooks: bool,
     now: NaiveDateTime,
 ) -> Email {
-    email(event, visits, view, Notice::of(EmailKind::Registered), 0, now)
+    let notice = Notice::of(EmailKind::Registered);
+    email(event, visits, view, notice, 0, webhooks, now)
 }
 
 /// The email about `view`, the `sequence`-th of the registration (its calendar
-/// SEQUENCE).
+/// SEQUENCE), and its webhook messages when `hooks`.
 fn email(
     event: &EventRow,
     visits: &[SiteVisitRow],
     view: &RegistrationView,
     notice: Notice<'_>,
     sequence: u32,
+    hooks: bool,
     now: NaiveDateTime,
 ) -> Email {
     let Notice {
@@ -157,6 +176,7 @@ fn email(
         reason,
         previous_visit,
         ended_offer,
+        seat_changed: _,
     } = notice;
     let previous = previous_visit.and_then(|id| visits.iter().find(|v| v.id == id));
     let holds_seat = view
@@ -209,6 +229,11 @@ fn email(
         recipient: view.email.clone(),
         payload: serde_json::to_string(&data).expect("email data serialises"),
         now,
+        webhooks: if hooks {
+            webhooks::notice_messages(event, visits, view, &notice, now)
+        } else {
+            Messages::none(event, &view.id, now)
+        },
     }
 }
 
@@ -251,6 +276,8 @@ pub fn side_effects(
         if Some(id.as_str()) != actor {
             let notice = Notice {
                 reason: Some(SeatReason::EventPlaceConfirmed),
+                // Seated at once when the event gives seats at once.
+                seat_changed: true,
                 ..Notice::of(EmailKind::SeatChanged)
             };
             queue_for(conn, event, visits, id, notice, now)?;
@@ -277,6 +304,7 @@ pub fn side_effects(
             // An offer changes no seat yet: no calendar entry is cancelled.
             previous_visit: if offered { None } else { from.as_deref() },
             ended_offer: None,
+            seat_changed: !offered,
         };
         queue_for(conn, event, visits, &id, notice, now)?;
     }

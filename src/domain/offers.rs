@@ -146,6 +146,7 @@ pub fn accept(
         reason: Some(SeatReason::OfferAccepted),
         previous_visit: held.as_deref(),
         ended_offer: None,
+        seat_changed: true,
     };
     notify::queue_for(conn, &event, &visits, id, notice, now)?;
     notify::side_effects(conn, &event, &visits, &changes, &[], Some(id), now)

@@ -21,6 +21,7 @@ pub mod public;
 pub mod registering;
 pub mod schema;
 pub mod tokens;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -92,6 +93,8 @@ pub struct AppState {
     pub metrics: observe::Metrics,
     pub limits: limits::PublicWriteLimit,
     pub manage_key: ManageKey,
+    /// What the settings decide for webhook endpoints.
+    pub webhook_policy: crate::domain::webhooks::endpoints::EndpointPolicy,
     /// Base of links given to participants, without a trailing slash.
     pub public_url: String,
     pub max_body_bytes: usize,
@@ -341,6 +344,25 @@ fn api_v1_routes() -> Vec<ApiRoute> {
         route(Method::GET, "/tokens", tokens::list_tokens),
         route(Method::POST, "/tokens", tokens::create_token),
         route(Method::DELETE, "/tokens/{id}", tokens::revoke_token),
+        route(Method::GET, "/webhooks", webhooks::list_webhooks),
+        route(Method::POST, "/webhooks", webhooks::create_webhook),
+        route(Method::GET, "/webhooks/{id}", webhooks::show_webhook),
+        route(Method::DELETE, "/webhooks/{id}", webhooks::delete_webhook),
+        route(
+            Method::POST,
+            "/webhooks/{id}/rotate",
+            webhooks::rotate_webhook_secret,
+        ),
+        route(
+            Method::GET,
+            "/webhooks/{id}/deliveries",
+            webhooks::list_webhook_deliveries,
+        ),
+        route(
+            Method::POST,
+            "/webhooks/{id}/deliveries/{delivery}/redeliver",
+            webhooks::redeliver,
+        ),
         route(Method::GET, "/manage/{token}", manage::show),
         route(Method::PATCH, "/manage/{token}", manage::change),
         route(Method::DELETE, "/manage/{token}", manage::cancel),

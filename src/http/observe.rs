@@ -21,6 +21,7 @@ use super::problem::ApiError;
 use super::problem::Problem;
 use super::AppState;
 use crate::domain::checkin::Outcome;
+use crate::domain::webhooks::endpoints as webhook_endpoints;
 use crate::domain::DomainError;
 use crate::domain::{catalog, emails};
 
@@ -36,6 +37,7 @@ pub struct Metrics {
     seats: IntGaugeVec,
     capacity: IntGaugeVec,
     outbox: IntGaugeVec,
+    webhooks: IntGaugeVec,
     checkin_scans: IntCounterVec,
 }
 
@@ -95,6 +97,14 @@ impl Default for Metrics {
             &["status"],
         )
         .expect("valid metric");
+        let webhooks = IntGaugeVec::new(
+            Opts::new(
+                "rallypoint_webhook_deliveries",
+                "Webhook deliveries by status (pending includes those waiting for a retry)",
+            ),
+            &["status"],
+        )
+        .expect("valid metric");
         let checkin_scans = IntCounterVec::new(
             Opts::new(
                 "rallypoint_checkin_scans_total",
@@ -119,6 +129,7 @@ impl Default for Metrics {
             Box::new(seats.clone()),
             Box::new(capacity.clone()),
             Box::new(outbox.clone()),
+            Box::new(webhooks.clone()),
             Box::new(checkin_scans.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
@@ -131,6 +142,7 @@ impl Default for Metrics {
             seats,
             capacity,
             outbox,
+            webhooks,
             checkin_scans,
         }
     }
@@ -220,7 +232,7 @@ fn may_read_metrics(req: &HttpRequest, token: &str) -> bool {
     get,
     path = "/metrics",
     tag = "operations",
-    summary = "Prometheus metrics: requests by route and status, latency, registrations, seats, outbox, check-in scans",
+    summary = "Prometheus metrics: requests by route and status, latency, registrations, seats, outbox, webhook deliveries, check-in scans",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"),
         (status = 401, description = "`unauthorized`: `security.metrics_token` is set and was not sent as a bearer token", body = Problem, content_type = "application/problem+json"),
@@ -233,12 +245,13 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     if !may_read_metrics(&req, &state.metrics_token) {
         return Err(ApiError::Unauthorized);
     }
-    let (visits, outbox_counts) = state
+    let (visits, outbox_counts, webhook_counts) = state
         .db
         .read(|conn| {
             let visits = catalog::seat_gauges(conn)?;
             let counts = emails::count_by_status(conn)?;
-            Ok::<_, DomainError>((visits, counts))
+            let webhooks = webhook_endpoints::count_by_status(conn)?;
+            Ok::<_, DomainError>((visits, counts, webhooks))
         })
         .await?;
     let metrics = &state.metrics;
@@ -257,6 +270,10 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     metrics.outbox.reset();
     for (status, count) in outbox_counts {
         metrics.outbox.with_label_values(&[status]).set(count);
+    }
+    metrics.webhooks.reset();
+    for (status, count) in webhook_counts {
+        metrics.webhooks.with_label_values(&[status]).set(count);
     }
     let mut text = Vec::new();
     if let Err(error) = prometheus::TextEncoder::new().encode(&metrics.registry.gather(), &mut text) {

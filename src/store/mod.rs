@@ -53,3 +53,4 @@ pub mod reminders;
 pub mod service_keys;
 pub mod site_visits;
 pub mod tokens;
+pub mod webhooks;

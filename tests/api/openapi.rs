@@ -447,6 +447,70 @@ fn real_answers_conform_to_their_documented_schemas(backend: Backend) {
     let forbidden = app.post_json("/api/v1/events", &json!({}), Some(&app.organiser));
     forbidden.problem(403, "forbidden");
     check("post", "/api/v1/events", &forbidden);
+
+    // A webhook endpoint at a public address literal (no name to resolve), for a type
+    // nothing here makes: no delivery is attempted.
+    let hook = app.post_json(
+        "/api/v1/webhooks",
+        &json!({"url": "https://192.0.43.10/hook", "events": ["offer.made"], "event": DEMO_EVENT}),
+        admin,
+    );
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    check("post", "/api/v1/webhooks", &hook);
+    let refused = app.post_json(
+        "/api/v1/webhooks",
+        &json!({"url": "http://127.0.0.1/", "events": ["*"]}),
+        admin,
+    );
+    refused.problem(422, "validation-failed");
+    check("post", "/api/v1/webhooks", &refused);
+    let id = hook.json()["id"].as_str().unwrap().to_owned();
+    check("get", "/api/v1/webhooks", &get("/api/v1/webhooks", admin));
+    check(
+        "get",
+        "/api/v1/webhooks/{id}",
+        &get(&format!("/api/v1/webhooks/{id}"), admin),
+    );
+    check(
+        "get",
+        "/api/v1/webhooks/{id}",
+        &get("/api/v1/webhooks/nope", admin),
+    );
+    let deliveries = format!("/api/v1/webhooks/{id}/deliveries");
+    check(
+        "get",
+        "/api/v1/webhooks/{id}/deliveries",
+        &get(&deliveries, admin),
+    );
+    check(
+        "get",
+        "/api/v1/webhooks/{id}/deliveries",
+        &get(&format!("{deliveries}?status=lost"), admin),
+    );
+    let rotated = app.post_json(&format!("/api/v1/webhooks/{id}/rotate"), &json!({}), admin);
+    check("post", "/api/v1/webhooks/{id}/rotate", &rotated);
+    let redeliver = call(
+        ureq::post(&app.url(&format!("{deliveries}/nope/redeliver")))
+            .set("Authorization", &format!("Bearer {}", app.admin)),
+        None,
+    );
+    check(
+        "post",
+        "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
+        &redeliver,
+    );
+    let deleted = call(
+        ureq::delete(&app.url(&format!("/api/v1/webhooks/{id}")))
+            .set("Authorization", &format!("Bearer {}", app.admin)),
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert!(doc["paths"]["/api/v1/webhooks/{id}"]["delete"]["responses"]["204"].is_object());
+    check(
+        "get",
+        "/api/v1/webhooks/{id}",
+        &get(&format!("/api/v1/webhooks/{id}"), admin),
+    );
 }
 
 /// `schema` with a top-level `$ref` followed.

@@ -68,7 +68,12 @@ fn both_migration_sets_create_the_same_tables_and_columns() {
     sqlite.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
     let sqlite_schema = collect(
         diesel::sql_query(
-            "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type, \
+            // A lone `INTEGER PRIMARY KEY` is the table's rowid, a 64-bit integer: the
+            // `bigint` of PostgreSQL (`webhook_deliveries.seq`).
+            "SELECT m.name AS table_name, p.name AS column_name, \
+             CASE WHEN p.pk = 1 AND upper(p.type) = 'INTEGER' \
+                 AND (SELECT count(*) FROM pragma_table_info(m.name) k WHERE k.pk > 0) = 1 \
+                 THEN 'bigint' ELSE p.type END AS data_type, \
              CASE WHEN p.\"notnull\" = 1 OR p.pk > 0 THEN 0 ELSE 1 END AS nullable \
              FROM sqlite_master m JOIN pragma_table_info(m.name) p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",

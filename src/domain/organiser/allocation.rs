@@ -326,6 +326,7 @@ pub fn apply_allocation(
                 reason: Some(SeatReason::Allocated),
                 previous_visit: from.as_deref().filter(|_| from != to),
                 ended_offer: None,
+                seat_changed: from != to,
             };
             notify::queue_for(conn, &event, &visits, id, notice, now)?;
         }

@@ -97,6 +97,7 @@ pub fn move_participant(
             }),
             previous_visit: held.as_deref(),
             ended_offer: None,
+            seat_changed: true,
         };
         notify::queue_for(conn, &event, &visits, id, notice, now)?;
         notify::side_effects(conn, &event, &visits, &changes, &[], Some(id), now)?;

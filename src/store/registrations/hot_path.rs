@@ -13,6 +13,7 @@ use crate::db::schema::{registration_counts_pending, registration_preferences, r
 use crate::db::DbConnection;
 use crate::store::outbox::{self, NewOutboxRow};
 use crate::store::site_visits as visits;
+use crate::store::webhooks::{self, record_messages_pg, BatchBinds, MessageBatch};
 
 pub fn insert(conn: &mut DbConnection, row: &NewRegistrationRow<'_>) -> QueryResult<()> {
     diesel::insert_into(registrations::table)
@@ -36,7 +37,9 @@ macro_rules! seat_claim {
 
 /// The registration, its ranking and a seat in `seat_in` if it has room, in one
 /// statement: on PostgreSQL every statement is a round trip, and this is the
-/// registration hot path. The seat is claimed as [`claim_seat`] claims it.
+/// registration hot path. The seat is claimed as [`claim_seat`] claims it. When it is,
+/// the email and the webhook deliveries that say so are written too (the deliveries for
+/// the endpoints that subscribe, if any: [`webhooks::record`]'s statement).
 const INSERT_RANKED_PG: &str = concat!(
     "WITH registration AS (
     INSERT INTO registrations (id, event_id, first_name, last_name, email, email_normalized,
@@ -54,6 +57,10 @@ const INSERT_RANKED_PG: &str = concat!(
     INSERT INTO outbox_emails (id, event_id, registration_id, kind, recipient, payload, status,
         attempts, next_attempt_at, created_at)
     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM seat WHERE CAST(? AS TEXT) IS NOT NULL
+), hooks AS (
+    ",
+    record_messages_pg!("seat, "),
+    "
 )
 INSERT INTO seat_assignments (registration_id, site_visit_id, assigned_at)
 SELECT registration.id, seat.id, ? FROM registration, seat"
@@ -64,6 +71,7 @@ struct InsertRanked<'a> {
     visit_ids: &'a [String],
     seat_in: Option<&'a str>,
     mail: Mail<'a>,
+    hooks: BatchBinds<'a>,
 }
 
 /// The outbox row written when the seat is claimed, as binds (all NULL without one).
@@ -106,7 +114,13 @@ prepared_statement!(InsertRanked);
 impl QueryFragment<Pg> for InsertRanked<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let row = self.row;
-        sql_with_binds!(out, INSERT_RANKED_PG;
+        // The statement up to the webhook deliveries' binds, then theirs, then the rest.
+        let hooks_at = INSERT_RANKED_PG
+            .find(record_messages_pg!("seat, "))
+            .expect("the statement holds the webhook insert");
+        let (head, tail) = INSERT_RANKED_PG.split_at(hooks_at);
+        let mut tail = tail.split('?');
+        sql_with_binds!(out, head;
             Text => &row.id, Text => &row.event_id, Text => &row.first_name,
             Text => &row.last_name, Text => &row.email, Text => &row.email_normalized,
             Text => &row.organisation, Text => &row.country, Nullable<Text> => &row.job_title,
@@ -121,29 +135,42 @@ impl QueryFragment<Pg> for InsertRanked<'_> {
             Nullable<Text> => &self.mail.status, Nullable<Integer> => &self.mail.attempts,
             Nullable<Timestamp> => &self.mail.next_attempt_at,
             Nullable<Timestamp> => &self.mail.created_at, Nullable<Text> => &self.mail.id,
-            Timestamp => &row.created_at,
         );
+        out.push_sql(tail.next().unwrap_or_default());
+        self.hooks.push(&mut out, &mut tail)?;
+        out.push_bind_param::<Timestamp, _>(&row.created_at)?;
+        out.push_sql(tail.next().unwrap_or_default());
+        debug_assert!(tail.next().is_none(), "one bind per placeholder");
         Ok(())
     }
 }
 
 /// Inserts a registration with its ranking (`visit_ids`, best first) and, when
 /// `seat_in` is given, claims a seat there if it has room ([`claim_seat`]) and then
-/// writes `mail_if_seated` (the email that says so); true when the seat was taken. A
-/// duplicate email fails the whole, as [`insert`] does.
+/// writes `mail_if_seated` (the email that says so) and `hooks_if_seated` (its webhook
+/// messages); true when the seat was taken. A duplicate email fails the whole, as
+/// [`insert`] does.
 pub fn insert_ranked(
     conn: &mut DbConnection,
     row: &NewRegistrationRow<'_>,
     visit_ids: &[String],
     seat_in: Option<&str>,
     mail_if_seated: Option<&NewOutboxRow<'_>>,
+    hooks_if_seated: Option<&MessageBatch<'_>>,
 ) -> QueryResult<bool> {
     if let DbConnection::Postgres(pg) = conn {
+        let no_hooks = MessageBatch {
+            event_id: None,
+            registration_id: None,
+            created_at: row.created_at,
+            messages: Vec::new(),
+        };
         let statement = InsertRanked {
             row,
             visit_ids,
             seat_in,
             mail: Mail::of(mail_if_seated),
+            hooks: BatchBinds::of(hooks_if_seated.unwrap_or(&no_hooks)),
         };
         return Ok(statement.execute(pg)? == 1);
     }
@@ -155,6 +182,9 @@ pub fn insert_ranked(
     let seated = claim_seat(conn, row.id, visit_id, row.created_at)?;
     if let (true, Some(mail)) = (seated, mail_if_seated) {
         outbox::insert(conn, mail)?;
+    }
+    if let (true, Some(hooks)) = (seated, hooks_if_seated) {
+        webhooks::record(conn, hooks)?;
     }
     Ok(seated)
 }
