@@ -28,7 +28,7 @@ use crate::mail::render::preview_message;
 use crate::store::checkins::{self, ENTRY};
 use crate::store::events::EventRow;
 use crate::store::messages::{self as stored, MessageRow, NewMessageEmail};
-use crate::store::outbox::{FAILED, PENDING, SENDING, SENT};
+use crate::store::outbox::{FAILED, PENDING, SENT};
 use crate::store::registrations::{self, RegistrationFilter, RegistrationRow, RegistrationStatus};
 use crate::store::site_visits::SiteVisitRow;
 use crate::store::{offers, queues};
@@ -545,11 +545,11 @@ impl Texts {
     }
 }
 
+/// A recipient's status: their email's, with pending and sending both `queued`.
 fn status_word(outbox_status: &str) -> &'static str {
     match outbox_status {
         SENT => "sent",
         FAILED => "failed",
-        PENDING | SENDING => "queued",
         _ => "queued",
     }
 }
