@@ -358,7 +358,7 @@ fn run_worker(settings: Settings) -> Result<(), CliError> {
         "" => format!("http://{}", settings.server.bind),
         url => url.to_owned(),
     };
-    let retention = crate::retention::spawn(db.clone(), settings.retention.anonymise_after_days);
+    let retention = crate::retention::spawn(db.clone(), settings.retention.clone());
     let webhooks = settings
         .webhooks
         .worker

@@ -1,21 +1,26 @@
 //! The retention worker: a thread that, at start and every hour, forgets the answers kept
-//! for retried requests once their 24 hours are over, and anonymises the registrations of
+//! for retried requests once their 24 hours are over, anonymises the registrations of
 //! events that ended more than `retention.anonymise_after_days` days ago (when that is
-//! not 0), in short transactions (so the SQLite writer is never held for long).
+//! not 0), and deletes the webhook deliveries settled more than
+//! `retention.webhook_log_days` days ago (when that is not 0), in short transactions (so
+//! the SQLite writer is never held for long).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::background::BackgroundThread;
 use crate::db::Database;
+use crate::domain::webhooks::endpoints;
 use crate::domain::{erasure, idempotency, now, DomainError};
+use crate::settings::RetentionSettings;
 
 const PERIOD: Duration = Duration::from_secs(3600);
 /// Registrations anonymised per transaction.
 const BATCH: i64 = 500;
 
-/// Starts the worker; `after_days == 0` turns anonymisation off, not the purge.
-pub fn spawn(db: Database, after_days: u32) -> BackgroundThread {
+/// Starts the worker; a setting of 0 turns its part off (the idempotency purge always runs).
+pub fn spawn(db: Database, settings: RetentionSettings) -> BackgroundThread {
+    let after_days = settings.anonymise_after_days;
     BackgroundThread::spawn("retention", move |stop| {
         while !stop.load(Ordering::SeqCst) {
             match purge_expired_answers(&db) {
@@ -28,6 +33,13 @@ pub fn spawn(db: Database, after_days: u32) -> BackgroundThread {
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, after_days, "retention anonymised registrations"),
                     Err(error) => tracing::warn!(%error, "retention run failed; will try again"),
+                }
+            }
+            if settings.webhook_log_days > 0 {
+                match purge_webhook_log(&db, settings.webhook_log_days, stop) {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "retention deleted old webhook deliveries"),
+                    Err(error) => tracing::warn!(%error, "webhook log purge failed; will try again"),
                 }
             }
             std::thread::park_timeout(PERIOD);
@@ -49,6 +61,20 @@ pub fn anonymise_due(db: &Database, after_days: u32, stop: &AtomicBool) -> Resul
     while !stop.load(Ordering::SeqCst) {
         let done =
             db.write_blocking(move |conn| erasure::anonymise_ended_events(conn, after_days, now(), BATCH))?;
+        if done == 0 {
+            break;
+        }
+        total += done;
+    }
+    Ok(total)
+}
+
+/// Deletes the webhook deliveries settled more than `days` days ago, a batch per
+/// transaction; returns how many.
+pub fn purge_webhook_log(db: &Database, days: u32, stop: &AtomicBool) -> Result<usize, DomainError> {
+    let mut total = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let done = db.write_blocking(move |conn| endpoints::purge_log(conn, days, now(), BATCH))?;
         if done == 0 {
             break;
         }

@@ -116,6 +116,9 @@ pub struct RetentionSettings {
     /// Anonymise the registrations of events that ended more than this many days ago;
     /// 0 turns retention off.
     pub anonymise_after_days: u32,
+    /// Delete settled webhook deliveries older than this many days from the delivery
+    /// log; 0 keeps them.
+    pub webhook_log_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]

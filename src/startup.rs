@@ -86,7 +86,7 @@ impl Application {
             .webhooks
             .worker
             .then(|| webhook_worker(settings, db.clone(), manage_key.clone()).spawn());
-        let retention = retention::spawn(db.clone(), settings.retention.anonymise_after_days);
+        let retention = retention::spawn(db.clone(), settings.retention.clone());
         let timed = timed::spawn(db.clone());
         let state = web::Data::new(AppState {
             db: db.clone(),

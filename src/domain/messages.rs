@@ -21,6 +21,7 @@ use super::event_rules::find_event_with_visits;
 use super::input::Fields;
 use super::notify::event_info;
 use super::registration::Email;
+use super::webhooks::{self, EventType};
 use crate::db::DbConnection;
 use crate::i18n::Lang;
 use crate::mail::content::{CalendarUpdate, EmailData, EmailKind, MessageText};
@@ -459,6 +460,17 @@ pub fn compose(
         },
         now,
     )?;
+    // One message to webhook receivers for the whole send (not one per recipient: the
+    // recipients are on the message's status page).
+    let data = json!({
+        "message": {
+            "id": &message.id,
+            "recipients": people.len(),
+            "audience": compose.audience,
+            "languages": { "en": composed.english, "fr": composed.french },
+        }
+    });
+    webhooks::record(conn, &event, EventType::MessageSent, None, data, now)?;
     composed.id = Some(message.id);
     Ok(composed)
 }

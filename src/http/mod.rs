@@ -353,6 +353,7 @@ fn api_v1_routes() -> Vec<ApiRoute> {
             "/webhooks/{id}/rotate",
             webhooks::rotate_webhook_secret,
         ),
+        route(Method::POST, "/webhooks/{id}/enable", webhooks::enable_webhook),
         route(
             Method::GET,
             "/webhooks/{id}/deliveries",

@@ -70,6 +70,7 @@ impl WebhookWithSecret {
             ("ShowWebhook" = (operation_id = "show_webhook", parameters(("id" = "$response.body#/id")))),
             ("DeleteWebhook" = (operation_id = "delete_webhook", parameters(("id" = "$response.body#/id")))),
             ("RotateWebhookSecret" = (operation_id = "rotate_webhook_secret", parameters(("id" = "$response.body#/id")))),
+            ("EnableWebhook" = (operation_id = "enable_webhook", parameters(("id" = "$response.body#/id")))),
             ("ListWebhookDeliveries" = (operation_id = "list_webhook_deliveries", parameters(("id" = "$response.body#/id")))),
         ))),
 )]
@@ -146,6 +147,32 @@ pub async fn delete_webhook(
         .write(move |conn| endpoints::delete(conn, &actor.name, &id, now()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/enable",
+    tag = "admin",
+    summary = "Make a disabled webhook endpoint active again",
+    description = "An endpoint is disabled when its receiver answers 410. Enabled again, it \
+        is sent the changes recorded from now on (what happened while it was disabled was \
+        not recorded for it); its failed deliveries can be redelivered. An active endpoint \
+        is left as it is.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses((status = 200, description = "The endpoint, active", body = EndpointView)),
+)]
+pub async fn enable_webhook(
+    admin: Admin,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, id) = (admin.principal(), id.into_inner());
+    let endpoint = state
+        .db
+        .write(move |conn| endpoints::enable(conn, &actor.name, &id, now()))
+        .await?;
+    Ok(HttpResponse::Ok().json(endpoint))
 }
 
 #[utoipa::path(

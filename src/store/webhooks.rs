@@ -133,6 +133,36 @@ pub fn rotate_secret(
     Ok(changed == 1)
 }
 
+/// Deletes up to `limit` settled deliveries (delivered or failed) made before `before`,
+/// oldest first; how many.
+pub fn purge_settled(conn: &mut DbConnection, before: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let oldest: Vec<i64> = webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq_any([DELIVERED, FAILED]))
+        .filter(webhook_deliveries::created_at.lt(before))
+        .order(webhook_deliveries::seq)
+        .select(webhook_deliveries::seq)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::seq.eq_any(oldest))).execute(conn)
+}
+
+/// Makes a disabled endpoint active again (it is sent what is recorded from now on;
+/// its failed deliveries can be redelivered); false when it was not disabled.
+pub fn enable_endpoint(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        webhook_endpoints::table
+            .find(id)
+            .filter(webhook_endpoints::status.eq(DISABLED)),
+    )
+    .set((
+        webhook_endpoints::status.eq(ACTIVE),
+        webhook_endpoints::disabled_reason.eq(None::<String>),
+        webhook_endpoints::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
 /// Disables an active endpoint and fails its pending deliveries with `reason` (they stay
 /// in its log and can be redelivered once it is active again); false when it was not
 /// active.

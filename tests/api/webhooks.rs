@@ -24,6 +24,9 @@ crate::on_both_backends!(
     private_addresses_and_other_schemes_are_refused_unless_allowed,
     erasure_removes_the_person_from_pending_deliveries_and_the_log,
     registrations_never_wait_for_a_hanging_receiver,
+    check_in_scans_and_group_messages_are_told_with_ids_only,
+    a_disabled_endpoint_is_enabled_again_and_its_failures_redelivered,
+    settled_deliveries_leave_the_log_after_the_retention_days,
 );
 
 /// The documented recipe (docs/webhooks.md, "Verifying a delivery"), step by step: the
@@ -664,4 +667,191 @@ fn registrations_never_wait_for_a_hanging_receiver(backend: Backend) {
     receiver.set_mode(Mode::Status(200));
     wait_for_log(&app, &endpoint, "every delivery", all_delivered(12));
     assert_eq!(receiver.received().len(), 12);
+}
+
+fn check_in_scans_and_group_messages_are_told_with_ids_only(backend: Backend) {
+    let app = app_for_hooks(backend, |_| {});
+    let receiver = Receiver::start(Mode::Status(200));
+    let (endpoint, secret) = create_endpoint(
+        &app,
+        json!({"url": receiver.url("/day"), "events": ["checkin.recorded", "message.sent"]}),
+    );
+    let (id, _) = register(&app, DEMO_EVENT, 1, &["aperam-chatelet"]);
+    let code = crate::checkin::manage_key(&app).checkin_code_for(&id);
+    let scan = |direction: &str, nonce: &str| {
+        app.post_json(
+            &format!("/api/v1/events/{DEMO_EVENT}/checkins"),
+            &json!({"code": code, "list": "visit:aperam-chatelet", "direction": direction,
+                "nonce": nonce, "device": "coach-a"}),
+            Some(&app.organiser),
+        )
+    };
+    assert_eq!(scan("in", "nonce-0001").status, 201);
+    // A replay and a second scan in write nothing new; the scan out does.
+    assert_eq!(scan("in", "nonce-0001").status, 200);
+    assert_eq!(scan("in", "nonce-0002").status, 409);
+    assert_eq!(scan("out", "nonce-0003").status, 201);
+    let sent = app.post_json(
+        &format!("/api/v1/events/{DEMO_EVENT}/messages"),
+        &json!({
+            "audience": {"site_visit": "aperam-chatelet"},
+            "subject": {"en": "Coach A leaves at 13:15"},
+            "body": {"en": "From the main entrance."},
+        }),
+        Some(&app.organiser),
+    );
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let message_id = sent.json()["id"].as_str().unwrap().to_owned();
+
+    wait_for_log(&app, &endpoint, "three deliveries", all_delivered(3));
+    let requests = receiver.received();
+    assert!(requests.iter().all(|r| verifies(&secret, r)));
+    // In order per registration; the message, about no registration, in any place.
+    let mut bodies: Vec<Value> = requests.iter().map(Received::json).collect();
+    bodies.sort_by_key(|body| body["type"] == "message.sent");
+    assert_eq!(
+        types_of(&requests)
+            .iter()
+            .filter(|t| *t == "checkin.recorded")
+            .count(),
+        2
+    );
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["checkin.recorded", "checkin.recorded", "message.sent"]);
+    let checked_in = &bodies[0]["data"];
+    assert_eq!(
+        checked_in["registration"],
+        json!({"id": id}),
+        "ids only: {checked_in}"
+    );
+    assert_eq!(checked_in["list"], "visit:aperam-chatelet");
+    assert_eq!(checked_in["direction"], "in");
+    assert_eq!(checked_in["outcome"], "checked_in");
+    assert_eq!(checked_in["device"], "coach-a");
+    assert!(
+        checked_in["scanned_at"].as_str().unwrap().ends_with('Z'),
+        "{checked_in}"
+    );
+    assert_eq!(bodies[1]["data"]["outcome"], "checked_out");
+    let message = &bodies[2]["data"]["message"];
+    assert_eq!(message["id"], json!(message_id));
+    assert_eq!(message["recipients"], 1);
+    assert_eq!(message["audience"]["site_visit"], "aperam-chatelet");
+    assert!(bodies[2]["data"].get("registration").is_none(), "{}", bodies[2]);
+    for body in &bodies {
+        let text = body.to_string();
+        assert!(
+            !text.contains("participant1@") && !text.contains("hooked1@"),
+            "{text}"
+        );
+    }
+    // A dry run and a test send are not told.
+    let dry = app.post_json(
+        &format!("/api/v1/events/{DEMO_EVENT}/messages"),
+        &json!({"audience": {}, "subject": {"en": "S"}, "body": {"en": "B"}, "dry_run": true}),
+        Some(&app.organiser),
+    );
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    let test = app.post_json(
+        &format!("/api/v1/events/{DEMO_EVENT}/messages"),
+        &json!({"audience": {}, "subject": {"en": "S"}, "body": {"en": "B"},
+            "test_to": "organiser@example.org"}),
+        Some(&app.organiser),
+    );
+    assert!(test.status < 300, "{}", test.body);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(log(&app, &endpoint).len(), 3);
+}
+
+fn a_disabled_endpoint_is_enabled_again_and_its_failures_redelivered(backend: Backend) {
+    let app = app_for_hooks(backend, |_| {});
+    let receiver = Receiver::start(Mode::Status(410));
+    let (endpoint, _) = create_endpoint(
+        &app,
+        json!({"url": receiver.url("/back"), "events": ["registration.created"]}),
+    );
+    let (first, _) = register(&app, DEMO_EVENT, 1, &[]);
+    let shown = || admin_request(&app, "GET", &format!("/api/v1/webhooks/{endpoint}")).json();
+    wait_until("the endpoint disabled", || shown()["status"] == "disabled");
+    register(&app, DEMO_EVENT, 2, &[]);
+
+    receiver.set_mode(Mode::Status(204));
+    let enabled = admin_request(&app, "POST", &format!("/api/v1/webhooks/{endpoint}/enable"));
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    assert_eq!(enabled.json()["status"], "active");
+    assert!(enabled.json()["disabled_reason"].is_null(), "{}", enabled.body);
+    // Enabling an active endpoint changes nothing.
+    let again = admin_request(&app, "POST", &format!("/api/v1/webhooks/{endpoint}/enable"));
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["status"], "active");
+    let missing = admin_request(&app, "POST", "/api/v1/webhooks/no-such-endpoint/enable");
+    missing.problem(404, "not-found");
+
+    // What happened while it was disabled was not recorded for it; what happens now is.
+    let (third, _) = register(&app, DEMO_EVENT, 3, &[]);
+    let logged = wait_for_log(&app, &endpoint, "the new delivery", |log| {
+        log.len() == 2 && log[1]["status"] == "delivered"
+    });
+    assert_eq!(logged[0]["status"], "failed");
+    let redelivered = admin_request(
+        &app,
+        "POST",
+        &format!(
+            "/api/v1/webhooks/{endpoint}/deliveries/{}/redeliver",
+            logged[0]["id"].as_str().unwrap()
+        ),
+    );
+    assert!(redelivered.status < 300, "{}", redelivered.body);
+    wait_for_log(&app, &endpoint, "the failure redelivered", all_delivered(2));
+    let told: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["data"]["registration"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [first.clone(), third, first],
+        "410, the new one, the redelivered one"
+    );
+}
+
+fn settled_deliveries_leave_the_log_after_the_retention_days(backend: Backend) {
+    let app = app_for_hooks(backend, |_| {});
+    let receiver = Receiver::start(Mode::Status(200));
+    let (endpoint, _) = create_endpoint(
+        &app,
+        json!({"url": receiver.url("/kept"), "events": ["registration.created"]}),
+    );
+    for n in 1..=3 {
+        register(&app, DEMO_EVENT, n, &[]);
+    }
+    wait_for_log(&app, &endpoint, "three deliveries", all_delivered(3));
+    let purge = |days_later: i64, limit: i64| {
+        let at = rallypoint::domain::now() + chrono::Duration::days(days_later);
+        app.server
+            .db
+            .write_blocking(move |conn| {
+                rallypoint::domain::webhooks::endpoints::purge_log(conn, 30, at, limit)
+            })
+            .unwrap()
+    };
+    assert_eq!(purge(29, 100), 0, "younger than 30 days");
+    assert_eq!(log(&app, &endpoint).len(), 3);
+    assert_eq!(purge(31, 2), 2, "a batch at a time, oldest first");
+    assert_eq!(log(&app, &endpoint).len(), 1);
+    assert_eq!(purge(31, 2), 1);
+    assert!(log(&app, &endpoint).is_empty());
+    // A delivery still to be made is never purged.
+    receiver.set_mode(Mode::Status(503));
+    register(&app, DEMO_EVENT, 4, &[]);
+    wait_for_log(&app, &endpoint, "a failed attempt", |log| {
+        log.len() == 1 && log[0]["attempts"].as_i64().unwrap_or(0) >= 1
+    });
+    assert_eq!(purge(31, 100), 0);
+    assert_eq!(log(&app, &endpoint).len(), 1);
 }

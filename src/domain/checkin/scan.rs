@@ -7,9 +7,9 @@
 //! scan in is `already-checked-in`. Every scan is recorded with its outcome; a nonce seen
 //! before writes nothing and answers what that scan stands for now.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, SubsecRound};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, SubsecRound};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::{read_items, List, ListName};
 use crate::db::{DbConnection, DbError};
@@ -18,6 +18,7 @@ use crate::domain::country::country_name;
 use crate::domain::error::DomainError;
 use crate::domain::event_rules::{event_timezone, find_event_with_visits, local_time, lock_for_seat_changes};
 use crate::domain::input::Fields;
+use crate::domain::webhooks::{self, EventType};
 use crate::store::checkins::{self as stored, CheckinRow, Named, NewCheckin, NewScan, ScanRow};
 use crate::store::events::EventRow;
 use crate::store::registrations::{self, RegistrationRow, RegistrationStatus};
@@ -219,6 +220,11 @@ impl Outcome {
 
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
+    /// Whether the scan moved its person in or out of the list.
+    pub fn moves(self) -> bool {
+        matches!(self, Self::CheckedIn | Self::ReEntered | Self::CheckedOut)
     }
 
     /// The HTTP status of a fresh scan with this outcome (a replay is 200).
@@ -438,6 +444,17 @@ fn apply(
         return Err(DomainError::Storage(DbError::Conflict(
             "a scan with this nonce was recorded meanwhile".into(),
         )));
+    }
+    if let (Some(row), true) = (&person, outcome.moves()) {
+        // Told to webhook receivers in the scan's transaction (ids and facts only).
+        let data = json!({
+            "list": list.label(),
+            "direction": scan.direction.as_str(),
+            "outcome": outcome.as_str(),
+            "scanned_at": scanned_at.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true),
+            "device": &scan.device,
+        });
+        webhooks::record(conn, event, EventType::CheckinRecorded, Some(&row.id), data, now)?;
     }
     // A check-in this scan wrote is known; any other is read as it stands now.
     let checkin = match (&person, inserted) {

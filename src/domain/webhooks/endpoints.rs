@@ -270,6 +270,33 @@ pub fn delete(conn: &mut DbConnection, actor: &str, id: &str, now: NaiveDateTime
     )
 }
 
+/// Makes a disabled endpoint (a 410 answer, or an admin) active again for `actor`
+/// (audited when it changes anything): it is sent the changes recorded from now on, and
+/// its failed deliveries can be redelivered. An active endpoint is left as it is.
+pub fn enable(
+    conn: &mut DbConnection,
+    actor: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<EndpointView, DomainError> {
+    let row = find_row(conn, id)?;
+    if stored::enable_endpoint(conn, id, now)? {
+        audit::record(
+            conn,
+            AuditEntry {
+                event_id: row.event_id.as_deref(),
+                actor,
+                action: "webhook.enable",
+                subject: Some(id),
+                before: Some(json!({ "disabled_reason": row.disabled_reason })),
+                after: None,
+            },
+            now,
+        )?;
+    }
+    find(conn, id, now)
+}
+
 /// Gives the endpoint a new secret (returned, shown once) for `actor` (audited); the
 /// current one keeps signing for `policy.rotation_overlap`, beside the new one. A second
 /// rotation within that time ends the oldest secret at once.
@@ -432,6 +459,18 @@ pub fn count_by_status(conn: &mut DbConnection) -> Result<Vec<(&'static str, i64
             (*status, count)
         })
         .collect())
+}
+
+/// Deletes up to `limit` deliveries (delivered or failed) made more than `days` days
+/// before `now` from the delivery logs; how many it deleted. Pending ones stay.
+pub fn purge_log(
+    conn: &mut DbConnection,
+    days: u32,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, DomainError> {
+    let before = now - chrono::Duration::days(i64::from(days));
+    Ok(stored::purge_settled(conn, before, limit)?)
 }
 
 #[cfg(test)]

@@ -52,7 +52,8 @@ pub enum EventType {
     OfferExpired,
     /// A check-in scan checked the person in or out (recorded by the scan path).
     CheckinRecorded,
-    /// A group message went out to the person (recorded by group messages).
+    /// An organiser sent a group message (one per send, about no single registration:
+    /// its recipients are on the message's status).
     MessageSent,
 }
 

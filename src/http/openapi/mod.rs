@@ -57,6 +57,7 @@ use conventions::Conventions;
         super::webhooks::show_webhook,
         super::webhooks::delete_webhook,
         super::webhooks::rotate_webhook_secret,
+        super::webhooks::enable_webhook,
         super::webhooks::list_webhook_deliveries,
         super::webhooks::redeliver,
         super::exports::counts,
