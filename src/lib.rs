@@ -41,7 +41,7 @@ mod layers {
             &["domain", "export", "db", "i18n", "settings", "telemetry", "qr"],
         ),
         ("export", &["domain", "i18n"]),
-        ("retention", &["domain", "db", "background"]),
+        ("retention", &["domain", "db", "settings", "background"]),
         ("timed", &["domain", "db", "background"]),
         ("domain", &["store", "mail", "webhooks", "db", "i18n"]),
         ("mail", &["store", "db", "i18n", "settings", "background", "qr"]),

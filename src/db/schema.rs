@@ -229,6 +229,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A view: the upgrading branch of `visit_waitlist` (people holding a seat they
+    /// ranked lower than this visit), migrations/*/2024-11-20-000000_upgrades_view.
+    visit_upgrades (site_visit_id, registration_id) {
+        site_visit_id -> Text,
+        registration_id -> Text,
+        event_id -> Text,
+        country -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// SQLite only (migration `2024-11-11-000000_counts_pending`): registrations whose
     /// unit of work has not yet counted them; deleting a row counts it.
     registration_counts_pending (registration_id) {
@@ -400,6 +412,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     idempotency_keys,
     visit_waitlist,
+    visit_upgrades,
     waitlist_queues,
     waitlist_entries,
     waitlist_departures,

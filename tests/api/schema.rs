@@ -98,12 +98,12 @@ fn both_migration_sets_create_the_same_tables_and_columns() {
     );
     assert!(sqlite_schema.len() > 30, "{sqlite_schema:?}");
     assert_eq!(sqlite_schema, pg_schema);
-    // The one definition of the waitlists is a view on both.
+    // The one definition of the waitlists is a view on both (with its upgrading branch).
     let sqlite_views = collect(
         diesel::sql_query(
             "SELECT m.name AS table_name, p.name AS column_name, '' AS data_type, 0 AS nullable \
              FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'view' \
-             AND m.name = 'visit_waitlist'",
+             AND m.name IN ('visit_waitlist', 'visit_upgrades')",
         )
         .load(&mut sqlite)
         .unwrap(),
@@ -112,11 +112,11 @@ fn both_migration_sets_create_the_same_tables_and_columns() {
         diesel::sql_query(
             "SELECT c.table_name::text AS table_name, c.column_name::text AS column_name, \
              '' AS data_type, 0 AS nullable FROM information_schema.columns c \
-             WHERE c.table_schema = 'public' AND c.table_name = 'visit_waitlist'",
+             WHERE c.table_schema = 'public' AND c.table_name IN ('visit_waitlist', 'visit_upgrades')",
         )
         .load(&mut pg)
         .unwrap(),
     );
-    assert_eq!(sqlite_views.len(), 6, "{sqlite_views:?}");
+    assert_eq!(sqlite_views.len(), 6 + 5, "{sqlite_views:?}");
     assert_eq!(sqlite_views, pg_views);
 }

@@ -290,6 +290,7 @@ fn visit_matches(
     visit: &SiteVisitRow,
     filter: &RegistrationFilter,
     wanted: impl Fn(RowStatus) -> bool,
+    upgrades: &mut Upgrades,
 ) -> Result<Vec<KeyRow>, DomainError> {
     let mut rows = Vec::new();
     if wanted(RowStatus::Seated) {
@@ -319,7 +320,7 @@ fn visit_matches(
         let (waiting, keys) = if filter.country.is_none() && filter.search.is_none() {
             // Everyone waiting: the queue, then those who would move up.
             let mut ids = queues::first(conn, &visit.id, i64::MAX)?;
-            ids.extend(registrations::upgrades_page(conn, &visit.id, 0, i64::MAX)?);
+            ids.extend(upgrades.all(conn, &visit.id)?.iter().cloned());
             let keys = registrations::keys_among(conn, &event.id, filter, &ids)?;
             (ids, keys)
         } else {
@@ -346,6 +347,7 @@ fn place_waiting(
     conn: &mut DbConnection,
     visit: &SiteVisitRow,
     rows: &mut [KeyRow],
+    upgrades: &mut Upgrades,
 ) -> Result<(), DomainError> {
     let unplaced: Vec<String> = rows
         .iter()
@@ -360,7 +362,7 @@ fn place_waiting(
         .filter(|(_, queue, _)| *queue == visit.id)
         .map(|(id, _, position)| (id, position))
         .collect();
-    let mut upgrades: Option<HashMap<String, usize>> = None;
+    let mut after_queue: Option<HashMap<&str, usize>> = None;
     for row in rows
         .iter_mut()
         .filter(|row| row.status == RowStatus::Waiting && row.position.is_none())
@@ -368,24 +370,39 @@ fn place_waiting(
         row.position = match in_queue.get(&row.key.id) {
             Some(position) => Some(*position as usize),
             None => {
-                if upgrades.is_none() {
+                if after_queue.is_none() {
                     let queued = queues::length(conn, &visit.id)? as usize;
-                    let order = registrations::upgrades_page(conn, &visit.id, 0, i64::MAX)?;
-                    upgrades = Some(
+                    let order = upgrades.all(conn, &visit.id)?;
+                    after_queue = Some(
                         order
-                            .into_iter()
+                            .iter()
                             .enumerate()
-                            .map(|(i, id)| (id, queued + i + 1))
+                            .map(|(i, id)| (id.as_str(), queued + i + 1))
                             .collect(),
                     );
                 }
-                upgrades
+                after_queue
                     .as_ref()
-                    .and_then(|order| order.get(&row.key.id).copied())
+                    .and_then(|order| order.get(row.key.id.as_str()).copied())
             }
         };
     }
     Ok(())
+}
+
+/// Those who would move up to a visit from a lower seat, in their order: read once per
+/// page (the `visit_upgrades` view's scan of everyone who ranked the visit), when first
+/// needed.
+#[derive(Default)]
+struct Upgrades(Option<Vec<String>>);
+
+impl Upgrades {
+    fn all(&mut self, conn: &mut DbConnection, visit_id: &str) -> Result<&[String], DomainError> {
+        if self.0.is_none() {
+            self.0 = Some(registrations::upgrades_page(conn, visit_id, 0, i64::MAX)?);
+        }
+        Ok(self.0.as_deref().unwrap_or_default())
+    }
 }
 
 /// A page of `of`'s roster for `query`. In the roster's own order and unfiltered, the
@@ -429,6 +446,7 @@ pub fn roster_page(
                 view.offered.max(0) as usize,
                 view.waitlisted.max(0) as usize,
             );
+            let mut upgrades = Upgrades::default();
             let mut paged = if unfiltered && query.sort == RosterSort::Roster {
                 let parts = [
                     (RowStatus::Seated, seated),
@@ -438,10 +456,10 @@ pub fn roster_page(
                 .map(|(status, size)| (status, if wanted(status) { size } else { 0 }));
                 visit_window(conn, &event, &visit, parts, asked)?
             } else {
-                let rows = visit_matches(conn, &event, &visit, &filter, wanted)?;
+                let rows = visit_matches(conn, &event, &visit, &filter, wanted, &mut upgrades)?;
                 sort_and_cut(rows, query.sort, asked)
             };
-            place_waiting(conn, &visit, &mut paged.rows)?;
+            place_waiting(conn, &visit, &mut paged.rows, &mut upgrades)?;
             let codes = counts
                 .iter()
                 .filter(|row| row.site_visit_id == visit.id)

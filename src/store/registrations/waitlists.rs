@@ -15,18 +15,17 @@ use diesel::dsl::not;
 use diesel::prelude::*;
 
 use super::{Backend, RegistrationRow, CONFIRMED, WAITLISTED};
-use crate::db::schema::{registrations, visit_waitlist};
+use crate::db::schema::{registrations, visit_upgrades, visit_waitlist};
 use crate::db::DbConnection;
 use crate::store::queues;
 
 /// The people waiting for `visit_id` who would move up from a lower-ranked seat, in
-/// registration order (the `visit_waitlist` view's `upgrading` branch; the people
-/// holding no seat are in the visit's stored queue).
-fn upgrades_for(visit_id: &str) -> visit_waitlist::BoxedQuery<'_, Backend> {
-    visit_waitlist::table
-        .filter(visit_waitlist::site_visit_id.eq(visit_id))
-        .filter(visit_waitlist::upgrading)
-        .order((visit_waitlist::created_at, visit_waitlist::registration_id))
+/// registration order (the `visit_upgrades` view, `visit_waitlist`'s `upgrading` branch,
+/// read alone; the people holding no seat are in the visit's stored queue).
+fn upgrades_for(visit_id: &str) -> visit_upgrades::BoxedQuery<'_, Backend> {
+    visit_upgrades::table
+        .filter(visit_upgrades::site_visit_id.eq(visit_id))
+        .order((visit_upgrades::created_at, visit_upgrades::registration_id))
         .into_boxed()
 }
 
@@ -43,7 +42,7 @@ pub fn waiting_for(
     if upgrades {
         waiting.extend(
             upgrades_for(visit_id)
-                .select(visit_waitlist::registration_id)
+                .select(visit_upgrades::registration_id)
                 .limit(limit)
                 .load::<String>(conn)?,
         );
@@ -60,7 +59,7 @@ pub fn upgrades_page(
     limit: i64,
 ) -> QueryResult<Vec<String>> {
     upgrades_for(visit_id)
-        .select(visit_waitlist::registration_id)
+        .select(visit_upgrades::registration_id)
         .limit(limit)
         .offset(offset)
         .load(conn)
@@ -78,8 +77,8 @@ pub fn upgrades_among(conn: &mut DbConnection, visit_id: &str, ids: &[String]) -
             .collect());
     }
     upgrades_for(visit_id)
-        .filter(visit_waitlist::registration_id.eq_any(ids))
-        .select(visit_waitlist::registration_id)
+        .filter(visit_upgrades::registration_id.eq_any(ids))
+        .select(visit_upgrades::registration_id)
         .load(conn)
 }
 
@@ -90,7 +89,7 @@ pub fn next_waiting(conn: &mut DbConnection, visit_id: &str) -> QueryResult<Opti
         return Ok(Some(first));
     }
     upgrades_for(visit_id)
-        .select(visit_waitlist::registration_id)
+        .select(visit_upgrades::registration_id)
         .first(conn)
         .optional()
 }
