@@ -260,6 +260,74 @@ impl Database {
         self.inner.reruns.load(Ordering::Relaxed)
     }
 
+    /// After a committed write that removed personal data (an erasure, a retention run,
+    /// a purge): takes the old versions of the rows out of the database files, as far
+    /// as the backend allows (invariant 12, see docs/exports-and-data-protection.md).
+    ///
+    /// SQLite: every connection runs with `secure_delete = ON`, so the file itself keeps
+    /// no freed bytes; the WAL still holds the pages as they were before, until a
+    /// checkpoint copies the new versions into the file and `TRUNCATE` empties the WAL.
+    /// The checkpoint waits (busy handler, then a few retries) for readers still on an
+    /// older snapshot; `Err` says it could not finish (the WAL may still hold old
+    /// frames: the next scrub or checkpoint takes them). PostgreSQL: `VACUUM` of
+    /// `tables` (outside a transaction), which prunes the dead row versions.
+    pub fn scrub_blocking(&self, tables: &[&str]) -> Result<(), DbError> {
+        let started = Instant::now();
+        let outcome = match &self.inner.url {
+            DatabaseUrl::Sqlite(_) => self.checkpoint_truncate(),
+            DatabaseUrl::Postgres(_) => {
+                let mut conn = self.checkout(PATIENT_CHECKOUT)?;
+                let conn: &mut DbConnection = &mut conn;
+                if tables.is_empty() {
+                    return Ok(());
+                }
+                conn.batch_execute(&format!("VACUUM {}", tables.join(", ")))
+                    .map_err(DbError::from)
+            }
+        };
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "database scrubbed"
+        );
+        outcome
+    }
+
+    /// [`Database::scrub_blocking`] off the async threads.
+    pub async fn scrub(&self, tables: &'static [&'static str]) -> Result<(), DbError> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.scrub_blocking(tables))
+            .await
+            .unwrap_or_else(|e| Err(join_failure(e)))
+    }
+
+    fn checkpoint_truncate(&self) -> Result<(), DbError> {
+        #[derive(QueryableByName)]
+        struct Checkpoint {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            busy: i32,
+        }
+        const ATTEMPTS: u64 = 5;
+        // A connection of its own: the writer's is busy with batches, and the checkpoint
+        // needs no transaction open on it. Its busy handler waits `lock_wait` for the
+        // writer and for readers on an older snapshot.
+        let mut conn = establish(&self.inner.url, &self.inner.options, false)
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let DbConnection::Sqlite(raw) = &mut conn else {
+            unreachable!("a SQLite URL opens a SQLite connection")
+        };
+        for attempt in 1..=ATTEMPTS {
+            let checkpoint =
+                diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result::<Checkpoint>(raw)?;
+            if checkpoint.busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(attempt * 50));
+        }
+        Err(DbError::Unavailable(
+            "the WAL checkpoint could not finish: readers kept an older snapshot".into(),
+        ))
+    }
+
     /// Applies pending migrations of the backend's set; returns the versions applied.
     pub fn run_migrations(&self) -> Result<Vec<String>, DbError> {
         let mut conn = establish(&self.inner.url, &self.inner.options, false)

@@ -20,7 +20,7 @@ use super::event_rules::{event_timezone, find_event, local_time};
 use super::registration::Email;
 use super::view::{registration_view, RegistrationView};
 use super::webhooks::{self, EventType};
-use crate::db::DbConnection;
+use crate::db::{Database, DbConnection};
 use crate::store::events::{self, EventRow};
 use crate::store::registrations::RegistrationStatus::{self, Cancelled};
 use crate::store::registrations::{self, RegistrationRow};
@@ -147,6 +147,35 @@ fn erase(
         was_active,
         erased_at: local_time(tz, erased_at),
     })
+}
+
+/// The tables where an erasure or a retention run overwrites or deletes personal data:
+/// what [`after_erasure`] vacuums on PostgreSQL.
+pub const SCRUBBED_TABLES: &[&str] = &[
+    "registrations",
+    "outbox_emails",
+    "webhook_deliveries",
+    "idempotency_keys",
+];
+
+/// Once an erasure, a retention run or a purge of personal data has committed: takes the
+/// old versions of the rows out of the database files ([`Database::scrub`]: a WAL
+/// checkpoint on SQLite, `VACUUM` on PostgreSQL). The erasure itself is committed either
+/// way, so a scrub that could not finish is logged, not answered as an error; the next
+/// one takes what it left.
+pub async fn after_erasure(db: &Database) {
+    log_scrub(db.scrub(SCRUBBED_TABLES).await);
+}
+
+/// [`after_erasure`] for the CLI and the retention thread.
+pub fn after_erasure_blocking(db: &Database) {
+    log_scrub(db.scrub_blocking(SCRUBBED_TABLES));
+}
+
+fn log_scrub(outcome: Result<(), crate::db::DbError>) {
+    if let Err(error) = outcome {
+        tracing::warn!(%error, "erased data may remain in the database files until the next scrub");
+    }
 }
 
 /// Personal data out of the registration, the outbox, the webhook deliveries and the
