@@ -125,7 +125,7 @@ fn erase(
     // Frees and refills the seat like any cancellation; the cancellation email it
     // queues for the person is removed again by `forget` below, in this transaction.
     booking::cancel_registration(conn, &registration, now)?;
-    forget(conn, event, &registration.id, "erasure", now)?;
+    forget(conn, event, &registration, "erasure", now)?;
     // The id only: the audit trail must not keep what was erased.
     let entry = AuditEntry {
         event_id: Some(&event.id),
@@ -179,19 +179,23 @@ fn log_scrub(outcome: Result<(), crate::db::DbError>) {
 }
 
 /// Personal data out of the registration, the outbox, the webhook deliveries and the
-/// answers kept for retried requests; false when it was gone. Webhook receivers are told
+/// answers kept for retried requests (those naming the registration, and those holding
+/// its address); false when it was gone. Webhook receivers are told
 /// (`registration.erased`, with `reason`), so that they can forget the person too.
 fn forget(
     conn: &mut DbConnection,
     event: &EventRow,
-    id: &str,
+    registration: &RegistrationRow,
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<bool, DomainError> {
+    let id = registration.id.as_str();
     let anonymised = registrations::anonymise(conn, id, now)?;
     outbox::forget_registration(conn, id, &registrations::erased_email(id))?;
     webhook_deliveries::forget_registration(conn, id)?;
     idempotency::forget_registration(conn, id)?;
+    // Answers to attempts to register the address again hold it without the id.
+    idempotency::forget_address(conn, &registration.email_normalized)?;
     if anonymised {
         let data = json!({ "reason": reason });
         webhooks::record(conn, event, EventType::RegistrationErased, Some(id), data, now)?;
@@ -224,7 +228,7 @@ pub fn anonymise_ended_events(
             .iter()
             .find(|e| e.id == registration.event_id)
             .expect("loaded above");
-        if forget(conn, event, &registration.id, "retention", now)? {
+        if forget(conn, event, &registration, "retention", now)? {
             anonymised.push(registration.event_id);
         }
     }

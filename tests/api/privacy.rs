@@ -10,11 +10,16 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde_json::{json, Value};
 
-use crate::helpers::{call, send, Backend, TestApp};
+use crate::helpers::{
+    assert_duplicate_answer, call, participant, registrations_total, send, Backend, Reply, TestApp,
+};
+use crate::smtp::SmtpServer;
 
 crate::on_both_backends!(
     erasure_leaves_no_byte_in_the_database_files,
     retention_leaves_no_byte_in_the_database_files,
+    a_second_registration_is_answered_like_a_new_one,
+    duplicates_take_about_as_long_as_new_registrations,
 );
 
 /// A person whose every value is easy to find in raw bytes.
@@ -120,8 +125,8 @@ fn admin_get(app: &TestApp, path: &str) -> Value {
 }
 
 /// Registers the distinctive person (with an `Idempotency-Key`, so that a kept answer
-/// holds them too), waits until their confirmation has gone out, and changes their
-/// ranking; returns their id.
+/// holds them too) and again (a duplicate, answered and kept too), waits until their
+/// confirmation has gone out, and changes their ranking; returns their id.
 fn register_and_use(app: &TestApp, event: &str) -> String {
     let reply = call(
         ureq::post(&app.url(&format!("/api/v1/events/{event}/registrations")))
@@ -131,6 +136,14 @@ fn register_and_use(app: &TestApp, event: &str) -> String {
     assert_eq!(reply.status, 201, "{}", reply.body);
     let id = reply.json()["id"].as_str().unwrap().to_owned();
     let manage = reply.location.clone().unwrap();
+    // Registered again with another key: the kept answer to the duplicate holds the
+    // values but not the registration's id, and the owner is emailed about it.
+    let again = call(
+        ureq::post(&app.url(&format!("/api/v1/events/{event}/registrations")))
+            .set("Idempotency-Key", "privacy-raw-scan-key-again"),
+        Some(("application/json", &distinctive(&["b"]).to_string())),
+    );
+    assert_duplicate_answer(app, &again);
     wait_until("the confirmation to be sent", || {
         admin_get(app, "/api/v1/emails?status=sent&limit=500")["emails"]
             .as_array()
@@ -187,4 +200,169 @@ fn retention_leaves_no_byte_in_the_database_files(backend: Backend) {
     let anonymised = rallypoint::retention::anonymise_due(&app.server.db, 30, now, &stop).unwrap();
     assert_eq!(anonymised, 1);
     assert_eq!(raw_traces(&app), Vec::<String>::new());
+}
+
+fn register_as(app: &TestApp, event: &str, body: &Value, headers: &[(&str, &str)]) -> Reply {
+    let mut request = ureq::post(&app.url(&format!("/api/v1/events/{event}/registrations")));
+    for (name, value) in headers {
+        request = request.set(name, value);
+    }
+    call(request, Some(("application/json", &body.to_string())))
+}
+
+/// The keys of a JSON object, recursively (`site_visit.slug`…): the answer's shape.
+fn shape(value: &Value) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Value::Object(map) = value {
+        for (key, inner) in map {
+            keys.push(key.clone());
+            keys.extend(shape(inner).into_iter().map(|k| format!("{key}.{k}")));
+        }
+    }
+    keys.sort();
+    keys
+}
+
+fn attempt_emails(app: &TestApp, registration_id: &str) -> usize {
+    admin_get(app, "/api/v1/emails?limit=500")["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["registration_id"] == registration_id && e["kind"] == "registration_attempt")
+        .count()
+}
+
+fn a_second_registration_is_answered_like_a_new_one(backend: Backend) {
+    let smtp = SmtpServer::start();
+    let url = smtp.url();
+    let app = TestApp::spawn_with(backend, move |settings| settings.mail.smtp_url = url);
+    app.create_event("twice", json!({}), &[("a", 1), ("b", 2)]);
+    let mut owner = participant(1, &["a", "b"]);
+    owner["email"] = json!("owner.twice@example.org");
+    // The owner registered in French: the email about the attempt is in French.
+    let first = register_as(&app, "twice", &owner, &[("Accept-Language", "fr")]);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let first_body = first.json();
+    let owner_id = first_body["id"].as_str().unwrap().to_owned();
+    assert_eq!(first_body["site_visit"]["slug"], "a");
+    smtp.wait_for(1, Duration::from_secs(30));
+
+    // Someone else tries the address (another case, another ranking, in English).
+    let mut probe = participant(2, &["a", "b"]);
+    probe["email"] = json!("Owner.Twice@EXAMPLE.org");
+    let second = register_as(&app, "twice", &probe, &[]);
+    assert_duplicate_answer(&app, &second);
+    assert_eq!(second.content_type, first.content_type);
+    let body = second.json();
+    assert_eq!(shape(&body), shape(&first_body), "the same shape");
+    assert_ne!(body["id"], first_body["id"]);
+    assert_ne!(body["manage_url"], first_body["manage_url"]);
+    // What a new registration would have got: "a" is full, "b" has room.
+    assert_eq!(body["site_visit"]["slug"], "b", "{body}");
+    assert_eq!(body["site_visit"]["status"], "assigned");
+    assert_eq!(body["first_name"], "Participant2", "the request's own values");
+    assert!(
+        !second.body.contains("Participant1"),
+        "nothing of the owner's: {body}"
+    );
+    // Nothing was written: no second row, no seat taken.
+    assert_eq!(registrations_total(&app, "twice"), 1);
+    let event = app.event("twice");
+    assert_eq!(
+        event["site_visits"][1]["assigned"], 0,
+        "the seats left did not move"
+    );
+
+    // Full everywhere it ranks: the waiting-list place a new registration would take,
+    // the same one a real new registration then gets.
+    let mut waiting_probe = probe.clone();
+    waiting_probe["preferences"] = json!(["a"]);
+    let waiting = register_as(&app, "twice", &waiting_probe, &[]);
+    assert_duplicate_answer(&app, &waiting);
+    assert_eq!(waiting.json()["site_visit"]["status"], "waitlisted");
+    assert_eq!(waiting.json()["site_visit"]["waitlist_position"], 1);
+    let real = app.register("twice", &participant(3, &["a"]));
+    assert_eq!(real.status, 201, "{}", real.body);
+    assert_eq!(real.json()["site_visit"], waiting.json()["site_visit"]);
+
+    // The owner hears of it, in French, with the link to the registration they have.
+    let mails = smtp.wait_for(3, Duration::from_secs(30));
+    let to_owner: Vec<_> = mails
+        .iter()
+        .filter(|m| m.recipients.iter().any(|r| r == "owner.twice@example.org"))
+        .collect();
+    assert_eq!(to_owner.len(), 2, "the confirmation and one attempt email");
+    let attempt = to_owner
+        .iter()
+        .find(|m| m.subject().contains("Quelqu'un a tenté"))
+        .unwrap_or_else(|| panic!("{:?}", to_owner.iter().map(|m| m.subject()).collect::<Vec<_>>()));
+    let manage = first_body["manage_url"].as_str().unwrap();
+    assert!(attempt.text().contains(manage), "{}", attempt.text());
+    let token = manage.rsplit('/').next().unwrap();
+    assert!(attempt.html().contains(token), "{}", attempt.html());
+    assert!(attempt.calendar().is_none(), "nothing changed: no invitation");
+    // At most one such email an hour: the second attempt above queued none.
+    assert_eq!(attempt_emails(&app, &owner_id), 1);
+
+    // With an Idempotency-Key a duplicate replays its own answer.
+    let key = [("Idempotency-Key", "privacy-duplicate-key-0001")];
+    let keyed = register_as(&app, "twice", &probe, &key);
+    assert_duplicate_answer(&app, &keyed);
+    let replay = register_as(&app, "twice", &probe, &key);
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.json(), keyed.json());
+    assert_eq!(replay.location, keyed.location);
+    assert_eq!(
+        registrations_total(&app, "twice"),
+        2,
+        "the owner and participant 3"
+    );
+}
+
+/// A duplicate costs about what a registration costs, so that the time of the answer
+/// does not tell either: medians of interleaved requests, within a loose factor that a
+/// loaded two-core machine keeps.
+fn duplicates_take_about_as_long_as_new_registrations(backend: Backend) {
+    const N: usize = 25;
+    let app = TestApp::spawn(backend);
+    app.create_event("timing", json!({}), &[("a", 500)]);
+    // Those whose addresses are tried again (each attempt then writes its email).
+    for n in 0..N {
+        let reply = app.register("timing", &participant(1000 + n, &["a"]));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let timed = |body: &Value| {
+        let started = Instant::now();
+        let reply = app.register("timing", body);
+        let elapsed = started.elapsed();
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        elapsed
+    };
+    let (mut fresh, mut duplicate) = (Vec::new(), Vec::new());
+    for n in 0..N {
+        fresh.push(timed(&participant(2000 + n, &["a"])));
+        duplicate.push(timed(&participant(1000 + n, &["a"])));
+    }
+    assert_eq!(registrations_total(&app, "timing"), 2 * N as i64);
+    // Each owner hears of it, in English here (the .eml files of the file transport).
+    wait_until("the English emails about the attempts", || {
+        let written = std::fs::read_dir(app.db.dir.join("outbox"))
+            .map(|dir| {
+                dir.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+                    .filter(|mail| mail.contains("Someone tried to register your address again"))
+                    .count()
+            })
+            .unwrap_or(0);
+        written == N
+    });
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (fresh, duplicate) = (median(&mut fresh), median(&mut duplicate));
+    eprintln!("median new {fresh:?}, median duplicate {duplicate:?}");
+    assert!(
+        duplicate < fresh * 3 && fresh < duplicate * 3,
+        "new {fresh:?} vs duplicate {duplicate:?}"
+    );
 }
