@@ -267,8 +267,8 @@ impl Database {
     /// SQLite: every connection runs with `secure_delete = ON`, so the file itself keeps
     /// no freed bytes; the WAL still holds the pages as they were before, until a
     /// checkpoint copies the new versions into the file and `TRUNCATE` empties the WAL.
-    /// The checkpoint waits (busy handler, then a few retries) for readers still on an
-    /// older snapshot; `Err` says it could not finish (the WAL may still hold old
+    /// The checkpoint waits (250 ms at a time, up to 20 attempts, about 10 s in all) for
+    /// readers still on an older snapshot; `Err` says it could not finish (the WAL may still hold old
     /// frames: the next scrub or checkpoint takes them). PostgreSQL: `VACUUM` of
     /// `tables` (outside a transaction), which prunes the dead row versions.
     pub fn scrub_blocking(&self, tables: &[&str]) -> Result<(), DbError> {
@@ -306,26 +306,30 @@ impl Database {
             #[diesel(sql_type = diesel::sql_types::Integer)]
             busy: i32,
         }
-        const ATTEMPTS: u64 = 5;
+        const ATTEMPTS: u64 = 20;
         // A connection of its own: the writer's is busy with batches, and the checkpoint
-        // needs no transaction open on it. Its busy handler waits `lock_wait` for the
-        // writer and for readers on an older snapshot.
+        // needs no transaction open on it. While it waits for readers on an older
+        // snapshot it holds the write lock, so each attempt waits briefly and the writer
+        // gets the lock back between attempts: registrations stall for at most this long.
         let mut conn = establish(&self.inner.url, &self.inner.options, false)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         let DbConnection::Sqlite(raw) = &mut conn else {
             unreachable!("a SQLite URL opens a SQLite connection")
         };
+        raw.batch_execute("PRAGMA busy_timeout = 250")?;
+        let mut last = String::from("readers kept an older snapshot");
         for attempt in 1..=ATTEMPTS {
-            let checkpoint =
-                diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result::<Checkpoint>(raw)?;
-            if checkpoint.busy == 0 {
-                return Ok(());
+            match diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result::<Checkpoint>(raw) {
+                Ok(checkpoint) if checkpoint.busy == 0 => return Ok(()),
+                Ok(_) => {}
+                // SQLITE_BUSY from the writer's lock: the same, try again.
+                Err(error) => last = error.to_string(),
             }
-            std::thread::sleep(Duration::from_millis(attempt * 50));
+            std::thread::sleep(Duration::from_millis(attempt.min(5) * 50));
         }
-        Err(DbError::Unavailable(
-            "the WAL checkpoint could not finish: readers kept an older snapshot".into(),
-        ))
+        Err(DbError::Unavailable(format!(
+            "the WAL checkpoint could not finish after {ATTEMPTS} attempts: {last}"
+        )))
     }
 
     /// Applies pending migrations of the backend's set; returns the versions applied.

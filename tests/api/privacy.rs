@@ -18,6 +18,7 @@ use crate::smtp::SmtpServer;
 crate::on_both_backends!(
     erasure_leaves_no_byte_in_the_database_files,
     retention_leaves_no_byte_in_the_database_files,
+    a_reader_on_an_older_snapshot_delays_the_scrub_not_the_erasure,
     a_second_registration_is_answered_like_a_new_one,
     duplicates_take_about_as_long_as_new_registrations,
 );
@@ -178,6 +179,53 @@ fn erasure_leaves_no_byte_in_the_database_files(backend: Backend) {
     assert_eq!(raw_traces(&app), Vec::<String>::new());
     // Still none once the workers have had their turn (the mail worker polls every 50 ms).
     std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(raw_traces(&app), Vec::<String>::new());
+}
+
+/// A read transaction that began before the erasure keeps the old rows visible to
+/// itself: the WAL cannot be truncated (SQLite), the dead tuples cannot be pruned
+/// (PostgreSQL). The erasure is answered all the same, and the next scrub, once the
+/// reader has gone, takes what was left.
+fn a_reader_on_an_older_snapshot_delays_the_scrub_not_the_erasure(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn(backend);
+    app.create_event("forget", json!({}), &[("a", 1), ("b", 1)]);
+    let id = register_and_use(&app, "forget");
+    // Ends the reader's transaction (and closes its connection) when called.
+    let end_reader: Box<dyn FnOnce()> = match backend {
+        Backend::Sqlite => {
+            let mut conn = diesel::SqliteConnection::establish(&app.db.url).unwrap();
+            conn.batch_execute("BEGIN; SELECT count(*) FROM registrations;")
+                .unwrap();
+            Box::new(move || conn.batch_execute("ROLLBACK").unwrap())
+        }
+        Backend::Postgres => {
+            let mut conn = diesel::PgConnection::establish(&app.db.url).unwrap();
+            conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM registrations;")
+                .unwrap();
+            Box::new(move || conn.batch_execute("ROLLBACK").unwrap())
+        }
+    };
+    let started = Instant::now();
+    let erased = send(
+        ureq::delete(&app.url(&format!("/api/v1/events/forget/registrations/{id}?erase=true"))),
+        "application/json",
+        "",
+        Some(&app.admin),
+    );
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the scrub gives up in time"
+    );
+    // Registrations go on meanwhile.
+    assert_eq!(app.register("forget", &participant(5, &["b"])).status, 201);
+    assert!(
+        !raw_traces(&app).is_empty(),
+        "the reader's snapshot still holds the old rows"
+    );
+    end_reader();
+    rallypoint::domain::erasure::after_erasure_blocking(&app.server.db);
     assert_eq!(raw_traces(&app), Vec::<String>::new());
 }
 
