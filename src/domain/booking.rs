@@ -27,7 +27,7 @@ use crate::store::{events, queues};
 pub struct Registered {
     pub view: RegistrationView,
     pub manage_token: String,
-    /// The answer to a duplicate ([`super::duplicates::answer_duplicate`]): nothing was
+    /// The answer to a duplicate (`domain::duplicates`): nothing was
     /// registered, the view is what a new registration would have been told and the
     /// token opens nothing.
     pub duplicate: bool,

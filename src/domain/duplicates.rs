@@ -28,9 +28,9 @@ use crate::store::{outbox, queues};
 pub const ATTEMPT_EMAIL_EVERY_MINUTES: i64 = 60;
 
 /// The answer to a registration whose address already has the active registration
-/// `existing` for the event, in [`booking::register_participant`]'s unit of work: the
-/// owner is told by email (at most once an hour), and the caller gets what a new
-/// registration would have been told.
+/// `existing` for the event, in the unit of work of
+/// [`super::booking::register_participant`]: the owner is told by email (at most once an
+/// hour), and the caller gets what a new registration would have been told.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn answer(
     conn: &mut DbConnection,
