@@ -223,6 +223,9 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             let db = startup::connect_and_migrate(&settings)?;
             let erased =
                 db.write_blocking(move |conn| erasure::erase_by_email(conn, "cli", &email, now()))?;
+            if !erased.is_empty() {
+                erasure::after_erasure_blocking(&db);
+            }
             if erased.is_empty() {
                 println!("no registration has that email");
             }

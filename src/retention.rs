@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
+
 use crate::background::BackgroundThread;
 use crate::db::Database;
 use crate::domain::webhooks::endpoints;
@@ -29,7 +31,7 @@ pub fn spawn(db: Database, settings: RetentionSettings) -> BackgroundThread {
                 Err(error) => tracing::warn!(%error, "idempotency purge failed; will try again"),
             }
             if after_days > 0 {
-                match anonymise_due(&db, after_days, stop) {
+                match anonymise_due(&db, after_days, now(), stop) {
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, after_days, "retention anonymised registrations"),
                     Err(error) => tracing::warn!(%error, "retention run failed; will try again"),
@@ -47,26 +49,45 @@ pub fn spawn(db: Database, settings: RetentionSettings) -> BackgroundThread {
     })
 }
 
-/// Deletes the idempotency answers past their lifetime, writing only when there are some.
+/// Deletes the idempotency answers past their lifetime, writing only when there are some
+/// (they hold names and addresses: their old bytes are scrubbed too).
 fn purge_expired_answers(db: &Database) -> Result<usize, DomainError> {
     if !db.read_blocking(|conn| idempotency::any_expired(conn, now()))? {
         return Ok(0);
     }
-    db.write_blocking(|conn| idempotency::purge_expired(conn, now()))
+    let purged = db.write_blocking(|conn| idempotency::purge_expired(conn, now()))?;
+    if purged > 0 {
+        erasure::after_erasure_blocking(db);
+    }
+    Ok(purged)
 }
 
-/// Anonymises everything due, a batch per transaction; returns how many.
-pub fn anonymise_due(db: &Database, after_days: u32, stop: &AtomicBool) -> Result<usize, DomainError> {
+/// Anonymises everything due at `now`, a batch per transaction, then scrubs the old
+/// bytes from the database files once ([`erasure::after_erasure_blocking`]); returns how
+/// many.
+pub fn anonymise_due(
+    db: &Database,
+    after_days: u32,
+    now: NaiveDateTime,
+    stop: &AtomicBool,
+) -> Result<usize, DomainError> {
     let mut total = 0;
+    let mut outcome = Ok(());
     while !stop.load(Ordering::SeqCst) {
-        let done =
-            db.write_blocking(move |conn| erasure::anonymise_ended_events(conn, after_days, now(), BATCH))?;
-        if done == 0 {
-            break;
+        match db.write_blocking(move |conn| erasure::anonymise_ended_events(conn, after_days, now, BATCH)) {
+            Ok(0) => break,
+            Ok(done) => total += done,
+            Err(error) => {
+                outcome = Err(error);
+                break;
+            }
         }
-        total += done;
     }
-    Ok(total)
+    // What the batches committed before a failure is scrubbed all the same.
+    if total > 0 {
+        erasure::after_erasure_blocking(db);
+    }
+    outcome.map(|()| total)
 }
 
 /// Deletes the webhook deliveries settled more than `days` days ago, a batch per

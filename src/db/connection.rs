@@ -63,12 +63,16 @@ pub fn establish(
             // temp_store = MEMORY keeps the savepoint sub-journals of group commit (the
             // pages a failed request's savepoint would restore) in memory instead of a
             // temporary file written on every request; they are never needed after a
-            // crash, when the WAL alone decides what was committed.
+            // crash, when the WAL alone decides what was committed. secure_delete = ON
+            // overwrites with zeros what a delete or an update frees (cells, free pages),
+            // so that an erased value is not left behind in the file (invariant 12; the
+            // old page versions in the WAL go with `Database::scrub`).
             setup(
                 &mut conn,
                 format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
-                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA query_only = {};",
+                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON; \
+                     PRAGMA query_only = {};",
                     options.lock_wait.as_millis(),
                     options.sqlite_synchronous,
                     if read_only { "ON" } else { "OFF" }

@@ -260,6 +260,78 @@ impl Database {
         self.inner.reruns.load(Ordering::Relaxed)
     }
 
+    /// After a committed write that removed personal data (an erasure, a retention run,
+    /// a purge): takes the old versions of the rows out of the database files, as far
+    /// as the backend allows (invariant 12, see docs/exports-and-data-protection.md).
+    ///
+    /// SQLite: every connection runs with `secure_delete = ON`, so the file itself keeps
+    /// no freed bytes; the WAL still holds the pages as they were before, until a
+    /// checkpoint copies the new versions into the file and `TRUNCATE` empties the WAL.
+    /// The checkpoint waits (250 ms at a time, up to 20 attempts, about 10 s in all) for
+    /// readers still on an older snapshot; `Err` says it could not finish (the WAL may still hold old
+    /// frames: the next scrub or checkpoint takes them). PostgreSQL: `VACUUM` of
+    /// `tables` (outside a transaction), which prunes the dead row versions.
+    pub fn scrub_blocking(&self, tables: &[&str]) -> Result<(), DbError> {
+        let started = Instant::now();
+        let outcome = match &self.inner.url {
+            DatabaseUrl::Sqlite(_) => self.checkpoint_truncate(),
+            DatabaseUrl::Postgres(_) => {
+                let mut conn = self.checkout(PATIENT_CHECKOUT)?;
+                let conn: &mut DbConnection = &mut conn;
+                if tables.is_empty() {
+                    return Ok(());
+                }
+                conn.batch_execute(&format!("VACUUM {}", tables.join(", ")))
+                    .map_err(DbError::from)
+            }
+        };
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "database scrubbed"
+        );
+        outcome
+    }
+
+    /// [`Database::scrub_blocking`] off the async threads.
+    pub async fn scrub(&self, tables: &'static [&'static str]) -> Result<(), DbError> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || db.scrub_blocking(tables))
+            .await
+            .unwrap_or_else(|e| Err(join_failure(e)))
+    }
+
+    fn checkpoint_truncate(&self) -> Result<(), DbError> {
+        #[derive(QueryableByName)]
+        struct Checkpoint {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            busy: i32,
+        }
+        const ATTEMPTS: u64 = 20;
+        // A connection of its own: the writer's is busy with batches, and the checkpoint
+        // needs no transaction open on it. While it waits for readers on an older
+        // snapshot it holds the write lock, so each attempt waits briefly and the writer
+        // gets the lock back between attempts: registrations stall for at most this long.
+        let mut conn = establish(&self.inner.url, &self.inner.options, false)
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let DbConnection::Sqlite(raw) = &mut conn else {
+            unreachable!("a SQLite URL opens a SQLite connection")
+        };
+        raw.batch_execute("PRAGMA busy_timeout = 250")?;
+        let mut last = String::from("readers kept an older snapshot");
+        for attempt in 1..=ATTEMPTS {
+            match diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result::<Checkpoint>(raw) {
+                Ok(checkpoint) if checkpoint.busy == 0 => return Ok(()),
+                Ok(_) => {}
+                // SQLITE_BUSY from the writer's lock: the same, try again.
+                Err(error) => last = error.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(attempt.min(5) * 50));
+        }
+        Err(DbError::Unavailable(format!(
+            "the WAL checkpoint could not finish after {ATTEMPTS} attempts: {last}"
+        )))
+    }
+
     /// Applies pending migrations of the backend's set; returns the versions applied.
     pub fn run_migrations(&self) -> Result<Vec<String>, DbError> {
         let mut conn = establish(&self.inner.url, &self.inner.options, false)

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::access::{hash_secret, ManageKey};
+use super::duplicates;
 use super::error::DomainError;
 use super::event_rules::{
     check_window, find_event_for_seat_changes, find_event_with_visits, lock_for_seat_changes, seats_at_once,
@@ -26,10 +27,17 @@ use crate::store::{events, queues};
 pub struct Registered {
     pub view: RegistrationView,
     pub manage_token: String,
+    /// The answer to a duplicate (`domain::duplicates`): nothing was
+    /// registered, the view is what a new registration would have been told and the
+    /// token opens nothing.
+    pub duplicate: bool,
 }
 
 /// Visit ids for ranked slugs; a slug the event does not have is a field error.
-fn visit_ids(visits: &[SiteVisitRow], preferences: &Preferences) -> Result<Vec<String>, DomainError> {
+pub(super) fn visit_ids(
+    visits: &[SiteVisitRow],
+    preferences: &Preferences,
+) -> Result<Vec<String>, DomainError> {
     preferences
         .slugs()
         .iter()
@@ -61,11 +69,17 @@ pub fn register_participant(
     let (event, visits) = find_event_with_visits(conn, event_slug)?;
     check_window(&event, now)?;
     let ranked = visit_ids(&visits, &input.preferences)?;
+    let email_normalized = input.email.normalized();
+    // An address already registered is answered as a new registration would be
+    // (invariant 13), in this unit of work: looked up first rather than met as the
+    // insert's failure, which aborts a PostgreSQL transaction.
+    if let Some(existing) = registrations::find_active_by_email(conn, &event.id, &email_normalized)? {
+        return duplicates::answer(conn, key, &event, &visits, &existing, input, &ranked, now);
+    }
     let id = uuid::Uuid::now_v7().to_string();
     let manage_token = key.token_for(&id);
     let token_hash = hash_secret(&manage_token);
     let checkin_code_hash = hash_secret(&key.checkin_code_for(&id));
-    let email_normalized = input.email.normalized();
     let search_text = search::search_text(
         &input.first_name,
         &input.last_name,
@@ -132,6 +146,8 @@ pub fn register_participant(
         mail.as_ref(),
         hooks.as_ref(),
     ) {
+        // Registered concurrently since the look-up above (PostgreSQL; SQLite's one
+        // writer cannot interleave): the caller answers it in a unit of work of its own.
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
             return Err(DomainError::DuplicateRegistration)
         }
@@ -173,7 +189,11 @@ pub fn register_participant(
     // Its rows are written: the counters take the new person in once.
     registrations::settle_counts(conn, &id)?;
     if let (true, Some((view, _))) = (seated_first, seated) {
-        return Ok(Registered { view, manage_token });
+        return Ok(Registered {
+            view,
+            manage_token,
+            duplicate: false,
+        });
     }
     let registration = RegistrationRow {
         status: if confirmed { Confirmed } else { Waitlisted },
@@ -196,7 +216,11 @@ pub fn register_participant(
         Notice::of(EmailKind::Registered),
         now,
     )?;
-    Ok(Registered { view, manage_token })
+    Ok(Registered {
+        view,
+        manage_token,
+        duplicate: false,
+    })
 }
 
 /// The registration behind a manage token; unknown tokens are simply not found.

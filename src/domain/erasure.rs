@@ -20,7 +20,7 @@ use super::event_rules::{event_timezone, find_event, local_time};
 use super::registration::Email;
 use super::view::{registration_view, RegistrationView};
 use super::webhooks::{self, EventType};
-use crate::db::DbConnection;
+use crate::db::{Database, DbConnection};
 use crate::store::events::{self, EventRow};
 use crate::store::registrations::RegistrationStatus::{self, Cancelled};
 use crate::store::registrations::{self, RegistrationRow};
@@ -125,7 +125,7 @@ fn erase(
     // Frees and refills the seat like any cancellation; the cancellation email it
     // queues for the person is removed again by `forget` below, in this transaction.
     booking::cancel_registration(conn, &registration, now)?;
-    forget(conn, event, &registration.id, "erasure", now)?;
+    forget(conn, event, &registration, "erasure", now)?;
     // The id only: the audit trail must not keep what was erased.
     let entry = AuditEntry {
         event_id: Some(&event.id),
@@ -149,20 +149,53 @@ fn erase(
     })
 }
 
+/// The tables where an erasure or a retention run overwrites or deletes personal data:
+/// what [`after_erasure`] vacuums on PostgreSQL.
+pub const SCRUBBED_TABLES: &[&str] = &[
+    "registrations",
+    "outbox_emails",
+    "webhook_deliveries",
+    "idempotency_keys",
+];
+
+/// Once an erasure, a retention run or a purge of personal data has committed: takes the
+/// old versions of the rows out of the database files ([`Database::scrub`]: a WAL
+/// checkpoint on SQLite, `VACUUM` on PostgreSQL). The erasure itself is committed either
+/// way, so a scrub that could not finish is logged, not answered as an error; the next
+/// one takes what it left.
+pub async fn after_erasure(db: &Database) {
+    log_scrub(db.scrub(SCRUBBED_TABLES).await);
+}
+
+/// [`after_erasure`] for the CLI and the retention thread.
+pub fn after_erasure_blocking(db: &Database) {
+    log_scrub(db.scrub_blocking(SCRUBBED_TABLES));
+}
+
+fn log_scrub(outcome: Result<(), crate::db::DbError>) {
+    if let Err(error) = outcome {
+        tracing::warn!(%error, "erased data may remain in the database files until the next scrub");
+    }
+}
+
 /// Personal data out of the registration, the outbox, the webhook deliveries and the
-/// answers kept for retried requests; false when it was gone. Webhook receivers are told
+/// answers kept for retried requests (those naming the registration, and those holding
+/// its address); false when it was gone. Webhook receivers are told
 /// (`registration.erased`, with `reason`), so that they can forget the person too.
 fn forget(
     conn: &mut DbConnection,
     event: &EventRow,
-    id: &str,
+    registration: &RegistrationRow,
     reason: &str,
     now: NaiveDateTime,
 ) -> Result<bool, DomainError> {
+    let id = registration.id.as_str();
     let anonymised = registrations::anonymise(conn, id, now)?;
     outbox::forget_registration(conn, id, &registrations::erased_email(id))?;
     webhook_deliveries::forget_registration(conn, id)?;
     idempotency::forget_registration(conn, id)?;
+    // Answers to attempts to register the address again hold it without the id.
+    idempotency::forget_address(conn, &registration.email_normalized)?;
     if anonymised {
         let data = json!({ "reason": reason });
         webhooks::record(conn, event, EventType::RegistrationErased, Some(id), data, now)?;
@@ -195,7 +228,7 @@ pub fn anonymise_ended_events(
             .iter()
             .find(|e| e.id == registration.event_id)
             .expect("loaded above");
-        if forget(conn, event, &registration.id, "retention", now)? {
+        if forget(conn, event, &registration, "retention", now)? {
             anonymised.push(registration.event_id);
         }
     }

@@ -10,6 +10,7 @@ pub mod booking;
 pub mod catalog;
 pub mod checkin;
 pub mod country;
+pub mod duplicates;
 pub mod emails;
 pub mod erasure;
 pub mod error;

@@ -16,7 +16,7 @@ use crate::mail::content::{
 };
 use crate::store::events::EventRow;
 use crate::store::outbox::{self, NewOutboxRow, PENDING};
-use crate::store::registrations;
+use crate::store::registrations::{self, RegistrationRow};
 use crate::store::site_visits::SiteVisitRow;
 
 fn seat_info(seat: &SeatView) -> SeatInfo {
@@ -235,6 +235,54 @@ fn email(
             Messages::none(event, &view.id, now)
         },
     }
+}
+
+/// Queues the email telling the owner of an address that someone registered it again
+/// for the event (invariant 13): the link to the registration they have, and nothing
+/// looked up beyond the row (no seat, no calendar, no check-in code), so that the
+/// duplicate's answer costs about what a registration costs.
+pub fn queue_attempt_email(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    registration: &RegistrationRow,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    let kind = EmailKind::RegistrationAttempt;
+    let data = EmailData {
+        kind,
+        reason: None,
+        registration_id: registration.id.clone(),
+        language: registration.language.clone(),
+        event: event_info(event),
+        first_name: registration.first_name.clone(),
+        last_name: registration.last_name.clone(),
+        email: registration.email.clone(),
+        status: registration.status.as_str().to_owned(),
+        event_waitlist_position: None,
+        seat: None,
+        previous_visit: None,
+        calendar: CalendarUpdate::None,
+        ended_offer: None,
+        offer: None,
+        message: None,
+        reminder: None,
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let payload = serde_json::to_string(&data).expect("email data serialises");
+    let row = NewOutboxRow {
+        id: &id,
+        event_id: &event.id,
+        registration_id: Some(&registration.id),
+        kind: kind.as_str(),
+        recipient: &registration.email,
+        payload: &payload,
+        status: PENDING,
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+    };
+    outbox::insert(conn, &row)?;
+    Ok(())
 }
 
 /// Queues an email for a registration by id, from its current state.

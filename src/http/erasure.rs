@@ -41,6 +41,7 @@ pub async fn delete_registration(
             .db
             .write(move |conn| erasure::erase_registration(conn, &actor.name, &event, &id, now()))
             .await?;
+        erasure::after_erasure(&state.db).await;
         return Ok(HttpResponse::Ok().json(erased));
     }
     let actor = require_role(&req, &state, Role::Organiser).await?;

@@ -52,7 +52,7 @@ pub struct RegistrationAnswer {
         (RegistrationBody = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 201, description = "Registered (or the first answer again, for a retried Idempotency-Key)",
+        (status = 201, description = "Registered (or the first answer again, for a retried Idempotency-Key). An address that already has an active registration for the event gets the same answer — what a new registration would have been told, with an id and a manage link that open nothing — and no second registration is made; the address's owner is emailed the link to the registration they have (invariant 13)",
             body = RegistrationAnswer,
             headers(("Location" = String, description = "`/api/v1/manage/{token}`: the registration for its holder")),
             links(
@@ -61,7 +61,7 @@ pub struct RegistrationAnswer {
                 ("CancelByStaff" = (operation_id = "delete_registration",
                     parameters(("event" = "$request.path.event"), ("id" = "$response.body#/id")))),
             )),
-        (status = 409, description = "`duplicate-registration`: this email is already registered; `registration-closed`: outside the registration window", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration-closed`: outside the registration window", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn register(

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::problem::ApiError;
 use super::{AppState, EventRules};
+use crate::db::DbError;
 use crate::domain::booking::{self, Registered};
 use crate::domain::event_rules::find_event_with_visits;
 use crate::domain::idempotency::{self, Answer, IdempotencyKey};
@@ -40,6 +41,11 @@ pub async fn preference_rules(state: &AppState, event_slug: String) -> Result<Ar
 
 /// Registers from a body (JSON or form, as one object) in `lang`; with a `key`, a retry
 /// gets the first answer again (the registration as its holder sees it, status 201).
+///
+/// An address that already has an active registration for the event gets the same
+/// answer (invariant 13, `domain::duplicates`). Registered concurrently between the
+/// look-up and the insert (PostgreSQL), the unit of work is refused by the unique index
+/// and run again, when the look-up finds it.
 pub async fn register(
     state: &AppState,
     event_slug: String,
@@ -47,19 +53,40 @@ pub async fn register(
     key: Option<IdempotencyKey>,
     lang: Lang,
 ) -> Result<Answer<Registered>, ApiError> {
+    /// Runs of the unit of work: each that finds the address free again (cancelled
+    /// meanwhile) registers, and may meet a new concurrent registration in turn.
+    const ATTEMPTS: usize = 3;
     let rules = preference_rules(state, event_slug.clone()).await?;
     let input = NewRegistration::parse(body, &rules.as_preference_rules())?.in_language(lang);
-    let manage_key = state.manage_key.clone();
-    let answer = idempotency::write(
-        &state.db,
-        key,
-        201,
-        move |conn, now| booking::register_participant(conn, &manage_key, &event_slug, &input, now),
-        |registered| serde_json::to_value(&registered.view).unwrap_or_default(),
-    )
-    .await?;
-    if let Answer::Fresh(_) = answer {
+    let mut answer = Err(DomainError::DuplicateRegistration);
+    for _ in 0..ATTEMPTS {
+        let (input, slug, manage_key) = (input.clone(), event_slug.clone(), state.manage_key.clone());
+        answer = idempotency::write(
+            &state.db,
+            key.clone(),
+            201,
+            move |conn, now| booking::register_participant(conn, &manage_key, &slug, &input, now),
+            kept_answer,
+        )
+        .await;
+        if !matches!(answer, Err(DomainError::DuplicateRegistration)) {
+            break;
+        }
+    }
+    // Lost every race: busy, retry — never `duplicate-registration`, which would tell.
+    let answer = answer.map_err(|error| match error {
+        DomainError::DuplicateRegistration => {
+            DomainError::Storage(DbError::Conflict("the address changed hands meanwhile".into()))
+        }
+        other => other,
+    })?;
+    if let Answer::Fresh(Registered { duplicate: false, .. }) = answer {
         state.metrics.registrations.inc();
     }
     Ok(answer)
+}
+
+/// What is kept for a retry: the view (the manage link is derived again from its id).
+fn kept_answer(registered: &Registered) -> Value {
+    serde_json::to_value(&registered.view).unwrap_or_default()
 }

@@ -125,11 +125,6 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Tick the box to give your consent: we cannot register you without it.",
         "Cochez la case pour donner votre accord : sans lui, nous ne pouvons pas vous inscrire.",
     ),
-    (
-        "error.duplicate",
-        "This email address is already registered for this event. Your confirmation email holds the link to change or cancel that registration.",
-        "Cette adresse e-mail est déjà inscrite à cet événement. L'e-mail de confirmation contient le lien pour modifier ou annuler cette inscription.",
-    ),
     ("error.whole_number", "Enter a whole number.", "Saisissez un nombre entier."),
     ("error.other", "This value is not valid.", "Cette valeur n'est pas valable."),
     // Confirmation
@@ -143,6 +138,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "check_email",
         "We are sending a confirmation to {email}. It holds your personal link to view, change or cancel your registration.",
         "Nous envoyons une confirmation à {email}. Elle contient votre lien personnel pour consulter, modifier ou annuler votre inscription.",
+    ),
+    (
+        "already_registered_note",
+        "If this address was already registered for this event, no second registration is made: the email then holds the link to the registration you have, and the link below does not open.",
+        "Si cette adresse était déjà inscrite à cet événement, aucune seconde inscription n'est faite : l'e-mail contient alors le lien vers votre inscription, et le lien ci-dessous ne s'ouvre pas.",
     ),
     ("seat_assigned", "Your site visit: {visit}", "Votre visite : {visit}"),
     (

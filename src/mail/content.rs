@@ -18,6 +18,9 @@ pub enum EmailKind {
     Message,
     /// A reminder before the person's site visit (`EmailData::reminder`).
     Reminder,
+    /// Someone registered the person's address again for the same event: nothing
+    /// changed, here is the link to the registration they have (invariant 13).
+    RegistrationAttempt,
 }
 
 impl EmailKind {
@@ -29,6 +32,7 @@ impl EmailKind {
             Self::Cancelled => "cancelled",
             Self::Message => "message",
             Self::Reminder => "reminder",
+            Self::RegistrationAttempt => "registration_attempt",
         }
     }
 }

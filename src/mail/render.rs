@@ -97,6 +97,9 @@ impl Renderer {
         let message = data.message.as_ref().filter(|_| data.kind == EmailKind::Message);
         let code = RegistrationStatus::parse(&data.status)
             .filter(|status| status.shows_checkin_code() && message.is_none())
+            // The email about an attempt to register the address again carries the
+            // link only.
+            .filter(|_| data.kind != EmailKind::RegistrationAttempt)
             .map(|_| (self.checkin_code)(&data.registration_id));
         let qr_png = code.as_deref().and_then(|code| {
             CheckinQr::new(code)

@@ -67,6 +67,31 @@ pub fn forget_registration(conn: &mut DbConnection, registration_id: &str) -> Qu
     .execute(conn)
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()` (ASCII on SQLite: addresses are stored with an ASCII local part and a
+    /// Punycode domain).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Deletes every kept answer that holds this address, in any letter case: the answer to
+/// an attempt to register an address already registered (invariant 13) names no
+/// registration of the person, only their address.
+pub fn forget_address(conn: &mut DbConnection, email_normalized: &str) -> QueryResult<usize> {
+    let escaped = email_normalized
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    diesel::delete(
+        idempotency_keys::table.filter(
+            lower(idempotency_keys::response)
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        ),
+    )
+    .execute(conn)
+}
+
 /// Whether any answer is older than `before`.
 pub fn any_before(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

@@ -65,6 +65,23 @@ pub fn count_for_registration(conn: &mut DbConnection, registration_id: &str) ->
         .get_result(conn)
 }
 
+/// Whether the registration has an email of `kind` queued at or after `since` (sent or
+/// not): how often an email may go out is counted in the outbox itself.
+pub fn queued_since(
+    conn: &mut DbConnection,
+    registration_id: &str,
+    kind: &str,
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        outbox_emails::table
+            .filter(outbox_emails::registration_id.eq(registration_id))
+            .filter(outbox_emails::kind.eq(kind))
+            .filter(outbox_emails::created_at.ge(since)),
+    ))
+    .get_result(conn)
+}
+
 /// Claims up to `limit` due emails for `worker` until `lease_until`: pending ones whose
 /// time has come, and sending ones whose previous lease ran out (a worker died). On
 /// PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`, so concurrent

@@ -348,6 +348,35 @@ pub fn token(db: &Database, role: Role, name: &str) -> String {
         .unwrap()
 }
 
+/// Asserts the answer to a registration whose address already has an active registration
+/// for the event (invariant 13): a 201 shaped like a new registration's, whose manage
+/// link opens nothing (no second registration was made).
+pub fn assert_duplicate_answer(app: &TestApp, reply: &Reply) {
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let body = reply.json();
+    assert!(body["id"].is_string() && body["manage_url"].is_string(), "{body}");
+    let location = reply
+        .location
+        .as_deref()
+        .expect("a Location, like a new registration's");
+    assert_eq!(
+        app.get(location).status,
+        404,
+        "the duplicate's link opens nothing"
+    );
+}
+
+/// How many registrations the event has, as the organisers' list counts them.
+pub fn registrations_total(app: &TestApp, event: &str) -> i64 {
+    let reply = call(
+        ureq::get(&app.url(&format!("/api/v1/events/{event}/registrations")))
+            .set("Authorization", &format!("Bearer {}", app.organiser)),
+        None,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["total"].as_i64().unwrap()
+}
+
 /// A participant body with a unique email.
 pub fn participant(n: usize, preferences: &[&str]) -> Value {
     let country = ["BE", "IT", "PT", "PL", "DE"][n % 5];

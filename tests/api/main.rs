@@ -25,6 +25,7 @@ mod operations;
 mod organiser;
 mod outage;
 mod pages;
+mod privacy;
 mod queue;
 mod receiver;
 mod reliability;

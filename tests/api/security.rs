@@ -8,7 +8,9 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde_json::{json, Value};
 
-use crate::helpers::{call, concurrently, participant, Backend, Job, Reply, TestApp, DEMO_EVENT};
+use crate::helpers::{
+    assert_duplicate_answer, call, concurrently, participant, Backend, Job, Reply, TestApp, DEMO_EVENT,
+};
 
 crate::on_both_backends!(
     another_clients_idempotency_key_returns_nothing_of_theirs,
@@ -46,13 +48,24 @@ fn another_clients_idempotency_key_returns_nothing_of_theirs(backend: Backend) {
         .to_owned();
 
     // Another address, the same key and body: not the victim's stored answer. The request
-    // runs as its own, and the address is taken.
+    // runs as its own, and the address is taken: answered like a new registration
+    // (invariant 13), with a link of its own that opens nothing.
     let stranger = register_from(&app, "198.51.100.23", key, &victim);
-    stranger.problem(409, "duplicate-registration");
+    assert_duplicate_answer(&app, &stranger);
     assert!(!stranger.body.contains(&token), "{}", stranger.body);
-    assert_eq!(stranger.location, None);
-    // The same key with another body is not "already used" there: the key is not theirs.
-    let own = register_from(&app, "198.51.100.23", key, &participant(2, &["aperam-chatelet"]));
+    assert_ne!(stranger.location, first.location);
+    assert_ne!(stranger.json()["id"], first.json()["id"]);
+    // That answer is the stranger's own, kept under the key in their scope: the same key
+    // with another body is refused as any reuse is; a key of their own registers.
+    let reused = register_from(&app, "198.51.100.23", key, &participant(2, &["aperam-chatelet"]));
+    reused.problem(422, "validation-failed");
+    let own_key = "5f0c7d1e-0a51-4d8e-b0a4-2b9c55d7e002";
+    let own = register_from(
+        &app,
+        "198.51.100.23",
+        own_key,
+        &participant(2, &["aperam-chatelet"]),
+    );
     assert_eq!(own.status, 201, "{}", own.body);
     assert_ne!(own.json()["id"], first.json()["id"]);
 

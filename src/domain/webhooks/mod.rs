@@ -328,8 +328,9 @@ pub fn notice_messages(
         }
         (EmailKind::SeatChanged, _) => {}
         // Not changes of a registration: a message is `message.sent` of its own, and a
-        // reminder changes nothing.
-        (EmailKind::Message | EmailKind::Reminder, _) => {}
+        // reminder changes nothing; an attempt to register the address again changes
+        // nothing either.
+        (EmailKind::Message | EmailKind::Reminder | EmailKind::RegistrationAttempt, _) => {}
     }
     if notice.seat_changed {
         match (&seat, &previous) {

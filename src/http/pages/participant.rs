@@ -308,6 +308,9 @@ pub async fn register(
         Ok(Answer::Replayed { .. }) => {
             return Err(ApiError::Internal("a write without a key was replayed".into())).or_page(&page)
         }
+        // An address already registered gets this same page (invariant 13): what a new
+        // registration would have been told, with a link that opens nothing; the page
+        // says for everyone that the email then holds the right link.
         Ok(Answer::Fresh(registered)) => {
             let context = RegisteredPage::new(
                 lang,
@@ -319,12 +322,6 @@ pub async fn register(
         }
         Err(ApiError::Domain(DomainError::Validation(errors))) => {
             (StatusCode::UNPROCESSABLE_ENTITY, PageErrors::new(lang, &errors))
-        }
-        Err(ApiError::Domain(DomainError::DuplicateRegistration)) => {
-            let mut errors = PageErrors::default();
-            let message = lang.text("error.duplicate").unwrap_or_default().to_owned();
-            errors.add(lang, "email", message);
-            (StatusCode::CONFLICT, errors)
         }
         // The page shown again says when registration opens or closed.
         Err(ApiError::Domain(DomainError::RegistrationClosed(_))) => {

@@ -184,6 +184,22 @@ pub fn find_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Op
         .optional()
 }
 
+/// The event's active (not cancelled) registration with this normalised address: the one
+/// the unique index `registrations_active_email` lets exist.
+pub fn find_active_by_email(
+    conn: &mut DbConnection,
+    event_id: &str,
+    email_normalized: &str,
+) -> QueryResult<Option<RegistrationRow>> {
+    registrations::table
+        .filter(registrations::event_id.eq(event_id))
+        .filter(registrations::email_normalized.eq(email_normalized))
+        .filter(registrations::status.ne(CANCELLED))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Registrations whose address has a character outside ASCII: stored as typed before
 /// addresses were normalised (now the local part is ASCII and the domain Punycode).
 /// `octet_length` and `length` (in characters) are the same functions on both backends.
