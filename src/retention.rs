@@ -63,18 +63,39 @@ fn purge_expired_answers(db: &Database) -> Result<usize, DomainError> {
 }
 
 /// Anonymises everything due at `now`, a batch per transaction, then scrubs the old
-/// bytes from the database files once ([`erasure::after_erasure_blocking`]); returns how
-/// many.
+/// bytes from the database files once; returns how many.
 pub fn anonymise_due(
     db: &Database,
     after_days: u32,
     now: NaiveDateTime,
     stop: &AtomicBool,
 ) -> Result<usize, DomainError> {
+    in_batches_then_scrub(db, stop, |db| {
+        db.write_blocking(move |conn| erasure::anonymise_ended_events(conn, after_days, now, BATCH))
+    })
+}
+
+/// Deletes the webhook deliveries settled more than `days` days ago, a batch per
+/// transaction, then scrubs their old bytes (a payload may name the person); returns
+/// how many.
+pub fn purge_webhook_log(db: &Database, days: u32, stop: &AtomicBool) -> Result<usize, DomainError> {
+    in_batches_then_scrub(db, stop, |db| {
+        db.write_blocking(move |conn| endpoints::purge_log(conn, days, now(), BATCH))
+    })
+}
+
+/// Runs `batch` until it does nothing (or the thread is asked to stop), then scrubs the
+/// old bytes from the database files once ([`erasure::after_erasure_blocking`]) when
+/// anything was removed, even if a later batch failed; returns how many it removed.
+fn in_batches_then_scrub(
+    db: &Database,
+    stop: &AtomicBool,
+    batch: impl Fn(&Database) -> Result<usize, DomainError>,
+) -> Result<usize, DomainError> {
     let mut total = 0;
     let mut outcome = Ok(());
     while !stop.load(Ordering::SeqCst) {
-        match db.write_blocking(move |conn| erasure::anonymise_ended_events(conn, after_days, now, BATCH)) {
+        match batch(db) {
             Ok(0) => break,
             Ok(done) => total += done,
             Err(error) => {
@@ -83,23 +104,8 @@ pub fn anonymise_due(
             }
         }
     }
-    // What the batches committed before a failure is scrubbed all the same.
     if total > 0 {
         erasure::after_erasure_blocking(db);
     }
     outcome.map(|()| total)
-}
-
-/// Deletes the webhook deliveries settled more than `days` days ago, a batch per
-/// transaction; returns how many.
-pub fn purge_webhook_log(db: &Database, days: u32, stop: &AtomicBool) -> Result<usize, DomainError> {
-    let mut total = 0;
-    while !stop.load(Ordering::SeqCst) {
-        let done = db.write_blocking(move |conn| endpoints::purge_log(conn, days, now(), BATCH))?;
-        if done == 0 {
-            break;
-        }
-        total += done;
-    }
-    Ok(total)
 }
