@@ -163,6 +163,7 @@ fn forget(
     outbox::forget_registration(conn, id, &registrations::erased_email(id))?;
     webhook_deliveries::forget_registration(conn, id)?;
     idempotency::forget_registration(conn, id)?;
+    crate::store::questions::forget_registration(conn, id)?;
     if anonymised {
         let data = json!({ "reason": reason });
         webhooks::record(conn, event, EventType::RegistrationErased, Some(id), data, now)?;

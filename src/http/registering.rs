@@ -32,6 +32,7 @@ pub async fn preference_rules(state: &AppState, event_slug: String) -> Result<Ar
             Ok::<_, DomainError>(EventRules {
                 visit_slugs: visits.into_iter().map(|v| v.slug).collect(),
                 max_preferences: event.max_preferences.max(1) as usize,
+                questions: crate::domain::questions::list(conn, &event.id)?,
             })
         })
         .await?;
@@ -48,7 +49,8 @@ pub async fn register(
     lang: Lang,
 ) -> Result<Answer<Registered>, ApiError> {
     let rules = preference_rules(state, event_slug.clone()).await?;
-    let input = NewRegistration::parse(body, &rules.as_preference_rules())?.in_language(lang);
+    let input = NewRegistration::parse_with_questions(body, &rules.as_preference_rules(), &rules.questions)?
+        .in_language(lang);
     let manage_key = state.manage_key.clone();
     let answer = idempotency::write(
         &state.db,

@@ -132,6 +132,25 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("error.whole_number", "Enter a whole number.", "Saisissez un nombre entier."),
     ("error.other", "This value is not valid.", "Cette valeur n'est pas valable."),
+    // Answers to questions (docs/questions.md)
+    ("error.must_be_yes", "Tick the box: it is required.", "Cochez la case : elle est obligatoire."),
+    ("error.unknown_choice", "Choose from the list.", "Choisissez dans la liste."),
+    ("error.chosen_twice", "Choose each option only once.", "Ne choisissez chaque option qu'une seule fois."),
+    ("error.number", "Enter a number.", "Saisissez un nombre."),
+    ("error.at_least", "Enter at least {n}.", "Saisissez au moins {n}."),
+    ("error.at_most", "Enter at most {n}.", "Saisissez au plus {n}."),
+    ("error.choose_at_least", "Choose at least {n}.", "Choisissez-en au moins {n}."),
+    ("error.choose_at_most", "Choose at most {n}.", "Choisissez-en au plus {n}."),
+    ("error.date", "Enter a date as YYYY-MM-DD.", "Saisissez une date au format AAAA-MM-JJ."),
+    ("error.date_from", "Enter a date on or after {n}.", "Saisissez une date à partir du {n}."),
+    ("error.date_until", "Enter a date on or before {n}.", "Saisissez une date jusqu'au {n}."),
+    (
+        "error.not_asked_yet",
+        "This question is asked once you have a seat in its site visit.",
+        "Cette question est posée une fois que vous avez une place dans sa visite.",
+    ),
+    ("questions.yes", "Yes", "Oui"),
+    ("questions.no", "No", "Non"),
     // Confirmation
     ("registered_title", "Registration confirmed", "Inscription confirmée"),
     (

@@ -25,6 +25,7 @@ mod operations;
 mod organiser;
 mod outage;
 mod pages;
+mod questions;
 mod queue;
 mod receiver;
 mod reliability;

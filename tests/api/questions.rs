@@ -1,0 +1,752 @@
+//! Issue 20: registration questions (every kind checked at registration and through
+//! the manage link, visit questions asked only of the visit's seated people, the
+//! answers' deadline), the admin API, and the answers in exports with stable columns.
+
+use serde_json::{json, Value};
+
+use crate::browsing::Browser;
+use crate::helpers::{call, participant, send, Backend, Reply, TestApp};
+
+crate::on_both_backends!(
+    every_kind_is_checked_at_registration,
+    visit_questions_are_asked_only_after_seating_and_only_of_that_visit,
+    answers_change_until_the_deadline_only,
+    exports_keep_their_columns_after_a_label_change_and_count_per_visit,
+    the_admin_api_guards_ids_kinds_and_answered_choices,
+    the_form_takes_answers_with_errors_in_english_and_french,
+    erasure_deletes_the_answers,
+);
+
+const EVENT: &str = "q-event";
+
+/// An event with two visits (`steel` of 2 seats, `bio` of 5) and a question of every
+/// kind; `shoes` is asked of the `steel` visit's people only.
+fn event_with_questions(app: &TestApp, extra: Value) -> Vec<Value> {
+    app.create_event(EVENT, extra, &[("steel", 2), ("bio", 5)]);
+    let questions = [
+        json!({"id": "dinner", "kind": "yes_no", "label": {"en": "Dinner", "fr": "Dîner"}}),
+        json!({"id": "meal", "kind": "choice", "required": true, "label": {"en": "Meal", "fr": "Repas"},
+               "choices": [{"id": "standard", "en": "Standard", "fr": "Standard"},
+                           {"id": "vegetarian", "en": "Vegetarian", "fr": "Végétarien"}]}),
+        json!({"id": "allergies", "kind": "choices", "max": 2, "label": {"en": "Allergies"},
+               "choices": [{"id": "nuts", "en": "Nuts"}, {"id": "gluten", "en": "Gluten"},
+                           {"id": "lactose", "en": "Lactose"}]}),
+        json!({"id": "guests", "kind": "number", "min": 0, "max": 2.5, "label": {"en": "Guests"}}),
+        json!({"id": "home", "kind": "country", "label": {"en": "Country of residence"}}),
+        json!({"id": "arrival", "kind": "date", "min": "2030-05-30", "max": "2030-06-02",
+               "label": {"en": "Arrival"}}),
+        json!({"id": "note", "kind": "text", "max_length": 20, "label": {"en": "Note"}}),
+        json!({"id": "shoes", "kind": "yes_no", "required": true, "site_visits": ["steel"],
+               "label": {"en": "I will wear closed shoes", "fr": "Je porterai des chaussures fermées"}}),
+    ];
+    questions
+        .into_iter()
+        .map(|question| {
+            let reply = app.post_json(
+                &format!("/api/v1/events/{EVENT}/questions"),
+                &question,
+                Some(&app.admin),
+            );
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            assert_eq!(
+                reply.location.as_deref(),
+                Some(
+                    format!(
+                        "/api/v1/events/{EVENT}/questions/{}",
+                        question["id"].as_str().unwrap()
+                    )
+                    .as_str()
+                )
+            );
+            reply.json()
+        })
+        .collect()
+}
+
+fn with_answers(n: usize, preferences: &[&str], answers: Value) -> Value {
+    let mut body = participant(n, preferences);
+    body["answers"] = answers;
+    body
+}
+
+/// The token of a registration's manage link.
+fn token_of(reply: &Reply) -> String {
+    let url = reply.json()["manage_url"].as_str().unwrap().to_owned();
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+fn manage(app: &TestApp, token: &str) -> Value {
+    let reply = app.get(&format!("/api/v1/manage/{token}"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+fn patch_manage(app: &TestApp, token: &str, body: &Value) -> Reply {
+    send(
+        ureq::patch(&app.url(&format!("/api/v1/manage/{token}"))),
+        "application/json",
+        &body.to_string(),
+        None,
+    )
+}
+
+fn admin_get(app: &TestApp, path: &str, token: &str) -> Reply {
+    call(
+        ureq::get(&app.url(path)).set("Authorization", &format!("Bearer {token}")),
+        None,
+    )
+}
+
+fn field_errors(reply: &Reply) -> Value {
+    reply.problem(422, "validation-failed")["errors"].clone()
+}
+
+fn every_kind_is_checked_at_registration(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    event_with_questions(&app, json!({}));
+    let path = format!("/api/v1/events/{EVENT}/registrations");
+
+    // Bad answers of every kind, each reported under `answers.{id}`.
+    let bad = app.register(
+        EVENT,
+        &with_answers(
+            1,
+            &["bio"],
+            json!({
+                "dinner": "perhaps", "meal": "fish", "allergies": ["nuts", "gluten", "lactose"],
+                "guests": 3, "home": "XX", "arrival": "05/06/2030", "note": "x".repeat(21),
+                "mystery": "?"
+            }),
+        ),
+    );
+    let errors = field_errors(&bad);
+    for (field, fragment) in [
+        ("answers.dinner", "true or false"),
+        ("answers.meal", "not one of the choices"),
+        ("answers.allergies", "at most 2"),
+        ("answers.guests", "at most 2.5"),
+        ("answers.home", "ISO 3166-1"),
+        ("answers.arrival", "YYYY-MM-DD"),
+        ("answers.note", "at most 20 characters"),
+        ("answers.mystery", "not a known field"),
+    ] {
+        let messages = errors[field].to_string();
+        assert!(messages.contains(fragment), "{field}: {errors}");
+    }
+    // A required question unanswered, wrong types, bounds from below.
+    let bad = app.register(
+        EVENT,
+        &with_answers(
+            1,
+            &["bio"],
+            json!({"guests": -1, "arrival": "2030-05-01", "allergies": ["nuts", "nuts"], "dinner": 3}),
+        ),
+    );
+    let errors = field_errors(&bad);
+    assert_eq!(errors["answers.meal"], json!(["is required"]), "{errors}");
+    assert_eq!(errors["answers.guests"], json!(["must be at least 0"]));
+    assert_eq!(
+        errors["answers.arrival"],
+        json!(["must be on or after 2030-05-30"])
+    );
+    assert!(errors["answers.allergies"].to_string().contains("more than once"));
+    assert!(errors["answers.dinner"].to_string().contains("true or false"));
+    // No answers at all: the required one is missing.
+    let bad = app.register(EVENT, &participant(1, &["bio"]));
+    assert_eq!(field_errors(&bad)["answers.meal"], json!(["is required"]));
+    // Nothing was written by the refusals.
+    let list = admin_get(
+        &app,
+        &format!("/api/v1/events/{EVENT}/registrations"),
+        &app.organiser,
+    );
+    assert_eq!(list.json()["total"], 0, "{}", list.body);
+
+    // Good answers are kept in their canonical form.
+    let good = app.register(
+        EVENT,
+        &with_answers(
+            1,
+            &["bio"],
+            json!({
+                "dinner": "yes", "meal": "vegetarian", "allergies": ["lactose", "nuts"],
+                "guests": "1.5", "home": " it ", "arrival": "2030-06-01", "note": "  late  "
+            }),
+        ),
+    );
+    assert_eq!(good.status, 201, "{}", good.body);
+    let _ = path;
+    let view = manage(&app, &token_of(&good));
+    let answers: Value = view["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["id"].as_str().unwrap().to_owned(), q["answer"].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    assert_eq!(
+        answers,
+        json!({
+            "dinner": true, "meal": "vegetarian", "allergies": ["nuts", "lactose"], "guests": 1.5,
+            "home": "IT", "arrival": "2030-06-01", "note": "late"
+        }),
+        "a bio person is not asked the steel question: {view}"
+    );
+    assert_eq!(view["missing"], json!([]));
+    assert_eq!(view["answers_open"], true);
+}
+
+fn visit_questions_are_asked_only_after_seating_and_only_of_that_visit(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    event_with_questions(&app, json!({}));
+    let meal = json!({"meal": "standard"});
+    // Not at registration, even by someone who ranks the visit first.
+    let early = app.register(
+        EVENT,
+        &with_answers(1, &["steel"], json!({"meal": "standard", "shoes": true})),
+    );
+    assert!(
+        field_errors(&early)["answers.shoes"]
+            .to_string()
+            .contains("once you hold a seat"),
+        "{}",
+        early.body
+    );
+    // Two seats in steel, then a third person waits for it.
+    let seated = app.register(EVENT, &with_answers(1, &["steel"], meal.clone()));
+    assert_eq!(seated.status, 201, "{}", seated.body);
+    let other = app.register(EVENT, &with_answers(2, &["steel"], meal.clone()));
+    assert_eq!(other.status, 201);
+    let waiting = app.register(EVENT, &with_answers(3, &["steel", "bio"], meal.clone()));
+    let bio = app.register(EVENT, &with_answers(4, &["bio"], meal.clone()));
+    assert_eq!(waiting.json()["site_visit"]["slug"], "bio", "{}", waiting.body);
+
+    let seated = token_of(&seated);
+    let view = manage(&app, &seated);
+    let ids: Vec<&str> = view["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"shoes"), "{view}");
+    assert_eq!(view["missing"], json!(["shoes"]));
+    let shoes = view["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "shoes")
+        .unwrap();
+    assert_eq!(shoes["site_visits"], json!(["steel"]));
+    assert_eq!(shoes["label"]["fr"], "Je porterai des chaussures fermées");
+
+    // A required yes/no must be answered yes; nothing else changes with a refusal.
+    let no = patch_manage(
+        &app,
+        &seated,
+        &json!({"answers": {"shoes": false, "dinner": true}}),
+    );
+    assert_eq!(
+        field_errors(&no)["answers.shoes"],
+        json!(["must be answered yes"])
+    );
+    let view = manage(&app, &seated);
+    let dinner = view["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "dinner")
+        .unwrap();
+    assert_eq!(dinner["answer"], Value::Null, "a refused change changes nothing");
+    let yes = patch_manage(&app, &seated, &json!({"answers": {"shoes": true}}));
+    assert_eq!(yes.status, 200, "{}", yes.body);
+    assert_eq!(yes.json()["missing"], json!([]));
+    // The ranking is unchanged by an answers-only change; meal answered at registration stays.
+    assert_eq!(yes.json()["preferences"], json!(["steel"]));
+    let meal_answer = yes.json()["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "meal")
+        .unwrap()["answer"]
+        .clone();
+    assert_eq!(meal_answer, "standard");
+
+    // People of another visit are neither asked nor allowed to answer it.
+    for token in [token_of(&waiting), token_of(&bio)] {
+        let view = manage(&app, &token);
+        assert!(!view["questions"].to_string().contains("\"shoes\""), "{view}");
+        let refused = patch_manage(&app, &token, &json!({"answers": {"shoes": true}}));
+        assert!(field_errors(&refused)["answers.shoes"]
+            .to_string()
+            .contains("once you hold a seat"));
+    }
+    // A required event question cannot be cleared; an optional one can.
+    let cleared = patch_manage(&app, &seated, &json!({"answers": {"meal": null}}));
+    assert_eq!(field_errors(&cleared)["answers.meal"], json!(["is required"]));
+    patch_manage(&app, &seated, &json!({"answers": {"dinner": "on"}}));
+    let cleared = patch_manage(&app, &seated, &json!({"answers": {"dinner": null}}));
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    let dinner = cleared.json()["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "dinner")
+        .unwrap()["answer"]
+        .clone();
+    assert_eq!(dinner, Value::Null);
+}
+
+fn answers_change_until_the_deadline_only(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    // Registration is open, answers closed yesterday.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    event_with_questions(&app, json!({"answers_close_at": yesterday}));
+    let reply = app.register(EVENT, &with_answers(1, &["bio"], json!({"meal": "standard"})));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let token = token_of(&reply);
+    assert_eq!(manage(&app, &token)["answers_open"], false);
+    let late = patch_manage(&app, &token, &json!({"answers": {"meal": "vegetarian"}}));
+    let problem = late.problem(409, "answers-closed");
+    assert!(problem["detail"].as_str().unwrap().contains("until"), "{problem}");
+    // The ranking still changes (its own window), and the answer stayed.
+    let ranking = patch_manage(&app, &token, &json!({"preferences": ["steel"]}));
+    assert_eq!(ranking.status, 200, "{}", ranking.body);
+    let meal = ranking.json()["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["id"] == "meal")
+        .unwrap()["answer"]
+        .clone();
+    assert_eq!(meal, "standard");
+}
+
+fn csv_lines(app: &TestApp, path: &str) -> Vec<Vec<String>> {
+    let reply = admin_get(app, path, &app.admin);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let text = reply.body.trim_start_matches('\u{feff}');
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+fn exports_keep_their_columns_after_a_label_change_and_count_per_visit(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    event_with_questions(&app, json!({}));
+    let people = [
+        (
+            1,
+            "steel",
+            json!({"meal": "vegetarian", "dinner": true, "allergies": ["nuts", "gluten"]}),
+        ),
+        (2, "steel", json!({"meal": "standard", "dinner": false})),
+        (3, "bio", json!({"meal": "vegetarian", "home": "pt"})),
+        (4, "bio", json!({"meal": "vegetarian", "dinner": true})),
+        (5, "bio", json!({"meal": "standard"})),
+    ];
+    let mut tokens = Vec::new();
+    for (n, visit, answers) in people {
+        let reply = app.register(EVENT, &with_answers(n, &[visit], answers));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        tokens.push(token_of(&reply));
+    }
+    assert_eq!(
+        patch_manage(&app, &tokens[0], &json!({"answers": {"shoes": "yes"}})).status,
+        200
+    );
+    let attendees = format!("/api/v1/events/{EVENT}/exports/attendees");
+    let before = csv_lines(&app, &attendees);
+    let header = &before[0];
+    let answer_columns: Vec<&str> = header
+        .iter()
+        .skip_while(|c| !c.starts_with("q:"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        answer_columns,
+        [
+            "q:dinner",
+            "q:meal",
+            "q:allergies",
+            "q:guests",
+            "q:home",
+            "q:arrival",
+            "q:note",
+            "q:shoes"
+        ]
+    );
+    let column = |name: &str| header.iter().position(|c| c == name).unwrap();
+    let first = before
+        .iter()
+        .find(|l| l[column("email")] == "participant1@example.org")
+        .unwrap();
+    assert_eq!(first[column("q:meal")], "vegetarian", "choice ids, not labels");
+    assert_eq!(first[column("q:allergies")], "nuts;gluten");
+    assert_eq!(first[column("q:dinner")], "yes");
+    assert_eq!(first[column("q:shoes")], "yes");
+
+    // Relabel, reorder and re-require: the columns stay where they were.
+    for (id, change) in [
+        (
+            "meal",
+            json!({"label": {"en": "Menu", "fr": "Menu"}, "position": 99}),
+        ),
+        ("dinner", json!({"position": 50, "required": false})),
+    ] {
+        let reply = send(
+            ureq::patch(&app.url(&format!("/api/v1/events/{EVENT}/questions/{id}"))),
+            "application/json",
+            &change.to_string(),
+            Some(&app.admin),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let listed = admin_get(&app, &format!("/api/v1/events/{EVENT}/questions"), &app.organiser).json();
+    assert_eq!(
+        listed.as_array().unwrap().last().unwrap()["id"],
+        "meal",
+        "asked last now"
+    );
+    assert_eq!(listed.as_array().unwrap().last().unwrap()["label"]["en"], "Menu");
+    let after = csv_lines(&app, &attendees);
+    assert_eq!(after[0], before[0], "the header does not move");
+    assert_eq!(after, before, "nor does any cell");
+    // The workbook has the same columns.
+    let xlsx = admin_get(&app, &format!("{attendees}?format=xlsx"), &app.admin);
+    assert_eq!(xlsx.status, 200);
+
+    // Counts per visit: JSON.
+    let counts = admin_get(
+        &app,
+        &format!("/api/v1/events/{EVENT}/exports/answers?by=site_visit&format=json"),
+        &app.admin,
+    );
+    assert_eq!(counts.status, 200, "{}", counts.body);
+    let counts = counts.json();
+    let visit = |slug: &str| {
+        counts["site_visits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["site_visit"] == slug)
+            .unwrap()
+            .clone()
+    };
+    let question = |visit: &Value, id: &str| {
+        visit["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["question"] == id)
+            .cloned()
+    };
+    let count_of = |q: &Value, value: &str| {
+        q["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["value"] == value)
+            .map(|c| c["count"].as_i64().unwrap())
+    };
+    let steel = visit("steel");
+    let bio = visit("bio");
+    assert_eq!(steel["seated"], 2);
+    assert_eq!(bio["seated"], 3);
+    let meal = question(&bio, "meal").unwrap();
+    assert_eq!(count_of(&meal, "vegetarian"), Some(2));
+    assert_eq!(count_of(&meal, "standard"), Some(1));
+    assert_eq!(
+        (meal["answered"].as_i64(), meal["unanswered"].as_i64()),
+        (Some(3), Some(0))
+    );
+    let dinner = question(&bio, "dinner").unwrap();
+    assert_eq!(
+        (count_of(&dinner, "yes"), count_of(&dinner, "no")),
+        (Some(1), Some(0))
+    );
+    assert_eq!(dinner["unanswered"], 2);
+    let shoes = question(&steel, "shoes").unwrap();
+    assert_eq!(
+        (count_of(&shoes, "yes"), shoes["unanswered"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert!(question(&bio, "shoes").is_none(), "not a bio question");
+    let allergies = question(&steel, "allergies").unwrap();
+    assert_eq!(
+        (count_of(&allergies, "nuts"), count_of(&allergies, "lactose")),
+        (Some(1), Some(0))
+    );
+    assert!(question(&steel, "note").is_none(), "free text is not counted");
+    let home = question(&bio, "home").unwrap();
+    assert_eq!(count_of(&home, "PT"), Some(1));
+
+    // CSV: one line per visit, question and value.
+    let lines = csv_lines(
+        &app,
+        &format!("/api/v1/events/{EVENT}/exports/answers?by=site_visit"),
+    );
+    assert_eq!(
+        lines[0],
+        [
+            "site_visit",
+            "name",
+            "seated",
+            "question",
+            "answered",
+            "unanswered",
+            "value",
+            "count"
+        ]
+    );
+    assert!(
+        lines.contains(
+            &["bio", "Visit bio", "3", "meal", "3", "0", "vegetarian", "2"]
+                .map(String::from)
+                .to_vec()
+        ),
+        "{lines:?}"
+    );
+    // A cancelled person leaves the counts.
+    let gone = send(
+        ureq::delete(&app.url(&format!("/api/v1/manage/{}", tokens[3]))),
+        "application/json",
+        "",
+        None,
+    );
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    let counts = admin_get(
+        &app,
+        &format!("/api/v1/events/{EVENT}/exports/answers?format=json"),
+        &app.admin,
+    )
+    .json();
+    let bio = counts["site_visits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["site_visit"] == "bio")
+        .unwrap()
+        .clone();
+    let meal = bio["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["question"] == "meal")
+        .unwrap()
+        .clone();
+    assert_eq!(count_of(&meal, "vegetarian"), Some(1));
+    // Admins only, and known parameters only.
+    assert_eq!(
+        admin_get(
+            &app,
+            &format!("/api/v1/events/{EVENT}/exports/answers"),
+            &app.organiser
+        )
+        .status,
+        403
+    );
+    admin_get(
+        &app,
+        &format!("/api/v1/events/{EVENT}/exports/answers?by=country"),
+        &app.admin,
+    )
+    .problem(422, "validation-failed");
+}
+
+fn the_admin_api_guards_ids_kinds_and_answered_choices(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    event_with_questions(&app, json!({}));
+    let questions = format!("/api/v1/events/{EVENT}/questions");
+    // Organisers read, only admins write.
+    assert_eq!(admin_get(&app, &questions, &app.organiser).status, 200);
+    let body = json!({"id": "extra", "kind": "text", "label": {"en": "Extra"}});
+    assert_eq!(app.post_json(&questions, &body, Some(&app.organiser)).status, 403);
+    // Bad descriptions are field errors.
+    let bad = app.post_json(
+        &questions,
+        &json!({"id": "Bad Id", "kind": "colour", "label": {}, "choices": [{"id": "x", "en": "X"}]}),
+        Some(&app.admin),
+    );
+    let errors = field_errors(&bad);
+    for field in ["id", "kind", "label"] {
+        assert!(errors.get(field).is_some(), "{field}: {errors}");
+    }
+    let taken = app.post_json(
+        &questions,
+        &json!({"id": "meal", "kind": "text", "label": {"en": "x"}}),
+        Some(&app.admin),
+    );
+    assert_eq!(field_errors(&taken)["id"], json!(["is already taken"]));
+    let no_choices = app.post_json(
+        &questions,
+        &json!({"id": "pick", "kind": "choice", "label": {"en": "x"}}),
+        Some(&app.admin),
+    );
+    assert!(field_errors(&no_choices)["choices"]
+        .to_string()
+        .contains("at least one"));
+
+    let reply = app.register(EVENT, &with_answers(1, &["bio"], json!({"meal": "vegetarian"})));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let patch = |id: &str, change: Value| {
+        send(
+            ureq::patch(&app.url(&format!("{questions}/{id}"))),
+            "application/json",
+            &change.to_string(),
+            Some(&app.admin),
+        )
+    };
+    // The kind and id never change.
+    assert!(field_errors(&patch("meal", json!({"kind": "text"})))["kind"].is_array());
+    // A chosen choice stays; an unchosen one may go, new ones and new labels come.
+    let removed = patch("meal", json!({"choices": [{"id": "standard", "en": "Standard"}]}));
+    assert!(field_errors(&removed)["choices"]
+        .to_string()
+        .contains("vegetarian"));
+    let changed = patch(
+        "meal",
+        json!({"choices": [{"id": "vegetarian", "en": "Veggie", "fr": "Végé"}, {"id": "vegan", "en": "Vegan"}]}),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.json()["choices"][0]["en"], "Veggie");
+    // Answered questions are not deleted; unanswered ones are.
+    let refused = send(
+        ureq::delete(&app.url(&format!("{questions}/meal"))),
+        "application/json",
+        "",
+        Some(&app.admin),
+    );
+    refused.problem(409, "question-in-use");
+    let deleted = send(
+        ureq::delete(&app.url(&format!("{questions}/note"))),
+        "application/json",
+        "",
+        Some(&app.admin),
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(
+        send(
+            ureq::delete(&app.url(&format!("{questions}/note"))),
+            "application/json",
+            "",
+            Some(&app.admin)
+        )
+        .status,
+        404
+    );
+    // The new question is asked at once (the rules cache is forgotten).
+    let added = app.post_json(
+        &questions,
+        &json!({"id": "badge", "kind": "text", "required": true, "label": {"en": "Name on the badge"}}),
+        Some(&app.admin),
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    let missing = app.register(EVENT, &with_answers(2, &["bio"], json!({"meal": "vegan"})));
+    assert_eq!(field_errors(&missing)["answers.badge"], json!(["is required"]));
+    // Each change is in the audit trail.
+    let audit = admin_get(&app, &format!("/api/v1/events/{EVENT}/audit"), &app.admin);
+    for action in ["question.create", "question.update", "question.delete"] {
+        assert!(audit.body.contains(action), "{action}: {}", audit.body);
+    }
+}
+
+fn the_form_takes_answers_with_errors_in_english_and_french(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    event_with_questions(&app, json!({}));
+    let form = |email: &'static str, meal: &'static str, guests: &'static str| {
+        vec![
+            ("first_name", "Sophie"),
+            ("last_name", "Bourez"),
+            ("email", email),
+            ("organisation", "Wagralim"),
+            ("country", "BE"),
+            ("preferences", "bio"),
+            ("consent", "on"),
+            ("answers[meal]", meal),
+            ("answers[dinner]", "no"),
+            ("answers[dinner]", "on"),
+            ("answers[allergies]", "nuts"),
+            ("answers[allergies]", "gluten"),
+            ("answers[guests]", guests),
+        ]
+    };
+    for (browser, expected) in [
+        (Browser::new(&app), ["Enter a number.", "Choose from the list."]),
+        (
+            Browser::french(&app),
+            ["Saisissez un nombre.", "Choisissez dans la liste."],
+        ),
+    ] {
+        browser.get(&format!("/events/{EVENT}"));
+        let page = browser.submit(
+            &format!("/events/{EVENT}/register"),
+            &form("sophie@example.org", "fish", "two"),
+        );
+        assert_eq!(page.status, 422, "{}", page.body);
+        for message in expected {
+            page.assert_contains(message);
+        }
+    }
+    let browser = Browser::new(&app);
+    browser.get(&format!("/events/{EVENT}"));
+    let page = browser.submit(
+        &format!("/events/{EVENT}/register"),
+        &form("sophie@example.org", "vegetarian", "2"),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    let attendees = csv_lines(&app, &format!("/api/v1/events/{EVENT}/exports/attendees"));
+    let header = &attendees[0];
+    let cell = |name: &str| attendees[1][header.iter().position(|c| c == name).unwrap()].clone();
+    assert_eq!(cell("q:meal"), "vegetarian");
+    assert_eq!(cell("q:dinner"), "yes", "the checkbox after its hidden `no`");
+    assert_eq!(cell("q:allergies"), "nuts;gluten");
+    assert_eq!(cell("q:guests"), "2");
+}
+
+fn erasure_deletes_the_answers(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    event_with_questions(&app, json!({}));
+    let reply = app.register(
+        EVENT,
+        &with_answers(
+            1,
+            &["bio"],
+            json!({"meal": "vegetarian", "note": "Wheelchair-7731"}),
+        ),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let erased = send(
+        ureq::delete(&app.url(&format!("/api/v1/events/{EVENT}/registrations/{id}?erase=true"))),
+        "application/json",
+        "",
+        Some(&app.admin),
+    );
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    let left: i64 = app
+        .server
+        .db
+        .read_blocking(move |conn| {
+            use diesel::prelude::*;
+            use rallypoint::db::schema::answers;
+            answers::table
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(rallypoint::domain::DomainError::from)
+        })
+        .unwrap();
+    assert_eq!(left, 0, "the person's answers are gone");
+    // The counts no longer hold them either.
+    let counts = admin_get(
+        &app,
+        &format!("/api/v1/events/{EVENT}/exports/answers?format=json"),
+        &app.admin,
+    )
+    .json();
+    assert!(!counts.to_string().contains("\"count\":1"), "{counts}");
+}
