@@ -118,7 +118,9 @@ pub fn register_participant(
                 Known::New { position: None },
             )?;
             let hooks = super::webhooks::may_have_subscribers(conn)?;
-            let email = notify::registered_email(&event, &visits, &view, hooks, now);
+            // A new registration has answered no visit's question yet.
+            let pending = super::questions::visit_has_questions(conn, &event.id, first)?;
+            let email = notify::registered_email(&event, &visits, &view, hooks, pending, now);
             Some((view, email))
         }
         None => None,

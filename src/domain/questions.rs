@@ -670,6 +670,17 @@ pub fn visit_questions_pending(
     Ok(scoped.iter().any(|q| !given.iter().any(|(id, _)| *id == q.id)))
 }
 
+/// Whether the visit (an id) has questions of its own (asked once seated there).
+pub fn visit_has_questions(
+    conn: &mut DbConnection,
+    event_id: &str,
+    visit: &str,
+) -> Result<bool, DomainError> {
+    Ok(list(conn, event_id)?
+        .iter()
+        .any(|q| !q.is_event_wide() && q.applies_to(Some(visit))))
+}
+
 /// Question ids: lower-case letters, digits, `_` and `-`, starting with a letter (they
 /// name form fields, JSON keys and export columns).
 fn check_question_id(fields: &mut Fields, field: &str) -> Option<String> {

@@ -170,6 +170,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(participant::change_choices),
         )
         .route(
+            "/manage/{token}/answers",
+            web::post().to(participant::change_answers),
+        )
+        .route(
             "/manage/{token}/cancel",
             web::get().to(participant::confirm_cancel),
         )

@@ -151,6 +151,25 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("questions.yes", "Yes", "Oui"),
     ("questions.no", "No", "Non"),
+    ("questions_heading", "A few questions", "Quelques questions"),
+    ("questions.choose", "Choose…", "Choisissez…"),
+    (
+        "questions_missing",
+        "Some questions still need an answer: please answer them below.",
+        "Certaines questions attendent encore une réponse : merci d'y répondre ci-dessous.",
+    ),
+    ("answers_until", "You can change your answers until {when}.", "Vous pouvez modifier vos réponses jusqu'au {when}."),
+    (
+        "answers_closed",
+        "Answers can no longer be changed. Contact the organisers if something is wrong.",
+        "Les réponses ne peuvent plus être modifiées. Contactez les organisateurs en cas d'erreur.",
+    ),
+    ("submit_answers", "Save my answers", "Enregistrer mes réponses"),
+    (
+        "flash.answers_saved",
+        "Your answers are saved.",
+        "Vos réponses sont enregistrées.",
+    ),
     // Confirmation
     ("registered_title", "Registration confirmed", "Inscription confirmée"),
     (

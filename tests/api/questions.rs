@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::browsing::Browser;
 use crate::helpers::{call, participant, send, Backend, Reply, TestApp};
+use crate::smtp::SmtpServer;
 
 crate::on_both_backends!(
     every_kind_is_checked_at_registration,
@@ -15,6 +16,8 @@ crate::on_both_backends!(
     the_admin_api_guards_ids_kinds_and_answered_choices,
     the_form_takes_answers_with_errors_in_english_and_french,
     erasure_deletes_the_answers,
+    the_pages_ask_the_questions_and_take_the_visit_answers,
+    the_confirmation_email_asks_for_the_visit_answers,
 );
 
 const EVENT: &str = "q-event";
@@ -749,4 +752,125 @@ fn erasure_deletes_the_answers(backend: Backend) {
     )
     .json();
     assert!(!counts.to_string().contains("\"count\":1"), "{counts}");
+}
+
+fn the_pages_ask_the_questions_and_take_the_visit_answers(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    event_with_questions(&app, json!({}));
+    // The form asks the event-wide questions, each labelled, never the visit's.
+    let browser = Browser::new(&app);
+    let form = browser.get(&format!("/events/{EVENT}"));
+    assert_eq!(form.status, 200, "{}", form.body);
+    form.assert_contains(r#"<label for="answers.meal">Meal</label>"#);
+    form.assert_contains(r#"name="answers[meal]""#);
+    form.assert_contains(r#"<input type="hidden" name="answers[dinner]" value="no">"#);
+    form.assert_contains(r#"id="answers.allergies-nuts" name="answers[allergies]" value="nuts""#);
+    form.assert_lacks("answers[shoes]");
+    let french = Browser::french(&app).get(&format!("/events/{EVENT}"));
+    french.assert_contains(r#"<label for="answers.meal">Repas</label>"#);
+
+    // The manage page of a person seated in steel asks the shoes question.
+    let seated = app.register(EVENT, &with_answers(1, &["steel"], json!({"meal": "standard"})));
+    let token = token_of(&seated);
+    let manage_path = format!("/manage/{token}");
+    let browser = Browser::new(&app);
+    let page = browser.get(&manage_path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.assert_contains(r#"id="questions-missing""#);
+    page.assert_contains("I will wear closed shoes");
+    page.assert_contains(&format!(r#"{token}/answers" class="form""#));
+    // An unticked box (its hidden `no` only) is refused: the answer must be yes.
+    let refused = browser.submit(
+        &format!("{manage_path}/answers"),
+        &[("answers[shoes]", "no"), ("answers[meal]", "standard")],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    refused.assert_contains("Tick the box: it is required.");
+    let french = Browser::french(&app);
+    french
+        .get(&manage_path)
+        .assert_contains("Je porterai des chaussures fermées");
+    let refused = french.submit(&format!("{manage_path}/answers"), &[("answers[shoes]", "no")]);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    refused.assert_contains("Cochez la case : elle est obligatoire.");
+    // Ticked: saved, and nothing is missing any more.
+    let saved = browser.submit(
+        &format!("{manage_path}/answers"),
+        &[
+            ("answers[shoes]", "no"),
+            ("answers[shoes]", "on"),
+            ("answers[meal]", "vegetarian"),
+        ],
+    );
+    let page = browser.follow(saved);
+    page.assert_contains("Your answers are saved.");
+    page.assert_lacks(r#"id="questions-missing""#);
+    let view = manage(&app, &token);
+    assert_eq!(view["missing"], json!([]));
+    let answer = |id: &str| {
+        view["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["id"] == id)
+            .unwrap()["answer"]
+            .clone()
+    };
+    assert_eq!(
+        (answer("shoes"), answer("meal")),
+        (json!(true), json!("vegetarian"))
+    );
+    // A bio person's page has no shoes question.
+    let bio = app.register(EVENT, &with_answers(2, &["bio"], json!({"meal": "standard"})));
+    Browser::new(&app)
+        .get(&format!("/manage/{}", token_of(&bio)))
+        .assert_lacks("closed shoes");
+}
+
+fn the_confirmation_email_asks_for_the_visit_answers(backend: Backend) {
+    let smtp = SmtpServer::start();
+    let url = smtp.url();
+    let app = TestApp::spawn_with(backend, move |settings| settings.mail.smtp_url = url);
+    event_with_questions(&app, json!({}));
+    let steel = app.register(EVENT, &with_answers(1, &["steel"], json!({"meal": "standard"})));
+    assert_eq!(steel.status, 201, "{}", steel.body);
+    let bio = app.register(EVENT, &with_answers(2, &["bio"], json!({"meal": "standard"})));
+    assert_eq!(bio.status, 201, "{}", bio.body);
+    let french = call(
+        ureq::post(&app.url(&format!("/api/v1/events/{EVENT}/registrations"))).set("Accept-Language", "fr"),
+        Some((
+            "application/json",
+            &with_answers(3, &["steel"], json!({"meal": "standard"})).to_string(),
+        )),
+    );
+    assert_eq!(french.status, 201, "{}", french.body);
+    smtp.wait_for(3, std::time::Duration::from_secs(30));
+    let to_steel = &smtp.to("participant1@example.org")[0];
+    assert!(
+        to_steel.text().contains("Your site visit has questions for you"),
+        "{}",
+        to_steel.text()
+    );
+    assert!(to_steel.html().contains("#questions"), "{}", to_steel.html());
+    let to_bio = &smtp.to("participant2@example.org")[0];
+    assert!(!to_bio.text().contains("questions for you"), "{}", to_bio.text());
+    let to_french = &smtp.to("participant3@example.org")[0];
+    assert!(
+        to_french
+            .text()
+            .contains("Votre visite a des questions pour vous"),
+        "{}",
+        to_french.text()
+    );
+    // Once answered, the next email no longer asks.
+    let token = token_of(&steel);
+    assert_eq!(
+        patch_manage(&app, &token, &json!({"answers": {"shoes": true}})).status,
+        200
+    );
+    let changed = patch_manage(&app, &token, &json!({"preferences": ["steel", "bio"]}));
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    smtp.wait_for(4, std::time::Duration::from_secs(30));
+    let update = smtp.to("participant1@example.org").pop().unwrap();
+    assert!(!update.text().contains("questions for you"), "{}", update.text());
 }
