@@ -559,7 +559,7 @@ pub struct QuestionAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_length: Option<i32>,
     /// The answer given (a string, number, boolean or list of choice ids); null: none.
-    #[schema(value_type = Object, nullable = true)]
+    #[schema(value_type = Value)]
     pub answer: Option<Value>,
 }
 

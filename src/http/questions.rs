@@ -171,9 +171,9 @@ pub struct NewQuestionBody {
     /// Site-visit slugs: asked through the manage link of the people seated there.
     pub site_visits: Option<Vec<String>>,
     /// A number, a date (`YYYY-MM-DD`) or a count of choices, by kind.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Value)]
     pub min: Option<serde_json::Value>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Value)]
     pub max: Option<serde_json::Value>,
     /// `text` only (default 500).
     #[schema(minimum = 1, maximum = 5000)]
@@ -192,9 +192,9 @@ pub struct QuestionChangeBody {
     pub help: Option<TextsBody>,
     pub choices: Option<Vec<ChoiceBody>>,
     pub site_visits: Option<Vec<String>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Value)]
     pub min: Option<serde_json::Value>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Value)]
     pub max: Option<serde_json::Value>,
     #[schema(minimum = 1, maximum = 5000)]
     pub max_length: Option<i32>,
