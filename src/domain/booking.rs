@@ -119,7 +119,7 @@ pub fn register_participant(
             )?;
             let hooks = super::webhooks::may_have_subscribers(conn)?;
             // A new registration has answered no visit's question yet.
-            let pending = super::questions::visit_has_questions(conn, &event.id, first)?;
+            let pending = input.visits_with_questions.contains(first);
             let email = notify::registered_email(&event, &visits, &view, hooks, pending, now);
             Some((view, email))
         }

@@ -526,7 +526,14 @@ pub fn save(
     answers: &Answers,
     now: NaiveDateTime,
 ) -> Result<(), DomainError> {
-    questions::delete_answers(conn, registration_id, &answers.cleared())?;
+    // Most registrations answer nothing (events without questions): no statement then.
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let cleared = answers.cleared();
+    if !cleared.is_empty() {
+        questions::delete_answers(conn, registration_id, &cleared)?;
+    }
     match questions::save_answers(conn, registration_id, event_id, &answers.stored(), now) {
         // A question removed since the answers were checked (the edge's rules are cached
         // for a moment).
@@ -668,17 +675,6 @@ pub fn visit_questions_pending(
     }
     let given = questions::answers_of(conn, registration_id)?;
     Ok(scoped.iter().any(|q| !given.iter().any(|(id, _)| *id == q.id)))
-}
-
-/// Whether the visit (an id) has questions of its own (asked once seated there).
-pub fn visit_has_questions(
-    conn: &mut DbConnection,
-    event_id: &str,
-    visit: &str,
-) -> Result<bool, DomainError> {
-    Ok(list(conn, event_id)?
-        .iter()
-        .any(|q| !q.is_event_wide() && q.applies_to(Some(visit))))
 }
 
 /// Question ids: lower-case letters, digits, `_` and `-`, starting with a letter (they

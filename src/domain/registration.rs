@@ -143,6 +143,9 @@ pub struct NewRegistration {
     pub preferences: Preferences,
     /// Answers to the event-wide questions (docs/questions.md).
     pub answers: Answers,
+    /// Ids of the visits that have questions of their own: a seat in one of them makes
+    /// the confirmation ask for the answers. Known from the questions parsed with.
+    pub visits_with_questions: Vec<String>,
     /// The language of the page or request it came from: the person's emails use it.
     pub language: Lang,
 }
@@ -214,6 +217,7 @@ impl NewRegistration {
                 dietary,
                 preferences: preferences?,
                 answers: answers?,
+                visits_with_questions: questions.iter().flat_map(|q| q.site_visits.clone()).collect(),
                 language: Lang::default(),
             })
         })

@@ -403,6 +403,7 @@ fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
                 dietary: None,
                 preferences: preferences(fixture, &ranked),
                 answers: Default::default(),
+                visits_with_questions: Vec::new(),
                 language: crate::i18n::Lang::En,
             };
             let registered = fixture
