@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::browsing::Browser;
-use crate::helpers::{call, participant, send, Backend, Reply, TestApp};
+use crate::helpers::{call, participant, send, Backend, Reply, TestApp, DEMO_EVENT};
 use crate::smtp::SmtpServer;
 
 crate::on_both_backends!(
@@ -18,6 +18,7 @@ crate::on_both_backends!(
     erasure_deletes_the_answers,
     the_pages_ask_the_questions_and_take_the_visit_answers,
     the_confirmation_email_asks_for_the_visit_answers,
+    the_demo_event_file_asks_its_questions,
 );
 
 const EVENT: &str = "q-event";
@@ -873,4 +874,60 @@ fn the_confirmation_email_asks_for_the_visit_answers(backend: Backend) {
     smtp.wait_for(4, std::time::Duration::from_secs(30));
     let update = smtp.to("participant1@example.org").pop().unwrap();
     assert!(!update.text().contains("questions for you"), "{}", update.text());
+}
+
+fn the_demo_event_file_asks_its_questions(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    let listed = admin_get(
+        &app,
+        &format!("/api/v1/events/{DEMO_EVENT}/questions"),
+        &app.organiser,
+    );
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let listed = listed.json();
+    let summary: Vec<(String, String, bool, Value)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["id"].as_str().unwrap().to_owned(),
+                q["kind"].as_str().unwrap().to_owned(),
+                q["required"].as_bool().unwrap(),
+                q["site_visits"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("dinner".into(), "yes_no".into(), false, json!([])),
+            ("meal".into(), "choice".into(), false, json!([])),
+            (
+                "safety_shoes".into(),
+                "yes_no".into(),
+                true,
+                json!(["aperam-chatelet"])
+            ),
+        ]
+    );
+    assert_eq!(listed[1]["choices"][1]["fr"], "Végétarien");
+    // Loaded again at the next start: nothing is duplicated, the columns stay.
+    let app = app.restart();
+    let again = admin_get(
+        &app,
+        &format!("/api/v1/events/{DEMO_EVENT}/questions"),
+        &app.organiser,
+    )
+    .json();
+    assert_eq!(again, listed);
+    // The steel plant's people are asked for their shoes once seated; the others never.
+    let steel = app.register(DEMO_EVENT, &participant(1, &["aperam-chatelet"]));
+    assert_eq!(steel.status, 201, "{}", steel.body);
+    assert_eq!(
+        manage(&app, &token_of(&steel))["missing"],
+        json!(["safety_shoes"])
+    );
+    let bio = app.register(DEMO_EVENT, &participant(2, &["biopark-charleroi"]));
+    assert_eq!(manage(&app, &token_of(&bio))["missing"], json!([]));
 }
