@@ -276,8 +276,47 @@ fn visit_questions_are_asked_only_after_seating_and_only_of_that_visit(backend: 
         .clone();
     assert_eq!(meal_answer, "standard");
 
+    // Moved out of the visit, the person keeps the answer, but it no longer applies:
+    // not asked, not exported (docs/questions.md, "Losing a seat keeps the answers").
+    let id = manage(&app, &seated)["id"].as_str().unwrap().to_owned();
+    let moved = send(
+        ureq::put(&app.url(&format!("/api/v1/events/{EVENT}/registrations/{id}/site-visit"))),
+        "application/json",
+        &json!({"site_visit": "bio"}).to_string(),
+        Some(&app.organiser),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let view = manage(&app, &seated);
+    assert!(!view["questions"].to_string().contains("\"shoes\""), "{view}");
+    assert_eq!(view["missing"], json!([]));
+    let lookup = id.clone();
+    let kept: i64 = app
+        .server
+        .db
+        .read_blocking(move |conn| {
+            use diesel::prelude::*;
+            use rallypoint::db::schema::answers;
+            answers::table
+                .filter(answers::registration_id.eq(&lookup))
+                .filter(answers::question_id.eq("shoes"))
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(rallypoint::domain::DomainError::from)
+        })
+        .unwrap();
+    assert_eq!(kept, 1, "the answer is kept");
+    let lines = csv_lines(&app, &format!("/api/v1/events/{EVENT}/exports/attendees"));
+    let shoes = lines[0].iter().position(|c| c == "q:shoes").unwrap();
+    let line = lines.iter().find(|l| l[0] == id).unwrap();
+    assert_eq!(line[shoes], "", "not exported while not seated there");
+
+    // The seat freed went to the person waiting for steel: now seated, now asked.
+    let promoted = manage(&app, &token_of(&waiting));
+    assert_eq!(promoted["site_visit"]["slug"], "steel", "{promoted}");
+    assert_eq!(promoted["missing"], json!(["shoes"]));
+
     // People of another visit are neither asked nor allowed to answer it.
-    for token in [token_of(&waiting), token_of(&bio)] {
+    for token in [seated.clone(), token_of(&bio)] {
         let view = manage(&app, &token);
         assert!(!view["questions"].to_string().contains("\"shoes\""), "{view}");
         let refused = patch_manage(&app, &token, &json!({"answers": {"shoes": true}}));
@@ -420,9 +459,26 @@ fn exports_keep_their_columns_after_a_label_change_and_count_per_visit(backend: 
     let after = csv_lines(&app, &attendees);
     assert_eq!(after[0], before[0], "the header does not move");
     assert_eq!(after, before, "nor does any cell");
-    // The workbook has the same columns.
-    let xlsx = admin_get(&app, &format!("{attendees}?format=xlsx"), &app.admin);
-    assert_eq!(xlsx.status, 200);
+    // The workbook has the same columns and cells.
+    let response = ureq::get(&app.url(&format!("{attendees}?format=xlsx")))
+        .set("Authorization", &format!("Bearer {}", app.admin))
+        .call()
+        .unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).unwrap();
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("a workbook");
+    let sheet = calamine::Reader::worksheet_range(&mut workbook, "Attendees").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0], before[0], "the same header as the CSV");
+    let first = rows
+        .iter()
+        .find(|r| r[column("email")] == "participant1@example.org")
+        .unwrap();
+    assert_eq!(first[column("q:allergies")], "nuts;gluten");
 
     // Counts per visit: JSON.
     let counts = admin_get(
