@@ -19,6 +19,7 @@ crate::on_both_backends!(
     the_pages_ask_the_questions_and_take_the_visit_answers,
     the_confirmation_email_asks_for_the_visit_answers,
     the_demo_event_file_asks_its_questions,
+    an_event_file_never_changes_a_kind_or_drops_a_chosen_choice,
 );
 
 const EVENT: &str = "q-event";
@@ -986,4 +987,91 @@ fn the_demo_event_file_asks_its_questions(backend: Backend) {
     );
     let bio = app.register(DEMO_EVENT, &participant(2, &["biopark-charleroi"]));
     assert_eq!(manage(&app, &token_of(&bio))["missing"], json!([]));
+}
+
+/// Loads an event file (as TOML text) the way the server's start does.
+fn load_file(app: &TestApp, text: &str) -> Result<(), rallypoint::domain::DomainError> {
+    let value: Value = toml::from_str(text).unwrap();
+    let map = value.as_object().unwrap().clone();
+    let file = rallypoint::domain::event::EventFile::parse(map)?;
+    app.server.db.write_blocking(move |conn| {
+        rallypoint::domain::catalog::import_event_file(conn, &file, rallypoint::domain::now()).map(|_| ())
+    })
+}
+
+fn an_event_file_never_changes_a_kind_or_drops_a_chosen_choice(backend: Backend) {
+    let app = TestApp::spawn(backend);
+    let file = |kind: &str, choices: &str| {
+        format!(
+            r#"
+slug = "file-event"
+name = "File event"
+timezone = "Europe/Brussels"
+starts_on = "2030-06-01"
+ends_on = "2030-06-02"
+[[site_visits]]
+slug = "plant"
+name = "Plant"
+starts_at = "2030-06-02T13:30:00+02:00"
+ends_at = "2030-06-02T17:00:00+02:00"
+capacity = 10
+[[questions]]
+id = "meal"
+kind = "{kind}"
+label = {{ en = "Meal" }}
+{choices}
+[[questions]]
+id = "shoes"
+kind = "yes_no"
+required = true
+site_visits = ["plant"]
+label = {{ en = "Closed shoes" }}
+"#
+        )
+    };
+    let both =
+        r#"choices = [{ id = "standard", en = "Standard" }, { id = "vegetarian", en = "Vegetarian" }]"#;
+    load_file(&app, &file("choice", both)).unwrap();
+    let reply = app.register(
+        "file-event",
+        &with_answers(1, &["plant"], json!({"meal": "vegetarian"})),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    // A question pointing at a visit the file does not have is refused.
+    let Err(rallypoint::domain::DomainError::Validation(errors)) = load_file(
+        &app,
+        &file("choice", both).replace(r#"["plant"]"#, r#"["nowhere"]"#),
+    ) else {
+        panic!("an unknown visit was accepted")
+    };
+    assert!(errors.keys().any(|k| k.contains("site_visits")), "{errors:?}");
+    // The kind never changes; a chosen choice never goes; nothing is changed by either.
+    let Err(rallypoint::domain::DomainError::Validation(errors)) = load_file(&app, &file("text", "")) else {
+        panic!("a kind change was accepted")
+    };
+    assert!(errors.contains_key("questions[0].kind"), "{errors:?}");
+    let only_standard = r#"choices = [{ id = "standard", en = "Standard (renamed)" }]"#;
+    let Err(rallypoint::domain::DomainError::Validation(errors)) =
+        load_file(&app, &file("choice", only_standard))
+    else {
+        panic!("a chosen choice was dropped")
+    };
+    assert!(
+        errors["questions[0].choices"][0].contains("vegetarian"),
+        "{errors:?}"
+    );
+    let listed = admin_get(&app, "/api/v1/events/file-event/questions", &app.organiser).json();
+    assert_eq!(listed[0]["choices"][0]["en"], "Standard", "nothing changed");
+    // Relabelled and reordered by the file: accepted, the column order stays.
+    let renamed = r#"choices = [{ id = "vegetarian", en = "Veggie" }, { id = "standard", en = "Standard" }, { id = "vegan", en = "Vegan" }]"#;
+    load_file(&app, &file("choice", renamed)).unwrap();
+    let listed = admin_get(&app, "/api/v1/events/file-event/questions", &app.organiser).json();
+    assert_eq!(listed[0]["choices"][0]["en"], "Veggie");
+    assert_eq!(
+        (
+            listed[0]["column_order"].clone(),
+            listed[1]["column_order"].clone()
+        ),
+        (json!(1), json!(2))
+    );
 }
