@@ -752,6 +752,18 @@ fn the_form_takes_answers_with_errors_in_english_and_french(backend: Backend) {
         for message in expected {
             page.assert_contains(message);
         }
+        // The summary links each answer's error to its field, named by its label, in
+        // the order the questions are asked, before the consent box.
+        let meal = page
+            .body
+            .find(r##"href="#answers.meal""##)
+            .expect("a summary line for meal");
+        let guests = page
+            .body
+            .find(r##"href="#answers.guests""##)
+            .expect("a summary line for guests");
+        assert!(meal < guests, "meal is asked before guests");
+        page.assert_contains(r#"id="answers.guests-error""#);
     }
     let browser = Browser::new(&app);
     browser.get(&format!("/events/{EVENT}"));

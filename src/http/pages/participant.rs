@@ -361,13 +361,26 @@ impl PageErrors {
         page
     }
 
-    /// The summary's lines about answers name their question.
+    /// The summary's lines about answers name their question and come in the form's
+    /// order: the questions as asked, before the consent box.
     fn label_questions(&mut self, questions: &[QuestionField]) {
-        for line in &mut self.summary {
-            if let Some(question) = questions.iter().find(|q| q.id == line.target) {
-                line.label = question.label.clone();
+        let position = |target: &str| questions.iter().position(|q| q.id == target);
+        let (mut answers, others): (Vec<ErrorLine>, Vec<ErrorLine>) = std::mem::take(&mut self.summary)
+            .into_iter()
+            .partition(|line| position(&line.target).is_some());
+        for line in &mut answers {
+            if let Some(at) = position(&line.target) {
+                line.label = questions[at].label.clone();
             }
         }
+        answers.sort_by_key(|line| position(&line.target));
+        let consent = others
+            .iter()
+            .position(|line| line.target == "consent")
+            .unwrap_or(others.len());
+        let mut others = others;
+        let after: Vec<ErrorLine> = others.split_off(consent);
+        self.summary = others.into_iter().chain(answers).chain(after).collect();
     }
 
     fn add(&mut self, lang: Lang, field: &str, message: String) {
