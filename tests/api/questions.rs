@@ -109,7 +109,6 @@ fn field_errors(reply: &Reply) -> Value {
 fn every_kind_is_checked_at_registration(backend: Backend) {
     let app = TestApp::spawn(backend);
     event_with_questions(&app, json!({}));
-    let path = format!("/api/v1/events/{EVENT}/registrations");
 
     // Bad answers of every kind, each reported under `answers.{id}`.
     let bad = app.register(
@@ -180,7 +179,6 @@ fn every_kind_is_checked_at_registration(backend: Backend) {
         ),
     );
     assert_eq!(good.status, 201, "{}", good.body);
-    let _ = path;
     let view = manage(&app, &token_of(&good));
     let answers: Value = view["questions"]
         .as_array()
