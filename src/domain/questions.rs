@@ -643,10 +643,7 @@ pub fn change_answers(
     submitted: Map<String, Value>,
     now: NaiveDateTime,
 ) -> Result<(), DomainError> {
-    let questions = list(conn, &event.id)?;
-    let mut fields = Fields::new(Map::from_iter([("answers".to_owned(), Value::Object(submitted))]));
-    let answers = read_answers(&mut fields, &questions, AnswerScope::Change { seat });
-    let answers = fields.finish(|| answers)?;
+    // Past the deadline nothing changes, whatever was sent.
     let close = answers_close_at(event, visits);
     if now >= close {
         let tz = event_timezone(event);
@@ -655,11 +652,15 @@ pub fn change_answers(
             super::event_rules::local_time(tz, close).to_rfc3339()
         )));
     }
+    let questions = list(conn, &event.id)?;
+    let mut fields = Fields::new(Map::from_iter([("answers".to_owned(), Value::Object(submitted))]));
+    let answers = read_answers(&mut fields, &questions, AnswerScope::Change { seat });
+    let answers = fields.finish(|| answers)?;
     save(conn, registration_id, &event.id, &answers, now)
 }
 
-/// Whether the person, seated in `seat`, has required questions of their visit not yet
-/// answered (the confirmation and update emails say so).
+/// Whether the person, seated in `seat`, has not answered every question of that visit
+/// (the confirmation and update emails then ask them to).
 pub fn visit_questions_pending(
     conn: &mut DbConnection,
     event_id: &str,

@@ -350,6 +350,8 @@ fn answers_change_until_the_deadline_only(backend: Backend) {
     assert_eq!(manage(&app, &token)["answers_open"], false);
     let late = patch_manage(&app, &token, &json!({"answers": {"meal": "vegetarian"}}));
     let problem = late.problem(409, "answers-closed");
+    // Even a bad answer hears the deadline: nothing can change any more.
+    patch_manage(&app, &token, &json!({"answers": {"meal": "fish"}})).problem(409, "answers-closed");
     assert!(problem["detail"].as_str().unwrap().contains("until"), "{problem}");
     // The ranking still changes (its own window), and the answer stayed.
     let ranking = patch_manage(&app, &token, &json!({"preferences": ["steel"]}));
