@@ -134,6 +134,7 @@ fn event() -> NewEvent {
         offer_cutoff_hours: 12,
         no_show_after_minutes: 30,
         reminder_hours: String::new(),
+        answers_close_at: None,
     }
 }
 

@@ -478,9 +478,12 @@ fn export_attendees(
     let mut out = open_output(output, format)?;
     let bar = progress(total, output);
     let mut workbook = match format {
-        Format::Xlsx => Some(xlsx::AttendeeWorkbook::new().map_err(|e| CliError::Export(e.to_string()))?),
+        Format::Xlsx => Some(
+            xlsx::AttendeeWorkbook::new(&cursor.answer_columns())
+                .map_err(|e| CliError::Export(e.to_string()))?,
+        ),
         _ => {
-            out.write_all(&export::csv::attendee_header())?;
+            out.write_all(&export::csv::attendee_header(&cursor.answer_columns()))?;
             None
         }
     };

@@ -28,6 +28,43 @@ diesel::table! {
         /// are no-shows (migration `2024-11-16-000000_checkin`).
         no_show_after_minutes -> Integer,
         reminder_hours -> Text,
+        /// Until when answers to questions may change; NULL: the first visit's start
+        /// (migration `2024-11-22-000000_questions`, docs/questions.md).
+        answers_close_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// An event's registration questions (docs/questions.md).
+    questions (event_id, id) {
+        event_id -> Text,
+        id -> Text,
+        column_order -> Integer,
+        position -> Integer,
+        kind -> Text,
+        required -> Bool,
+        label_en -> Text,
+        label_fr -> Text,
+        help_en -> Text,
+        help_fr -> Text,
+        choices -> Text,
+        site_visits -> Text,
+        min_value -> Nullable<Text>,
+        max_value -> Nullable<Text>,
+        max_length -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A person's answers (personal data: erased with the person).
+    answers (registration_id, question_id) {
+        registration_id -> Text,
+        question_id -> Text,
+        event_id -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
     }
 }
 
@@ -380,6 +417,8 @@ diesel::table! {
 }
 
 diesel::joinable!(site_visits -> events (event_id));
+diesel::joinable!(questions -> events (event_id));
+diesel::joinable!(answers -> registrations (registration_id));
 diesel::joinable!(checkins -> registrations (registration_id));
 diesel::joinable!(board_sessions -> api_tokens (token_id));
 diesel::joinable!(seat_offers -> registrations (registration_id));
@@ -424,6 +463,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_subscriptions,
     webhook_deliveries,
+    questions,
+    answers,
 );
 
 // Counts by country and visit group seats by the holder's country.

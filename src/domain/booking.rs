@@ -12,6 +12,7 @@ use super::event_rules::{
 };
 use super::notify::{self, Notice};
 use super::offers;
+use super::questions::{self, AnswersView, Person};
 use super::registration::{NewRegistration, Preferences};
 use super::search;
 use super::seats::{self, SeatChange};
@@ -131,7 +132,9 @@ pub fn register_participant(
                 Known::New { position: None },
             )?;
             let hooks = super::webhooks::may_have_subscribers(conn)?;
-            let email = notify::registered_email(&event, &visits, &view, hooks, now);
+            // A new registration has answered no visit's question yet.
+            let pending = input.visits_with_questions.contains(first);
+            let email = notify::registered_email(&event, &visits, &view, hooks, pending, now);
             Some((view, email))
         }
         None => None,
@@ -153,6 +156,7 @@ pub fn register_participant(
         }
         other => other?,
     };
+    super::questions::save(conn, &id, &event.id, &input.answers, now)?;
     let mut confirmed = true;
     let mut locked = false;
     if event.capacity.is_some() && !events::try_take_place(conn, &event.id)? {
@@ -235,6 +239,57 @@ pub fn find_by_manage_token(conn: &mut DbConnection, token: &str) -> Result<Regi
 pub fn event_slug_of_manage_token(conn: &mut DbConnection, token: &str) -> Result<String, DomainError> {
     let registration = find_by_manage_token(conn, token)?;
     Ok(events::find(conn, &registration.event_id)?.slug)
+}
+
+/// The registration behind a manage token with the questions that apply to its holder
+/// and their answers (docs/questions.md).
+pub fn manage_view(
+    conn: &mut DbConnection,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<(RegistrationView, AnswersView), DomainError> {
+    let registration = find_by_manage_token(conn, token)?;
+    let event = events::find(conn, &registration.event_id)?;
+    let visits = site_visits::list(conn, &event.id)?;
+    let view = registration_view(conn, &event, &visits, &registration)?;
+    let seat = registrations::seat(conn, &registration.id)?;
+    let person = Person {
+        registration_id: &registration.id,
+        seat: seat.as_deref(),
+        active: registration.status != Cancelled,
+    };
+    let answers = questions::answers_view(conn, &event, &visits, &person, now)?;
+    Ok((view, answers))
+}
+
+/// Changes some answers through the manage link (the questions sent only), for the
+/// questions that apply to the person now, until the event's deadline.
+pub fn change_answers(
+    conn: &mut DbConnection,
+    registration: &RegistrationRow,
+    answers: serde_json::Map<String, serde_json::Value>,
+    now: NaiveDateTime,
+) -> Result<(), DomainError> {
+    let event = events::find(conn, &registration.event_id)?;
+    // Read again under the transaction: the status may have changed meanwhile.
+    let current =
+        registrations::find(conn, &registration.id)?.ok_or(DomainError::NotFound("registration"))?;
+    if current.status == Cancelled {
+        return Err(DomainError::RegistrationClosed(
+            "this registration was cancelled".into(),
+        ));
+    }
+    let visits = site_visits::list(conn, &event.id)?;
+    let seat = registrations::seat(conn, &registration.id)?;
+    questions::change_answers(
+        conn,
+        &event,
+        &visits,
+        &registration.id,
+        seat.as_deref(),
+        answers,
+        now,
+    )
 }
 
 pub fn view_by_manage_token(conn: &mut DbConnection, token: &str) -> Result<RegistrationView, DomainError> {

@@ -337,6 +337,7 @@ pub fn import_event_file(
     }
     let confirmed = seats::promote_event_waitlist(conn, &event, refill_now, now, &mut outcome.seat_changes)?;
     let visits = site_visits::list(conn, &event.id)?;
+    super::questions::import_questions(conn, &event, &visits, &file.questions, now)?;
     notify::side_effects(
         conn,
         &event,

@@ -156,6 +156,7 @@ pub const SCRUBBED_TABLES: &[&str] = &[
     "outbox_emails",
     "webhook_deliveries",
     "idempotency_keys",
+    "answers",
 ];
 
 /// Once an erasure, a retention run or a purge of personal data has committed: takes the
@@ -178,9 +179,9 @@ fn log_scrub(outcome: Result<(), crate::db::DbError>) {
     }
 }
 
-/// Personal data out of the registration, the outbox, the webhook deliveries and the
-/// answers kept for retried requests (those naming the registration, and those holding
-/// its address); false when it was gone. Webhook receivers are told
+/// Personal data out of the registration, its answers to the event's questions, the
+/// outbox, the webhook deliveries and the answers kept for retried requests (those
+/// naming the registration, and those holding its address); false when it was gone. Webhook receivers are told
 /// (`registration.erased`, with `reason`), so that they can forget the person too.
 fn forget(
     conn: &mut DbConnection,
@@ -196,6 +197,7 @@ fn forget(
     idempotency::forget_registration(conn, id)?;
     // Answers to attempts to register the address again hold it without the id.
     idempotency::forget_address(conn, &registration.email_normalized)?;
+    crate::store::questions::forget_registration(conn, id)?;
     if anonymised {
         let data = json!({ "reason": reason });
         webhooks::record(conn, event, EventType::RegistrationErased, Some(id), data, now)?;

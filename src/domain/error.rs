@@ -23,6 +23,12 @@ pub enum DomainError {
     /// Accepting or declining an offer that is not open (none, expired, already ended).
     #[error("{0}")]
     NoOpenOffer(String),
+    /// Answers to questions changed after the event's `answers_close_at`.
+    #[error("{0}")]
+    AnswersClosed(String),
+    /// A question that people answered cannot be deleted.
+    #[error("{0}")]
+    QuestionInUse(String),
     #[error(transparent)]
     Storage(#[from] DbError),
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::error::{DomainError, FieldErrors};
 use super::input::{check_slug, Fields};
+use super::questions::{read_file_questions, NewQuestion};
 use super::registration::Email;
 use crate::store::events::EventChanges;
 use crate::store::site_visits::VisitDetails;
@@ -70,6 +71,9 @@ pub struct NewEvent {
     /// Reminders: hours before each visit's own start (docs/messages.md#reminders),
     /// stored as `24,2`.
     pub reminder_hours: String,
+    /// Until when participants may change their answers (docs/questions.md); `None`:
+    /// the start of the first site visit.
+    pub answers_close_at: Option<NaiveDateTime>,
 }
 
 impl NewEvent {
@@ -92,6 +96,7 @@ impl NewEvent {
             offer_cutoff_hours: self.offer_cutoff_hours,
             no_show_after_minutes: self.no_show_after_minutes,
             reminder_hours: &self.reminder_hours,
+            answers_close_at: self.answers_close_at,
             updated_at: now,
         }
     }
@@ -158,6 +163,7 @@ impl NewEvent {
             .optional_int("no_show_after_minutes", 0, 24 * 60)
             .map_or(DEFAULT_NO_SHOW_AFTER_MINUTES, |m| m as i32);
         let reminder_hours = read_reminder_hours(fields);
+        let answers_close_at = fields.optional_time("answers_close_at");
         Some(Self {
             slug: slug?,
             name: name?,
@@ -176,6 +182,7 @@ impl NewEvent {
             offer_cutoff_hours,
             no_show_after_minutes,
             reminder_hours,
+            answers_close_at,
         })
     }
 }
@@ -280,12 +287,15 @@ impl NewSiteVisit {
 pub struct EventFile {
     pub event: NewEvent,
     pub site_visits: Vec<NewSiteVisit>,
+    /// `[[questions]]` (docs/questions.md).
+    pub questions: Vec<NewQuestion>,
 }
 
 impl EventFile {
     pub fn parse(body: Map<String, Value>) -> Result<Self, DomainError> {
         let mut fields = Fields::new(body);
         let visits_value = fields.take_list("site_visits");
+        let questions_value = fields.take_list("questions");
         let event = NewEvent::read(&mut fields);
         let mut errors = FieldErrors::new();
         let mut site_visits = Vec::new();
@@ -306,6 +316,17 @@ impl EventFile {
                 }
             }
         }
+        let questions = read_file_questions(questions_value, &mut errors);
+        for question in &questions {
+            for slug in &question.site_visits {
+                if !site_visits.iter().any(|v| &v.slug == slug) {
+                    errors
+                        .entry(format!("questions.{}.site_visits", question.id))
+                        .or_default()
+                        .push(format!("`{slug}` is not a site visit of this file"));
+                }
+            }
+        }
         for (index, visit) in site_visits.iter().enumerate() {
             if site_visits[..index].iter().any(|v| v.slug == visit.slug) {
                 errors
@@ -315,7 +336,11 @@ impl EventFile {
             }
         }
         match fields.finish(|| event) {
-            Ok(event) if errors.is_empty() => Ok(Self { event, site_visits }),
+            Ok(event) if errors.is_empty() => Ok(Self {
+                event,
+                site_visits,
+                questions,
+            }),
             Ok(_) => Err(DomainError::Validation(errors)),
             Err(DomainError::Validation(mut e)) => {
                 e.extend(errors);

@@ -23,6 +23,7 @@ use super::checkin;
 use super::country::country_name;
 use super::error::DomainError;
 use super::event_rules::{event_timezone, find_event_with_visits, local_time, seats_at_once};
+use super::questions::Question;
 use super::view::SeatStatus;
 use crate::db::DbConnection;
 use crate::store::events::EventRow;
@@ -374,6 +375,10 @@ pub struct Attendee {
     pub visit_checked_in_at: Option<DateTime<FixedOffset>>,
     /// Seated, not checked in on the visit's list, past its no-show deadline.
     pub no_show: bool,
+    /// One cell per question, in [`AttendeeCursor::answer_columns`]' order: the answer
+    /// as [`Question::cell`] writes it; `None` when not answered or, for a question of
+    /// site visits, when the person holds no seat in one of them.
+    pub answers: Vec<Option<String>>,
 }
 
 /// Registrations per page of the attendee list: small enough to keep memory flat, large
@@ -396,6 +401,8 @@ pub struct AttendeeCursor {
     page_size: i64,
     /// The moment no-shows are judged at.
     now: NaiveDateTime,
+    /// The event's questions by column order (docs/questions.md).
+    questions: Vec<Question>,
 }
 
 impl AttendeeCursor {
@@ -410,7 +417,11 @@ impl AttendeeCursor {
         now: NaiveDateTime,
     ) -> Result<Self, DomainError> {
         let (event, visits) = find_event_with_visits(conn, event_slug)?;
+        let mut questions = super::questions::list(conn, &event.id)?;
+        // Creation order, never the asking order: columns never shift.
+        questions.sort_by_key(|q| q.column_order);
         Ok(Self {
+            questions,
             tz: event_timezone(&event),
             positions_apply: seats_at_once(&event),
             event,
@@ -424,6 +435,12 @@ impl AttendeeCursor {
 
     pub fn event_slug(&self) -> &str {
         &self.event.slug
+    }
+
+    /// The answer columns that follow the fixed ones: `q:{question id}`, in the order
+    /// the questions were created (docs/questions.md#exports).
+    pub fn answer_columns(&self) -> Vec<String> {
+        self.questions.iter().map(|q| format!("q:{}", q.id)).collect()
     }
 
     /// How many lines the whole list has (for a progress bar).
@@ -474,6 +491,12 @@ impl AttendeeCursor {
             .map(|id| (id.clone(), seats.get(id).cloned()))
             .collect();
         let checkins = checkin::person_checkins(conn, &self.event, &self.visits, &people, self.now)?;
+        let mut given: HashMap<(String, String), String> = HashMap::new();
+        if !self.questions.is_empty() {
+            for (id, question, value) in crate::store::questions::answers_of_registrations(conn, &ids)? {
+                given.insert((id, question), value);
+            }
+        }
         let none = Vec::new();
         Ok(rows
             .into_iter()
@@ -481,9 +504,34 @@ impl AttendeeCursor {
                 let seat = seats.get(&row.id).map(String::as_str);
                 let ranked = ranked.get(&row.id).unwrap_or(&none);
                 let checkins = checkins.get(&row.id).cloned().unwrap_or_default();
-                self.attendee(row, seat, ranked, &positions, checkins)
+                let answers = self.answer_cells(&row.id, seat, &given);
+                Attendee {
+                    answers,
+                    ..self.attendee(row, seat, ranked, &positions, checkins)
+                }
             })
             .collect())
+    }
+
+    /// A person's answer cells; a visit's questions only while they are seated in it.
+    fn answer_cells(
+        &self,
+        id: &str,
+        seat: Option<&str>,
+        given: &HashMap<(String, String), String>,
+    ) -> Vec<Option<String>> {
+        self.questions
+            .iter()
+            .map(|question| {
+                if !question.applies_to(seat) {
+                    return None;
+                }
+                given
+                    .get(&(id.to_owned(), question.id.clone()))
+                    .and_then(|value| serde_json::from_str(value).ok())
+                    .map(|value| question.cell(&value))
+            })
+            .collect()
     }
 
     fn slug_of(&self, visit_id: &str) -> Option<String> {
@@ -545,6 +593,110 @@ impl AttendeeCursor {
             site_visit,
             seat_status,
             waitlist_position,
+            answers: Vec::new(),
         }
     }
+}
+
+/// Answers counted among the people seated in one site visit.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct VisitAnswerCounts {
+    pub site_visit: String,
+    pub name: String,
+    /// People seated in the visit (confirmed).
+    pub seated: i64,
+    pub questions: Vec<QuestionCounts>,
+}
+
+/// One countable question (yes/no, choice, choices, country) in one visit.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct QuestionCounts {
+    pub question: String,
+    pub kind: super::questions::QuestionKind,
+    /// Seated people who answered.
+    pub answered: i64,
+    /// Seated people who did not.
+    pub unanswered: i64,
+    /// Per value: `yes`/`no`, a choice id (every choice, 0 included), a country code.
+    /// With `choices`, a person counts once per choice ticked.
+    pub counts: Vec<ValueCount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ValueCount {
+    pub value: String,
+    pub count: i64,
+}
+
+/// The answers of each visit's seated people, counted per value, for every countable
+/// question asked of them (docs/questions.md#exports).
+pub fn answer_counts_by_visit(
+    conn: &mut DbConnection,
+    event_slug: &str,
+) -> Result<Vec<VisitAnswerCounts>, DomainError> {
+    let (event, visits) = find_event_with_visits(conn, event_slug)?;
+    let mut questions: Vec<Question> = super::questions::list(conn, &event.id)?
+        .into_iter()
+        .filter(|q| q.kind.is_countable())
+        .collect();
+    questions.sort_by_key(|q| q.column_order);
+    let (answers, seated) = crate::store::questions::answers_by_visit(conn, &event.id)?;
+    Ok(visits
+        .iter()
+        .map(|visit| {
+            let seated = seated
+                .iter()
+                .find(|(id, _)| *id == visit.id)
+                .map_or(0, |(_, n)| *n);
+            let questions = questions
+                .iter()
+                .filter(|q| q.applies_to(Some(&visit.id)))
+                .map(|question| {
+                    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+                    let mut order: Vec<String> = match question.kind {
+                        super::questions::QuestionKind::YesNo => vec!["yes".into(), "no".into()],
+                        _ => question.choices.iter().map(|c| c.id.clone()).collect(),
+                    };
+                    let mut answered = 0;
+                    for (_, _, value) in answers
+                        .iter()
+                        .filter(|(v, q, _)| *v == visit.id && *q == question.id)
+                    {
+                        let Ok(value) = serde_json::from_str::<serde_json::Value>(value) else {
+                            continue;
+                        };
+                        answered += 1;
+                        for counted in question.counted_values(&value) {
+                            if !order.contains(&counted) {
+                                order.push(counted.clone());
+                            }
+                            *counts.entry(counted).or_default() += 1;
+                        }
+                    }
+                    if question.kind == super::questions::QuestionKind::Country {
+                        order.sort();
+                    }
+                    QuestionCounts {
+                        question: question.id.clone(),
+                        kind: question.kind,
+                        answered,
+                        unanswered: (seated - answered).max(0),
+                        counts: order
+                            .into_iter()
+                            .map(|value| ValueCount {
+                                count: counts.get(&value).copied().unwrap_or(0),
+                                value,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            VisitAnswerCounts {
+                site_visit: visit.slug.clone(),
+                name: visit.name.clone(),
+                seated,
+                questions,
+            }
+        })
+        .collect())
 }

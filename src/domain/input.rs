@@ -103,6 +103,11 @@ impl Fields {
         value
     }
 
+    /// Takes a field out as it was sent (`null` and blanks included).
+    pub fn take_raw(&mut self, field: &str) -> Option<Value> {
+        self.values.remove(field)
+    }
+
     pub fn contains(&self, field: &str) -> bool {
         self.values.contains_key(field)
     }

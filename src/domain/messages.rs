@@ -324,6 +324,7 @@ fn email_data(event: &EventRow, compose: &Compose, person: Person<'_>) -> EmailD
         offer: None,
         message: Some(text.clone()),
         reminder: None,
+        questions_pending: false,
     }
 }
 

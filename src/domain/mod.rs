@@ -23,6 +23,7 @@ pub mod messages;
 pub mod notify;
 pub mod offers;
 pub mod organiser;
+pub mod questions;
 pub mod registration;
 pub mod reminders;
 pub mod search;

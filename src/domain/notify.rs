@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use super::error::DomainError;
 use super::event_rules::{event_timezone, local_time};
 use super::seats::SeatChange;
-use super::view::{registration_view, RegistrationView, SeatStatus, SeatView};
+use super::view::{registration_view, RegistrationStatus, RegistrationView, SeatStatus, SeatView};
 use super::webhooks::{self, Messages};
 use crate::db::DbConnection;
 use crate::mail::content::{
@@ -140,7 +140,8 @@ pub fn queue_email(
         _ => outbox::count_for_registration(conn, &view.id)? as u32,
     };
     let hooks = webhooks::may_have_subscribers(conn)?;
-    let email = email(event, visits, view, notice, sequence, hooks, now);
+    let pending = questions_pending(conn, event, visits, view)?;
+    let email = email(event, visits, view, notice, sequence, hooks, pending, now);
     outbox::insert(conn, &email.row())?;
     email.webhooks.record(conn)?;
     Ok(())
@@ -154,14 +155,35 @@ pub fn registered_email(
     visits: &[SiteVisitRow],
     view: &RegistrationView,
     webhooks: bool,
+    questions_pending: bool,
     now: NaiveDateTime,
 ) -> Email {
     let notice = Notice::of(EmailKind::Registered);
-    email(event, visits, view, notice, 0, webhooks, now)
+    email(event, visits, view, notice, 0, webhooks, questions_pending, now)
+}
+
+/// Whether the person is seated in a visit whose questions they have not all answered
+/// (the email then asks them to answer on the manage page).
+fn questions_pending(
+    conn: &mut DbConnection,
+    event: &EventRow,
+    visits: &[SiteVisitRow],
+    view: &RegistrationView,
+) -> Result<bool, DomainError> {
+    let seat = view
+        .site_visit
+        .as_ref()
+        .filter(|seat| seat.status == SeatStatus::Assigned && view.status == RegistrationStatus::Confirmed)
+        .and_then(|seat| visits.iter().find(|v| v.slug == seat.slug));
+    match seat {
+        Some(visit) => super::questions::visit_questions_pending(conn, &event.id, &view.id, &visit.id),
+        None => Ok(false),
+    }
 }
 
 /// The email about `view`, the `sequence`-th of the registration (its calendar
 /// SEQUENCE), and its webhook messages when `hooks`.
+#[allow(clippy::too_many_arguments)]
 fn email(
     event: &EventRow,
     visits: &[SiteVisitRow],
@@ -169,6 +191,7 @@ fn email(
     notice: Notice<'_>,
     sequence: u32,
     hooks: bool,
+    questions_pending: bool,
     now: NaiveDateTime,
 ) -> Email {
     let Notice {
@@ -220,6 +243,7 @@ fn email(
         }),
         message: None,
         reminder: None,
+        questions_pending,
     };
     Email {
         id: uuid::Uuid::now_v7().to_string(),
@@ -266,6 +290,7 @@ pub fn queue_attempt_email(
         offer: None,
         message: None,
         reminder: None,
+        questions_pending: false,
     };
     let id = uuid::Uuid::now_v7().to_string();
     let payload = serde_json::to_string(&data).expect("email data serialises");

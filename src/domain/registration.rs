@@ -6,6 +6,7 @@ use validator::ValidateEmail;
 use super::country::CountryCode;
 use super::error::DomainError;
 use super::input::Fields;
+use super::questions::{read_answers, AnswerScope, Answers, Question};
 use crate::i18n::Lang;
 
 /// First and last names open every email ("Dear {first} {last}"): 60 characters each
@@ -140,12 +141,27 @@ pub struct NewRegistration {
     pub job_title: Option<String>,
     pub dietary: Option<String>,
     pub preferences: Preferences,
+    /// Answers to the event-wide questions (docs/questions.md).
+    pub answers: Answers,
+    /// Ids of the visits that have questions of their own: a seat in one of them makes
+    /// the confirmation ask for the answers. Known from the questions parsed with.
+    pub visits_with_questions: Vec<String>,
     /// The language of the page or request it came from: the person's emails use it.
     pub language: Lang,
 }
 
 impl NewRegistration {
     pub fn parse(body: Map<String, Value>, rules: &PreferenceRules<'_>) -> Result<Self, DomainError> {
+        Self::parse_with_questions(body, rules, &[])
+    }
+
+    /// [`NewRegistration::parse`] with the answers to the event's `questions`: every
+    /// event-wide one is asked, a visit-scoped one is not yet (a field error if sent).
+    pub fn parse_with_questions(
+        body: Map<String, Value>,
+        rules: &PreferenceRules<'_>,
+        questions: &[Question],
+    ) -> Result<Self, DomainError> {
         let mut fields = Fields::new(body);
         let first_name = fields.required_text("first_name", NAME_MAX);
         let first_name = one_line(&mut fields, "first_name", first_name);
@@ -182,6 +198,7 @@ impl NewRegistration {
                 }
             }
         };
+        let answers = read_answers(&mut fields, questions, AnswerScope::Registration);
         match fields.flag("consent") {
             Some(true) => {}
             Some(false) | None if !fields.has_error("consent") => {
@@ -199,6 +216,8 @@ impl NewRegistration {
                 job_title,
                 dietary,
                 preferences: preferences?,
+                answers: answers?,
+                visits_with_questions: questions.iter().flat_map(|q| q.site_visits.clone()).collect(),
                 language: Lang::default(),
             })
         })

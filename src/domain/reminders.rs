@@ -113,6 +113,7 @@ fn queue(
             hours_before: hours,
             bring: visit.bring.clone(),
         }),
+        questions_pending: false,
     };
     let id = uuid::Uuid::now_v7().to_string();
     let payload = serde_json::to_string(&data).expect("email data serialises");

@@ -338,6 +338,7 @@ fn fixture(capacities: &[i32], offers: bool) -> Fixture {
                 offer_cutoff_hours: 12,
                 no_show_after_minutes: 30,
                 reminder_hours: String::new(),
+                answers_close_at: None,
             };
             create_event(conn, &event, now)?;
             let start = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)
@@ -401,6 +402,8 @@ fn apply(fixture: &Fixture, ids: &mut Vec<String>, op: &Op) {
                 job_title: None,
                 dietary: None,
                 preferences: preferences(fixture, &ranked),
+                answers: Default::default(),
+                visits_with_questions: Vec::new(),
                 language: crate::i18n::Lang::En,
             };
             let registered = fixture

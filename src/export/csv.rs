@@ -48,9 +48,15 @@ pub fn table(table: &Table) -> Vec<u8> {
     bytes
 }
 
-/// The start of the attendee list: BOM and header.
-pub fn attendee_header() -> Vec<u8> {
-    header(ATTENDEE_COLUMNS.map(String::from))
+/// The start of the attendee list: BOM and header, the fixed columns then
+/// `answer_columns` (`AttendeeCursor::answer_columns`).
+pub fn attendee_header(answer_columns: &[String]) -> Vec<u8> {
+    header(
+        ATTENDEE_COLUMNS
+            .map(String::from)
+            .into_iter()
+            .chain(answer_columns.iter().cloned()),
+    )
 }
 
 /// Lines of the attendee list, to follow the header.

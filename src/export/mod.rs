@@ -256,6 +256,48 @@ pub fn attendee_cells(attendee: &Attendee) -> Vec<Cell> {
             .into(),
         if attendee.no_show { "yes" } else { "" }.into(),
     ]
+    .into_iter()
+    .chain(attendee.answers.iter().map(|answer| answer.clone().into()))
+    .collect()
+}
+
+/// The answer counts per visit as one long table: a line per visit, question and value,
+/// each carrying the question's `answered` and `unanswered` (docs/questions.md#exports).
+pub fn answer_counts_table(visits: &[crate::domain::exports::VisitAnswerCounts]) -> Table {
+    let columns = [
+        "site_visit",
+        "name",
+        "seated",
+        "question",
+        "answered",
+        "unanswered",
+        "value",
+        "count",
+    ]
+    .map(String::from)
+    .into();
+    let mut rows = Vec::new();
+    for visit in visits {
+        for question in &visit.questions {
+            for value in &question.counts {
+                rows.push(vec![
+                    visit.site_visit.as_str().into(),
+                    visit.name.as_str().into(),
+                    visit.seated.into(),
+                    question.question.as_str().into(),
+                    question.answered.into(),
+                    question.unanswered.into(),
+                    value.value.as_str().into(),
+                    value.count.into(),
+                ]);
+            }
+        }
+    }
+    Table {
+        columns,
+        rows,
+        key_columns: 1,
+    }
 }
 
 /// `{event}-counts-by-country-2024-11-04.csv`, `{event}-attendees-2024-11-04.xlsx`: the

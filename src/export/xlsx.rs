@@ -65,7 +65,8 @@ pub struct AttendeeWorkbook {
 }
 
 impl AttendeeWorkbook {
-    pub fn new() -> Result<Self, XlsxError> {
+    /// The fixed columns, then `answer_columns` (`AttendeeCursor::answer_columns`).
+    pub fn new(answer_columns: &[String]) -> Result<Self, XlsxError> {
         let mut workbook = Workbook::new();
         let bold = Format::new().set_bold();
         let sheet = workbook.add_worksheet_with_constant_memory();
@@ -77,7 +78,11 @@ impl AttendeeWorkbook {
         for (col, width) in widths.into_iter().enumerate() {
             sheet.set_column_width(col as u16, width)?;
         }
-        let columns: Vec<String> = ATTENDEE_COLUMNS.map(String::from).into();
+        let columns: Vec<String> = ATTENDEE_COLUMNS
+            .map(String::from)
+            .into_iter()
+            .chain(answer_columns.iter().cloned())
+            .collect();
         write_row(sheet, 0, &header_cells(&columns), Some(&bold))?;
         sheet.set_freeze_panes(1, 3)?;
         Ok(Self {

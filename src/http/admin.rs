@@ -229,6 +229,9 @@ pub struct NewEventBody {
     /// are emailed, e.g. `[24, 2]` (at most 5).
     #[schema(schema_with = super::schema::reminder_hours)]
     pub reminder_hours: Option<Vec<i32>>,
+    /// Until when participants may change their answers to the event's questions
+    /// (default: the start of the first site visit; docs/questions.md).
+    pub answers_close_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 /// `POST /api/v1/events/{event}/site-visits`.

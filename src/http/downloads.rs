@@ -72,6 +72,48 @@ pub async fn counts_file(req: &HttpRequest, state: &AppState) -> Result<HttpResp
     Ok(download(format, &file_name).body(body))
 }
 
+/// The answer counts per site visit of the `{event}` in the path (docs/questions.md).
+pub async fn answer_counts_file(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let event = path_param(req, "event");
+    let mut fields = Fields::new(query_object(req));
+    let by = fields
+        .optional_text("by", 16)
+        .unwrap_or_else(|| "site_visit".into());
+    if by != "site_visit" {
+        fields.error("by", "must be site_visit");
+    }
+    let format = format_param(&mut fields, &[Format::Csv, Format::Json, Format::Xlsx]);
+    let format = fields.finish(|| format)?;
+    let slug = event.clone();
+    let visits = state
+        .db
+        .read(move |conn| exports::answer_counts_by_visit(conn, &slug))
+        .await?;
+    if format == Format::Json {
+        return Ok(HttpResponse::Ok().json(AnswerCountsDocument {
+            event,
+            by: "site_visit".into(),
+            site_visits: visits,
+        }));
+    }
+    let file_name = export::file_name(&event, "answers-by-site-visit", now().date(), format);
+    let table = export::answer_counts_table(&visits);
+    let body = match format {
+        Format::Xlsx => xlsx::table(&table, "Answers").map_err(|e| ApiError::Internal(e.to_string()))?,
+        _ => export::csv::table(&table),
+    };
+    Ok(download(format, &file_name).body(body))
+}
+
+/// The JSON answer counts.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AnswerCountsDocument {
+    pub event: String,
+    /// `site_visit`.
+    pub by: String,
+    pub site_visits: Vec<exports::VisitAnswerCounts>,
+}
+
 /// The attendee list of the `{event}` in the path, once the caller is known to be an
 /// admin.
 pub async fn attendees_file(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
@@ -110,6 +152,7 @@ fn stream_csv(
     db: Database,
     cursor: AttendeeCursor,
 ) -> HttpResponse {
+    let header = Bytes::from(export::csv::attendee_header(&cursor.answer_columns()));
     let pages = stream::unfold(Some((db, cursor)), |state| async move {
         let (db, mut cursor) = state?;
         let read = db
@@ -131,7 +174,7 @@ fn stream_csv(
             }
         }
     });
-    let header = stream::once(async { Ok::<_, io::Error>(Bytes::from(export::csv::attendee_header())) });
+    let header = stream::once(async { Ok::<_, io::Error>(header) });
     response.streaming(header.chain(pages))
 }
 
@@ -175,7 +218,7 @@ fn write_workbook<W: Write + Send>(
     cursor: &mut AttendeeCursor,
     writer: &mut W,
 ) -> Result<(), String> {
-    let mut workbook = xlsx::AttendeeWorkbook::new().map_err(|e| e.to_string())?;
+    let mut workbook = xlsx::AttendeeWorkbook::new(&cursor.answer_columns()).map_err(|e| e.to_string())?;
     loop {
         let page = db
             .read_blocking(|conn| cursor.next_page(conn))

@@ -4,6 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::downloads;
+use super::downloads::AnswerCountsDocument;
 use super::extract::Admin;
 use super::problem::ApiError;
 use super::AppState;
@@ -36,6 +37,41 @@ pub async fn counts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     downloads::counts_file(&req, &state).await
+}
+
+/// `GET /api/v1/events/{event}/exports/answers?by=site_visit&format=csv|json|xlsx`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{event}/exports/answers",
+    tag = "admin",
+    operation_id = "export_answer_counts",
+    summary = "Answers to the countable questions, counted per value among each site visit's seated people",
+    security(("bearer" = [])),
+    params(
+        ("event" = String, Path, description = "Event slug"),
+        ("by" = Option<AnswersByParam>, Query, description = "site_visit (the default and only grouping so far)"),
+        ("format" = Option<CountsFormat>, Query, description = "csv (default), json or xlsx"),
+    ),
+    responses((status = 200, description = "The counts (docs/questions.md#exports)",
+        content(
+            (String = "text/csv; charset=utf-8"),
+            (AnswerCountsDocument = "application/json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ),
+        headers(("Content-Disposition" = String, description = "attachment, with a file name (csv and xlsx)")))),
+)]
+pub async fn answer_counts(
+    _: Admin,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    downloads::answer_counts_file(&req, &state).await
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswersByParam {
+    SiteVisit,
 }
 
 /// `GET /api/v1/events/{event}/exports/attendees?format=csv|xlsx`: every active

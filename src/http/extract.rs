@@ -159,7 +159,9 @@ impl<C: Caller> FromRequest for Write<C> {
 }
 
 /// The body as a JSON object. Forms become objects too: a repeated key becomes a list in
-/// the order sent (`preferences=a&preferences=b`), `key[]` counts as `key`.
+/// the order sent (`preferences=a&preferences=b`), `key[]` counts as `key`, and
+/// `answers[meal]=x` is `{"answers": {"meal": "x"}}` (the only nested object a form
+/// sends: docs/questions.md).
 pub async fn read_object(
     req: &HttpRequest,
     payload: web::Payload,
@@ -218,18 +220,43 @@ pub fn form_to_object(body: &[u8]) -> Map<String, Value> {
     for (key, value) in form_urlencoded::parse(body) {
         let key = key.strip_suffix("[]").unwrap_or(&key).to_owned();
         let value = Value::String(value.into_owned());
-        match map.get_mut(&key) {
-            None => {
-                map.insert(key, value);
+        let answer = key
+            .strip_prefix("answers[")
+            .and_then(|rest| rest.strip_suffix(']'))
+            .filter(|id| !id.is_empty() && !id.contains(['[', ']']));
+        let target = match answer {
+            Some(id) => {
+                let answers = map.entry("answers").or_insert_with(|| Value::Object(Map::new()));
+                match answers {
+                    Value::Object(answers) => Some((answers, id.to_owned())),
+                    // `answers=x` sent too: the bracketed field stays as it is, and is
+                    // reported as unknown.
+                    _ => None,
+                }
             }
-            Some(Value::Array(items)) => items.push(value),
-            Some(existing) => {
-                let first = existing.take();
-                *existing = Value::Array(vec![first, value]);
-            }
-        }
+            None => None,
+        };
+        let (target, key) = match target {
+            Some((answers, id)) => (answers, id),
+            None => (&mut map, key),
+        };
+        append(target, key, value);
     }
     map
+}
+
+/// A form value under `key`: the first is a string, later ones make a list.
+fn append(map: &mut Map<String, Value>, key: String, value: Value) {
+    match map.get_mut(&key) {
+        None => {
+            map.insert(key, value);
+        }
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+    }
 }
 
 /// The caller's principal if the bearer token is valid and its role includes `role`:

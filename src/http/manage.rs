@@ -10,11 +10,19 @@ use super::public::RegistrationAnswer;
 use super::registering::preference_rules;
 use super::AppState;
 use crate::domain::now;
+use crate::domain::questions::AnswersView;
 use crate::domain::registration::parse_preference_change;
+use crate::domain::DomainError;
 use crate::domain::{booking, offers};
+use serde_json::Value;
 
-fn answer(state: &AppState, token: &str, view: crate::domain::view::RegistrationView) -> HttpResponse {
+fn answer(
+    state: &AppState,
+    token: &str,
+    (view, answers): (crate::domain::view::RegistrationView, AnswersView),
+) -> HttpResponse {
     HttpResponse::Ok().json(ManageAnswer {
+        answers,
         checkin_code: state.checkin_code(&view),
         registration: RegistrationAnswer {
             view,
@@ -35,6 +43,11 @@ pub struct ManageAnswer {
     /// waiting list, does not check in.
     #[schema(pattern = "^[A-Z2-7]{20}$", example = "MFRGGZDFMZTWQ2LKNNWG")]
     pub checkin_code: Option<String>,
+    /// The questions that apply to the person (the event-wide ones, and those of the
+    /// site visit they are seated in) with their answers, the required ones still
+    /// `missing`, and until when answers may change (docs/questions.md).
+    #[serde(flatten)]
+    pub answers: AnswersView,
 }
 
 #[utoipa::path(
@@ -50,7 +63,7 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> Resul
     let lookup = token.clone();
     let view = state
         .db
-        .read(move |conn| booking::view_by_manage_token(conn, &lookup))
+        .read(move |conn| booking::manage_view(conn, &lookup, now()))
         .await?;
     Ok(answer(&state, &token, view))
 }
@@ -59,12 +72,12 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> Resul
     patch,
     path = "/api/v1/manage/{token}",
     tag = "participant",
-    summary = "Change the ranking of site visits (seats follow at once in first-come events)",
+    summary = "Change the ranking of site visits (seats follow at once in first-come events) and/or answers to questions",
     params(("token" = String, Path, description = "The secret of the manage link")),
     request_body(content = PreferenceChangeBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The registration as changed", body = ManageAnswer),
-        (status = 409, description = "`registration-closed`: the registration is cancelled or the window is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration-closed`: the registration is cancelled or the window is closed; `answers-closed`: answers can no longer change", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn change(
@@ -80,16 +93,30 @@ pub async fn change(
         .read(move |conn| booking::event_slug_of_manage_token(conn, &lookup))
         .await?;
     let rules = preference_rules(&state, event_slug).await?;
-    let body = read_object(&req, payload, state.max_body_bytes).await?;
-    let preferences = parse_preference_change(body, &rules.as_preference_rules())?;
+    let mut body = read_object(&req, payload, state.max_body_bytes).await?;
+    // Answers alone, preferences alone, or both (docs/questions.md).
+    let answers = match body.remove("answers") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(answers)) => Some(answers),
+        Some(_) => return Err(DomainError::invalid("answers", "must be an object").into()),
+    };
+    let preferences = match answers {
+        Some(_) if body.is_empty() => None,
+        _ => Some(parse_preference_change(body, &rules.as_preference_rules())?),
+    };
     let lookup = token.clone();
     let view = state
         .db
         .write(move |conn| {
             let now = now();
             let registration = booking::find_by_manage_token(conn, &lookup)?;
-            booking::change_preferences(conn, &registration, &preferences, now)?;
-            booking::view_by_manage_token(conn, &lookup)
+            if let Some(preferences) = &preferences {
+                booking::change_preferences(conn, &registration, preferences, now)?;
+            }
+            if let Some(answers) = &answers {
+                booking::change_answers(conn, &registration, answers.clone(), now)?;
+            }
+            booking::manage_view(conn, &lookup, now)
         })
         .await?;
     Ok(answer(&state, &token, view))
@@ -111,7 +138,7 @@ pub async fn cancel(token: web::Path<String>, state: web::Data<AppState>) -> Res
         .write(move |conn| {
             let registration = booking::find_by_manage_token(conn, &lookup)?;
             booking::cancel_registration(conn, &registration, now())?;
-            booking::view_by_manage_token(conn, &lookup)
+            booking::manage_view(conn, &lookup, now())
         })
         .await?;
     Ok(answer(&state, &token, view))
@@ -129,7 +156,7 @@ async fn offer_action(
         .write(move |conn| {
             let registration = booking::find_by_manage_token(conn, &lookup)?;
             act(conn, &registration, now())?;
-            booking::view_by_manage_token(conn, &lookup)
+            booking::manage_view(conn, &lookup, now())
         })
         .await?;
     Ok(answer(&state, &token, view))
@@ -175,6 +202,12 @@ pub async fn decline_offer(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferenceChangeBody {
+    /// Required unless `answers` is sent.
     #[schema(schema_with = super::schema::ranking)]
-    pub preferences: Vec<String>,
+    pub preferences: Option<Vec<String>>,
+    /// Answers to change, by question id (only those sent change; `null` clears an
+    /// optional one): a string, number, boolean or list of choice ids by the question's
+    /// kind (docs/questions.md).
+    #[schema(value_type = Option<Object>)]
+    pub answers: Option<serde_json::Map<String, Value>>,
 }

@@ -18,6 +18,7 @@ pub mod organiser;
 pub mod pages;
 pub mod problem;
 pub mod public;
+pub mod questions;
 pub mod registering;
 pub mod schema;
 pub mod tokens;
@@ -42,6 +43,8 @@ use problem::ApiError;
 pub struct EventRules {
     pub visit_slugs: Vec<String>,
     pub max_preferences: usize,
+    /// The event's questions (docs/questions.md).
+    pub questions: Vec<crate::domain::questions::Question>,
 }
 
 impl EventRules {
@@ -165,6 +168,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/manage/{token}/preferences",
             web::post().to(participant::change_choices),
+        )
+        .route(
+            "/manage/{token}/answers",
+            web::post().to(participant::change_answers),
         )
         .route(
             "/manage/{token}/cancel",
@@ -334,6 +341,31 @@ fn api_v1_routes() -> Vec<ApiRoute> {
         route(Method::POST, "/events/{event}/messages", messages::compose),
         route(Method::GET, "/events/{event}/messages/{id}", messages::status),
         route(Method::GET, "/events/{event}/exports/counts", exports::counts),
+        route(
+            Method::GET,
+            "/events/{event}/exports/answers",
+            exports::answer_counts,
+        ),
+        route(
+            Method::GET,
+            "/events/{event}/questions",
+            questions::list_questions,
+        ),
+        route(
+            Method::POST,
+            "/events/{event}/questions",
+            questions::create_question,
+        ),
+        route(
+            Method::PATCH,
+            "/events/{event}/questions/{id}",
+            questions::update_question,
+        ),
+        route(
+            Method::DELETE,
+            "/events/{event}/questions/{id}",
+            questions::delete_question,
+        ),
         route(
             Method::GET,
             "/events/{event}/exports/attendees",

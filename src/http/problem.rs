@@ -58,6 +58,10 @@ pub enum ProblemType {
     RegistrationClosed,
     CapacityExceeded,
     NoOpenOffer,
+    /// Answers to questions can no longer change (the event's `answers_close_at`).
+    AnswersClosed,
+    /// A question that people answered cannot be deleted.
+    QuestionInUse,
     /// Check-in (409): the person is checked in on this list already.
     AlreadyCheckedIn,
     /// Check-in (409): the person belongs to another list (another visit).
@@ -125,6 +129,8 @@ impl ApiError {
                 (StatusCode::CONFLICT, P::CapacityExceeded, "Capacity exceeded")
             }
             Self::Domain(D::NoOpenOffer(_)) => (StatusCode::CONFLICT, P::NoOpenOffer, "No open offer"),
+            Self::Domain(D::AnswersClosed(_)) => (StatusCode::CONFLICT, P::AnswersClosed, "Answers closed"),
+            Self::Domain(D::QuestionInUse(_)) => (StatusCode::CONFLICT, P::QuestionInUse, "Question in use"),
             // A conflict that outlived its retries is contention too: the client retries.
             Self::Domain(D::Storage(DbError::Unavailable(_) | DbError::Conflict(_))) => (
                 StatusCode::SERVICE_UNAVAILABLE,

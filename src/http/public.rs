@@ -136,4 +136,9 @@ pub struct RegistrationBody {
     pub job_title: Option<String>,
     #[schema(max_length = 500)]
     pub dietary: Option<String>,
+    /// Answers to the event's questions asked of everyone (`GET /api/v1/events/{event}/questions`
+    /// lists them), by question id: `{"meal": "vegetarian", "dinner": true}`; required
+    /// ones must be answered (docs/questions.md).
+    #[schema(value_type = Option<Object>)]
+    pub answers: Option<serde_json::Map<String, serde_json::Value>>,
 }

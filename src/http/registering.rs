@@ -33,6 +33,7 @@ pub async fn preference_rules(state: &AppState, event_slug: String) -> Result<Ar
             Ok::<_, DomainError>(EventRules {
                 visit_slugs: visits.into_iter().map(|v| v.slug).collect(),
                 max_preferences: event.max_preferences.max(1) as usize,
+                questions: crate::domain::questions::list(conn, &event.id)?,
             })
         })
         .await?;
@@ -57,7 +58,8 @@ pub async fn register(
     /// meanwhile) registers, and may meet a new concurrent registration in turn.
     const ATTEMPTS: usize = 3;
     let rules = preference_rules(state, event_slug.clone()).await?;
-    let input = NewRegistration::parse(body, &rules.as_preference_rules())?.in_language(lang);
+    let input = NewRegistration::parse_with_questions(body, &rules.as_preference_rules(), &rules.questions)?
+        .in_language(lang);
     let mut answer = Err(DomainError::DuplicateRegistration);
     for _ in 0..ATTEMPTS {
         let (input, slug, manage_key) = (input.clone(), event_slug.clone(), state.manage_key.clone());

@@ -295,6 +295,30 @@ impl Lang {
             ("error.consent", None)
         } else if message == "must be a whole number" {
             ("error.whole_number", None)
+        } else if message == "must be answered yes" {
+            ("error.must_be_yes", None)
+        } else if message.ends_with("is not one of the choices") {
+            ("error.unknown_choice", None)
+        } else if message.ends_with("is chosen more than once") {
+            ("error.chosen_twice", None)
+        } else if message == "must be a number" {
+            ("error.number", None)
+        } else if let Some(n) = message.strip_prefix("must choose at least ") {
+            ("error.choose_at_least", Some(n.to_owned()))
+        } else if let Some(n) = message.strip_prefix("must choose at most ") {
+            ("error.choose_at_most", Some(n.to_owned()))
+        } else if let Some(n) = message.strip_prefix("must be at least ") {
+            ("error.at_least", Some(n.to_owned()))
+        } else if let Some(n) = message.strip_prefix("must be at most ") {
+            ("error.at_most", Some(n.to_owned()))
+        } else if message == "must be a date as YYYY-MM-DD" {
+            ("error.date", None)
+        } else if let Some(n) = message.strip_prefix("must be on or after ") {
+            ("error.date_from", Some(n.to_owned()))
+        } else if let Some(n) = message.strip_prefix("must be on or before ") {
+            ("error.date_until", Some(n.to_owned()))
+        } else if message == "is asked once you hold a seat in its site visit" {
+            ("error.not_asked_yet", None)
         } else {
             return match self {
                 Self::En => capitalise(message),

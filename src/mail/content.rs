@@ -132,6 +132,10 @@ pub struct EmailData {
     /// A reminder's rule and what to bring (the visit is `seat`).
     #[serde(default)]
     pub reminder: Option<ReminderInfo>,
+    /// The person's visit has questions they have not answered yet: the email asks them
+    /// to answer on the manage page (docs/questions.md).
+    #[serde(default)]
+    pub questions_pending: bool,
 }
 
 /// What a reminder adds to the person's seat.

@@ -32,6 +32,9 @@ pub struct EventRow {
     pub no_show_after_minutes: i32,
     /// Hours before each visit's start at which its people are reminded: `24,2`.
     pub reminder_hours: String,
+    /// Until when answers to questions may change (NULL: the default, see
+    /// `domain::questions::answers_close_at`).
+    pub answers_close_at: Option<NaiveDateTime>,
 }
 
 /// An event's details as written on creation and on every later change (an event file
@@ -55,6 +58,7 @@ pub struct EventChanges<'a> {
     pub offer_cutoff_hours: i32,
     pub no_show_after_minutes: i32,
     pub reminder_hours: &'a str,
+    pub answers_close_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
 }
 

@@ -46,6 +46,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod offers;
 pub mod outbox;
+pub mod questions;
 pub mod queues;
 pub mod registration_stats;
 pub mod registrations;

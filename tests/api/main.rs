@@ -26,6 +26,7 @@ mod organiser;
 mod outage;
 mod pages;
 mod privacy;
+mod questions;
 mod queue;
 mod receiver;
 mod reliability;

@@ -16,6 +16,9 @@ use crate::domain::catalog::{self, EventView};
 use crate::domain::country::{all_countries, CountryChoice};
 use crate::domain::idempotency::Answer;
 use crate::domain::offers::{self, OfferView};
+use crate::domain::questions::{
+    AnswersView, Question, QuestionAnswer, QuestionChoice, QuestionKind, Texts, TEXT_MAX_DEFAULT,
+};
 use crate::domain::registration::parse_preference_change;
 use crate::domain::view::{RegistrationStatus, RegistrationView, SeatStatus, SeatView};
 use crate::domain::{now, DomainError, FieldErrors};
@@ -25,6 +28,138 @@ use crate::http::registering::{self, preference_rules};
 use crate::http::AppState;
 use crate::i18n::Lang;
 use crate::qr::{grouped, CheckinQr};
+
+/// A question as a form shows it, in the page's language (docs/questions.md): its
+/// field is named `answers[{id}]`, its element id and its errors `answers.{id}`.
+#[derive(Serialize)]
+struct QuestionField {
+    id: String,
+    name: String,
+    kind: &'static str,
+    required: bool,
+    label: String,
+    help: String,
+    /// The text, number, date or country entered.
+    value: String,
+    /// A yes/no box ticked.
+    checked: bool,
+    choices: Vec<ChoiceField>,
+    max_length: i32,
+    /// Bounds of a number or a date, for the input's `min`/`max`.
+    min: String,
+    max: String,
+}
+
+#[derive(Serialize)]
+struct ChoiceField {
+    id: String,
+    label: String,
+    selected: bool,
+}
+
+/// The fields of `questions`, each with the value `value_of` gives (what was sent, or
+/// what is kept).
+fn question_fields<'a>(
+    questions: impl IntoIterator<Item = QuestionParts<'a>>,
+    lang: Lang,
+    value_of: impl Fn(&str) -> Option<Json>,
+) -> Vec<QuestionField> {
+    questions
+        .into_iter()
+        .map(|q| {
+            let value = value_of(q.id);
+            let texts: Vec<String> = match &value {
+                Some(Json::Array(items)) => items.iter().map(json_text).collect(),
+                Some(Json::Null) | None => Vec::new(),
+                Some(one) => vec![json_text(one)],
+            };
+            let last = texts.last().cloned().unwrap_or_default();
+            let checked = matches!(value, Some(Json::Bool(true)))
+                || ["on", "yes", "true", "1"].contains(&last.trim().to_ascii_lowercase().as_str());
+            QuestionField {
+                id: format!("answers.{}", q.id),
+                name: format!("answers[{}]", q.id),
+                kind: q.kind.as_str(),
+                required: q.required,
+                label: q.label.get(lang).to_owned(),
+                help: q.help.get(lang).to_owned(),
+                value: if q.kind == QuestionKind::YesNo {
+                    String::new()
+                } else {
+                    last
+                },
+                checked,
+                choices: q
+                    .choices
+                    .iter()
+                    .map(|c| ChoiceField {
+                        selected: texts.contains(&c.id),
+                        id: c.id.clone(),
+                        label: c.label(lang).to_owned(),
+                    })
+                    .collect(),
+                max_length: q.max_length.unwrap_or(TEXT_MAX_DEFAULT),
+                min: q.min.clone().unwrap_or_default(),
+                max: q.max.clone().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// What a form needs of a question, from the rules or from a manage view.
+struct QuestionParts<'a> {
+    id: &'a str,
+    kind: QuestionKind,
+    required: bool,
+    label: &'a Texts,
+    help: &'a Texts,
+    choices: &'a [QuestionChoice],
+    min: &'a Option<String>,
+    max: &'a Option<String>,
+    max_length: Option<i32>,
+}
+
+impl<'a> QuestionParts<'a> {
+    fn of(q: &'a Question) -> Self {
+        Self {
+            id: &q.id,
+            kind: q.kind,
+            required: q.required,
+            label: &q.label,
+            help: &q.help,
+            choices: &q.choices,
+            min: &q.min,
+            max: &q.max,
+            max_length: q.max_length,
+        }
+    }
+
+    fn of_answer(q: &'a QuestionAnswer) -> Self {
+        Self {
+            id: &q.id,
+            kind: q.kind,
+            required: q.required,
+            label: &q.label,
+            help: &q.help,
+            choices: &q.choices,
+            min: &q.min,
+            max: &q.max,
+            max_length: q.max_length,
+        }
+    }
+}
+
+fn json_text(value: &Json) -> String {
+    match value {
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The answer sent for `id` in a form read as an object.
+fn sent_answer(form: &Map<String, Json>, id: &str) -> Option<Json> {
+    form.get("answers").and_then(|a| a.get(id)).cloned()
+}
 
 /// The event as its page shows it, with dates written in the page's language.
 #[derive(Serialize)]
@@ -226,6 +361,28 @@ impl PageErrors {
         page
     }
 
+    /// The summary's lines about answers name their question and come in the form's
+    /// order: the questions as asked, before the consent box.
+    fn label_questions(&mut self, questions: &[QuestionField]) {
+        let position = |target: &str| questions.iter().position(|q| q.id == target);
+        let (mut answers, others): (Vec<ErrorLine>, Vec<ErrorLine>) = std::mem::take(&mut self.summary)
+            .into_iter()
+            .partition(|line| position(&line.target).is_some());
+        for line in &mut answers {
+            if let Some(at) = position(&line.target) {
+                line.label = questions[at].label.clone();
+            }
+        }
+        answers.sort_by_key(|line| position(&line.target));
+        let consent = others
+            .iter()
+            .position(|line| line.target == "consent")
+            .unwrap_or(others.len());
+        let mut others = others;
+        let after: Vec<ErrorLine> = others.split_off(consent);
+        self.summary = others.into_iter().chain(answers).chain(after).collect();
+    }
+
     fn add(&mut self, lang: Lang, field: &str, message: String) {
         let messages = self.fields.entry(field.to_owned()).or_default();
         if messages.contains(&message) {
@@ -254,12 +411,15 @@ struct EventPage {
     choices: Vec<Choice>,
     countries: &'static [CountryChoice],
     switch_path: String,
+    /// The event-wide questions (docs/questions.md).
+    questions: Vec<QuestionField>,
 }
 
 impl EventPage {
     fn new(view: &EventView, lang: Lang, values: FormValues, errors: PageErrors) -> Self {
         let event = EventContext::new(view, lang);
         Self {
+            questions: Vec::new(),
             choices: choices(lang, event.max_choices, &values.preferences),
             switch_path: format!("/events/{}", view.slug),
             visits: visits(view, lang),
@@ -284,8 +444,28 @@ async fn load_event(state: &AppState, page: &PageRequest, slug: String) -> Resul
 pub async fn event_page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let page = PageRequest::new(&req, &state);
     let view = load_event(&state, &page, path_param(&req, "event")).await?;
-    let context = EventPage::new(&view, page.lang, FormValues::default(), PageErrors::default());
+    let mut context = EventPage::new(&view, page.lang, FormValues::default(), PageErrors::default());
+    context.questions = registration_questions(&state, &page, &view, &Map::new()).await?;
     page.render(StatusCode::OK, "event.html.j2", context)
+}
+
+/// The event-wide questions of the registration form, with what `form` sent.
+async fn registration_questions(
+    state: &AppState,
+    page: &PageRequest,
+    view: &EventView,
+    form: &Map<String, Json>,
+) -> Result<Vec<QuestionField>, PageError> {
+    let rules = preference_rules(state, view.slug.clone()).await.or_page(page)?;
+    Ok(question_fields(
+        rules
+            .questions
+            .iter()
+            .filter(|q| q.is_event_wide())
+            .map(QuestionParts::of),
+        page.lang,
+        |id| sent_answer(form, id),
+    ))
 }
 
 /// `POST /events/{event}/register`: the form, parsed exactly as the API's body is. On
@@ -300,6 +480,7 @@ pub async fn register(
     let slug = path_param(&req, "event");
     let form = page.read_form(&req, payload, &state).await?;
     let values = FormValues::from_form(&form);
+    let sent = form.clone();
     let event = load_event(&state, &page, slug.clone()).await?;
     let outcome = registering::register(&state, slug.clone(), form, None, page.lang).await;
     let lang = page.lang;
@@ -331,11 +512,10 @@ pub async fn register(
     };
     // Read again: the window or the seats left may have changed meanwhile.
     let view = load_event(&state, &page, slug).await?;
-    page.render(
-        status,
-        "event.html.j2",
-        EventPage::new(&view, lang, values, errors),
-    )
+    let mut context = EventPage::new(&view, lang, values, errors);
+    context.questions = registration_questions(&state, &page, &view, &sent).await?;
+    context.errors.label_questions(&context.questions);
+    page.render(status, "event.html.j2", context)
 }
 
 /// A seat or a place on a waiting list, as the pages show it.
@@ -507,6 +687,14 @@ struct ManagePage {
     choices: Vec<Choice>,
     errors: PageErrors,
     can_change: bool,
+    /// The questions that apply to the person, with their answers (docs/questions.md).
+    questions: Vec<QuestionField>,
+    answer_errors: PageErrors,
+    answers_open: bool,
+    /// Required questions not answered yet.
+    answers_missing: bool,
+    answers_until: String,
+    countries: &'static [CountryChoice],
 }
 
 impl ManagePage {
@@ -539,8 +727,108 @@ impl ManagePage {
             event: event_context,
             registration,
             errors,
+            questions: Vec::new(),
+            answer_errors: PageErrors::default(),
+            answers_open: false,
+            answers_missing: false,
+            answers_until: String::new(),
+            countries: all_countries(),
         }
     }
+
+    /// The questions and answers of `answers`; with `sent`, the values of a form sent
+    /// back with `errors`.
+    fn with_answers(
+        mut self,
+        lang: Lang,
+        answers: &AnswersView,
+        sent: Option<&Map<String, Json>>,
+        errors: PageErrors,
+    ) -> Self {
+        self.questions = question_fields(
+            answers.questions.iter().map(QuestionParts::of_answer),
+            lang,
+            |id| match sent {
+                Some(form) => sent_answer(form, id),
+                None => answers
+                    .questions
+                    .iter()
+                    .find(|q| q.id == id)
+                    .and_then(|q| q.answer.clone()),
+            },
+        );
+        self.answer_errors = errors;
+        self.answer_errors.label_questions(&self.questions);
+        self.answers_open = answers.answers_open;
+        self.answers_missing = !answers.missing.is_empty();
+        self.answers_until = answers
+            .answers_close_at
+            .map(|t| lang.moment(t))
+            .unwrap_or_default();
+        self
+    }
+}
+
+/// The questions that apply to the holder of `token`, with their answers.
+async fn load_answers(state: &AppState, page: &PageRequest, token: String) -> Result<AnswersView, PageError> {
+    state
+        .db
+        .read(move |conn| booking::manage_view(conn, &token, now()).map(|(_, answers)| answers))
+        .await
+        .or_page(page)
+}
+
+/// `POST /manage/{token}/answers`: answers to the questions that apply to the person,
+/// read as the API's `PATCH` reads them (only the questions sent change).
+pub async fn change_answers(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let page = PageRequest::new(&req, &state);
+    let token = path_param(&req, "token");
+    let form = page.read_form(&req, payload, &state).await?;
+    let submitted = match form.get("answers") {
+        Some(Json::Object(answers)) => answers.clone(),
+        _ => Map::new(),
+    };
+    let lookup = token.clone();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let registration = booking::find_by_manage_token(conn, &lookup)?;
+            booking::change_answers(conn, &registration, submitted.clone(), now())
+        })
+        .await;
+    let (status, errors, alert) = match outcome {
+        Ok(()) => return Ok(page.redirect(&format!("/manage/{token}?done=answers_saved"))),
+        Err(DomainError::Validation(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            PageErrors::new(page.lang, &errors),
+            None,
+        ),
+        Err(DomainError::AnswersClosed(_)) => (
+            StatusCode::CONFLICT,
+            PageErrors::default(),
+            Some("answers_closed"),
+        ),
+        Err(DomainError::RegistrationClosed(_)) => (StatusCode::CONFLICT, PageErrors::default(), None),
+        Err(other) => return Err(other).or_page(&page),
+    };
+    let (view, event) = load_registration(&state, &page, token.clone()).await?;
+    let answers = load_answers(&state, &page, token.clone()).await?;
+    let mut context = ManagePage::new(
+        page.lang,
+        &token,
+        &view,
+        &event,
+        &view.preferences,
+        PageErrors::default(),
+        state.checkin_code(&view),
+    )
+    .with_answers(page.lang, &answers, Some(&form), errors);
+    context.alert_key = alert;
+    page.render(status, "manage.html.j2", context)
 }
 
 /// The registration behind a manage token and its event, read together; an unknown
@@ -568,6 +856,7 @@ pub async fn manage_page(req: HttpRequest, state: web::Data<AppState>) -> Result
     let page = PageRequest::new(&req, &state);
     let token = path_param(&req, "token");
     let (view, event) = load_registration(&state, &page, token.clone()).await?;
+    let answers = load_answers(&state, &page, token.clone()).await?;
     let mut context = ManagePage::new(
         page.lang,
         &token,
@@ -576,11 +865,21 @@ pub async fn manage_page(req: HttpRequest, state: web::Data<AppState>) -> Result
         &view.preferences,
         PageErrors::default(),
         state.checkin_code(&view),
-    );
+    )
+    .with_answers(page.lang, &answers, None, PageErrors::default());
     context.flash_key = query_object(&req)
         .get("done")
         .and_then(Json::as_str)
-        .filter(|done| ["changed", "cancelled", "offer_accepted", "offer_declined"].contains(done))
+        .filter(|done| {
+            [
+                "changed",
+                "cancelled",
+                "offer_accepted",
+                "offer_declined",
+                "answers_saved",
+            ]
+            .contains(done)
+        })
         .map(|done| format!("flash.{done}"));
     page.render(StatusCode::OK, "manage.html.j2", context)
 }
@@ -623,6 +922,7 @@ pub async fn change_choices(
         Err(other) => return Err(other).or_page(&page),
     };
     let (view, event) = load_registration(&state, &page, token.clone()).await?;
+    let answers = load_answers(&state, &page, token.clone()).await?;
     let context = ManagePage::new(
         page.lang,
         &token,
@@ -631,7 +931,8 @@ pub async fn change_choices(
         &selected,
         errors,
         state.checkin_code(&view),
-    );
+    )
+    .with_answers(page.lang, &answers, None, PageErrors::default());
     page.render(status, "manage.html.j2", context)
 }
 

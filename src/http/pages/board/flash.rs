@@ -75,7 +75,9 @@ fn refusal(error: &DomainError, lang: Lang) -> Option<String> {
             .join(". "),
         DomainError::CapacityExceeded(message)
         | DomainError::RegistrationClosed(message)
-        | DomainError::NoOpenOffer(message) => match lang {
+        | DomainError::NoOpenOffer(message)
+        | DomainError::AnswersClosed(message)
+        | DomainError::QuestionInUse(message) => match lang {
             Lang::En => message.clone(),
             Lang::Fr => french_reason(message),
         },

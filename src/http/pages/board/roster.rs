@@ -530,16 +530,16 @@ async fn selection_csv(
     event: String,
     ids: Vec<String>,
 ) -> Result<HttpResponse, PageError> {
-    let (slug, attendees) = state
+    let (slug, columns, attendees) = state
         .db
         .read(move |conn| {
             let cursor = AttendeeCursor::open(conn, &event)?;
             let attendees = cursor.selection(conn, &ids)?;
-            Ok::<_, DomainError>((cursor.event_slug().to_owned(), attendees))
+            Ok::<_, DomainError>((cursor.event_slug().to_owned(), cursor.answer_columns(), attendees))
         })
         .await
         .or_page(&page)?;
-    let mut body = export::csv::attendee_header();
+    let mut body = export::csv::attendee_header(&columns);
     body.extend(export::csv::attendee_lines(&attendees));
     let file_name = export::file_name(&slug, "selection", now().date(), Format::Csv);
     Ok(HttpResponse::Ok()

@@ -1,0 +1,3 @@
+DROP TABLE answers;
+DROP TABLE questions;
+ALTER TABLE events DROP COLUMN answers_close_at;
