@@ -158,6 +158,7 @@ fn fill(db: &Database) -> Vec<String> {
                 capacity,
                 position: None,
                 bring: String::new(),
+                identity: Vec::new(),
             };
             add_site_visit(conn, "offers", &visit, now())?;
         }

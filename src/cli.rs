@@ -175,6 +175,12 @@ pub enum CliError {
 }
 
 pub fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
+    // The identity keys' form (docs/identity-data.md); the message never repeats a key.
+    if let Err(e) = crate::domain::identity::IdentityKeys::parse(&settings.security.identity_keys) {
+        return Err(CliError::Usage(format!(
+            "invalid settings: security.identity_keys: {e}"
+        )));
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => {

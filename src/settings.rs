@@ -24,6 +24,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("RALLYPOINT_MAIL_WORKER", "mail.worker"),
     ("RALLYPOINT_SECRET_KEY", "security.secret_key"),
     ("RALLYPOINT_METRICS_TOKEN", "security.metrics_token"),
+    ("RALLYPOINT_IDENTITY_KEYS", "security.identity_keys"),
     ("RALLYPOINT_EVENTS_DIR", "events.dir"),
     ("RALLYPOINT_LOG", "log.filter"),
 ];
@@ -102,6 +103,9 @@ pub struct SecuritySettings {
     pub secret_key: String,
     /// The bearer token `/metrics` asks for; empty: open to anyone who reaches it.
     pub metrics_token: String,
+    /// Keys sealing identity data, `id:hexkey` separated by commas: the first seals, all
+    /// open (docs/identity-data.md). Empty: identity data is not collected.
+    pub identity_keys: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -346,6 +350,15 @@ mod tests {
         assert!(err.to_string().contains("mail.smtp_url"), "{err}");
         let err = Settings::load_from(env(&[("RALLYPOINT_DATABSE_URL", "x.db")])).unwrap_err();
         assert!(err.to_string().contains("RALLYPOINT_DATABSE_URL"), "{err}");
+    }
+
+    #[test]
+    fn identity_keys_come_from_the_environment() {
+        // Their form is checked by the command line (`cli::run`), since parsing them is
+        // the domain's (`domain::identity`).
+        let key = "ab".repeat(32);
+        let ok = Settings::load_from(env(&[("RALLYPOINT_IDENTITY_KEYS", &format!("k1:{key}"))])).unwrap();
+        assert_eq!(ok.security.identity_keys, format!("k1:{key}"));
     }
 
     #[test]

@@ -86,6 +86,19 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         bring -> Text,
+        identity -> Text,
+    }
+}
+
+diesel::table! {
+    /// Identity data per visit, sealed (docs/identity-data.md): never in clear.
+    identity_data (registration_id, site_visit_id) {
+        registration_id -> Text,
+        site_visit_id -> Text,
+        ciphertext -> Binary,
+        nonce -> Binary,
+        key_id -> Text,
+        updated_at -> Timestamp,
     }
 }
 
@@ -465,6 +478,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     questions,
     answers,
+    identity_data,
 );
 
 // Counts by country and visit group seats by the holder's country.

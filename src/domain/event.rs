@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 use super::error::{DomainError, FieldErrors};
+use super::identity::{self, IdentityField};
 use super::input::{check_slug, Fields};
 use super::questions::{read_file_questions, NewQuestion};
 use super::registration::Email;
@@ -227,6 +228,8 @@ pub struct NewSiteVisit {
     pub position: Option<i32>,
     /// What to bring (said in reminders).
     pub bring: String,
+    /// The identity fields the visit requires (docs/identity-data.md); empty: none.
+    pub identity: Vec<IdentityField>,
 }
 
 impl NewSiteVisit {
@@ -242,6 +245,7 @@ impl NewSiteVisit {
             position,
             updated_at: now,
             bring: &self.bring,
+            identity: identity::required_to_json(&self.identity),
         }
     }
 
@@ -267,6 +271,13 @@ impl NewSiteVisit {
         let capacity = fields.required_int("capacity", 0, MAX_CAPACITY).map(|c| c as i32);
         let position = fields.optional_int("position", 0, 10_000).map(|p| p as i32);
         let bring = fields.optional_text("bring", 500).unwrap_or_default();
+        let identity = match identity::parse_required(&fields.string_list("identity")) {
+            Ok(required) => required,
+            Err(message) => {
+                fields.error("identity", message);
+                Vec::new()
+            }
+        };
         Some(Self {
             slug: slug?,
             name: name?,
@@ -278,6 +289,7 @@ impl NewSiteVisit {
             capacity: capacity?,
             position,
             bring,
+            identity,
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod event;
 pub mod event_rules;
 pub mod exports;
 pub mod idempotency;
+pub mod identity;
 pub mod input;
 pub mod messages;
 pub mod notify;

@@ -357,6 +357,7 @@ fn fixture(capacities: &[i32], offers: bool) -> Fixture {
                     capacity: *capacity,
                     position: None,
                     bring: String::new(),
+                    identity: Vec::new(),
                 };
                 add_site_visit(conn, "model", &visit, now)?;
             }

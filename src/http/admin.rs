@@ -258,4 +258,9 @@ pub struct NewSiteVisitBody {
     /// What to bring (closed shoes, an identity card), said in the visit's reminders.
     #[schema(max_length = 500)]
     pub bring: Option<String>,
+    /// The identity fields the visit requires of its seated people, any of
+    /// `nationality`, `date_of_birth`, `id_document`, `licence_plate`
+    /// (docs/identity-data.md).
+    #[schema(value_type = Option<Vec<String>>)]
+    pub identity: Option<Vec<String>>,
 }

@@ -33,6 +33,8 @@ pub struct SiteVisitRow {
     pub updated_at: NaiveDateTime,
     /// What to bring (said in reminders).
     pub bring: String,
+    /// The identity fields required, a JSON list (docs/identity-data.md).
+    pub identity: String,
 }
 
 /// A visit's descriptive fields, as written on creation and on every later change;
@@ -49,6 +51,8 @@ pub struct VisitDetails<'a> {
     pub position: i32,
     pub updated_at: NaiveDateTime,
     pub bring: &'a str,
+    /// The identity fields required, a JSON list (docs/identity-data.md).
+    pub identity: String,
 }
 
 /// The event's visits in display order.

@@ -34,6 +34,7 @@ fn normalise(data_type: &str) -> String {
         "timestamp" | "timestamp without time zone" => "timestamp",
         "date" => "date",
         "bigint" | "int8" => "bigint",
+        "blob" | "bytea" => "binary",
         other => other,
     }
     .to_owned()
