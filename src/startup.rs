@@ -63,6 +63,7 @@ impl Application {
         let manage_key = load_manage_key(&db, settings)?;
         fill_checkin_code_hashes(&db, &manage_key)?;
         import_event_dir(&db, &settings.events.dir)?;
+        warn_without_identity_key(&db, settings);
         let address = settings.bind_address()?;
         let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
             address: settings.server.bind.clone(),
@@ -231,6 +232,23 @@ pub fn fill_checkin_code_hashes(db: &Database, key: &ManageKey) -> Result<(), St
         tracing::info!(registrations = total, "check-in code hashes stored");
     }
     Ok(())
+}
+
+/// Visits that require identity data cannot collect it without a key to seal it
+/// (docs/identity-data.md): said once at start-up. A failing count is not fatal.
+fn warn_without_identity_key(db: &Database, settings: &Settings) {
+    if !settings.security.identity_keys.trim().is_empty() {
+        return;
+    }
+    let count: Result<i64, crate::db::DbError> =
+        db.read_blocking(|conn| crate::store::identity::visits_requiring_identity(conn).map_err(Into::into));
+    if let Ok(visits @ 1..) = count {
+        tracing::warn!(
+            visits,
+            "site visits require identity data but no key can seal it: set security.identity_keys \
+             (RALLYPOINT_IDENTITY_KEYS); until then it is not collected"
+        );
+    }
 }
 
 pub fn connect_and_migrate(settings: &Settings) -> Result<Database, StartupError> {

@@ -157,6 +157,7 @@ pub const SCRUBBED_TABLES: &[&str] = &[
     "webhook_deliveries",
     "idempotency_keys",
     "answers",
+    "identity_data",
 ];
 
 /// Once an erasure, a retention run or a purge of personal data has committed: takes the
@@ -179,7 +180,8 @@ fn log_scrub(outcome: Result<(), crate::db::DbError>) {
     }
 }
 
-/// Personal data out of the registration, its answers to the event's questions, the
+/// Personal data out of the registration, its answers to the event's questions, its
+/// identity data (docs/identity-data.md), the
 /// outbox, the webhook deliveries and the answers kept for retried requests (those
 /// naming the registration, and those holding its address); false when it was gone. Webhook receivers are told
 /// (`registration.erased`, with `reason`), so that they can forget the person too.
@@ -198,6 +200,7 @@ fn forget(
     // Answers to attempts to register the address again hold it without the id.
     idempotency::forget_address(conn, &registration.email_normalized)?;
     crate::store::questions::forget_registration(conn, id)?;
+    crate::store::identity::forget_registration(conn, id)?;
     if anonymised {
         let data = json!({ "reason": reason });
         webhooks::record(conn, event, EventType::RegistrationErased, Some(id), data, now)?;

@@ -43,6 +43,7 @@ pub mod counts;
 pub mod events;
 pub mod exports;
 pub mod idempotency;
+pub mod identity;
 pub mod messages;
 pub mod offers;
 pub mod outbox;

@@ -118,3 +118,16 @@ fn bad_settings_stop_start_up_naming_the_key() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("server.bind"));
 }
+
+#[test]
+fn a_bad_identity_key_stops_start_up_without_echoing_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_rallypoint"))
+        .arg("migrate")
+        .env("RALLYPOINT_IDENTITY_KEYS", "k1:abcdef0123")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("security.identity_keys"), "{stderr}");
+    assert!(!stderr.contains("abcdef0123"), "{stderr}");
+}
