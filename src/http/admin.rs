@@ -3,14 +3,13 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{query_object, Admin, Write};
+use super::extract::{Admin, StatusPage, Write};
 use super::problem::{ApiError, Problem};
 use super::AppState;
 use crate::domain::catalog::{self, EventView, SiteVisitView};
 use crate::domain::emails::{self, EmailView};
 use crate::domain::event::{NewEvent, NewSiteVisit};
 use crate::domain::idempotency;
-use crate::domain::input::Fields;
 use crate::domain::now;
 
 #[utoipa::path(
@@ -137,19 +136,11 @@ pub async fn list_emails(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::new(query_object(&req));
-    let status = fields.optional_text("status", 16);
-    if let Some(status) = &status {
-        if !emails::STATUSES.contains(&status.as_str()) {
-            fields.error(
-                "status",
-                format!("must be one of {}", emails::STATUSES.join(", ")),
-            );
-        }
-    }
-    let limit = fields.optional_int("limit", 1, 500).unwrap_or(100);
-    let offset = fields.optional_int("offset", 0, i64::from(i32::MAX)).unwrap_or(0);
-    fields.finish(|| Some(()))?;
+    let StatusPage {
+        status,
+        limit,
+        offset,
+    } = StatusPage::read(&req, &emails::STATUSES)?;
     let emails = state
         .db
         .read(move |conn| emails::list_emails(conn, status.as_deref(), limit, offset))

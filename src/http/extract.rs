@@ -305,6 +305,34 @@ pub fn query_object(req: &HttpRequest) -> Map<String, Value> {
     form_to_object(req.query_string().as_bytes())
 }
 
+/// A log's page as its query asks for it: `status` (one of `statuses`), `limit` (1–500,
+/// 100 by default) and `offset` (0 by default), each refused field by field.
+pub struct StatusPage {
+    pub status: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl StatusPage {
+    pub fn read(req: &HttpRequest, statuses: &[&str]) -> Result<Self, ApiError> {
+        let mut fields = crate::domain::input::Fields::new(query_object(req));
+        let status = fields.optional_text("status", 16);
+        if let Some(status) = &status {
+            if !statuses.contains(&status.as_str()) {
+                fields.error("status", format!("must be one of {}", statuses.join(", ")));
+            }
+        }
+        let limit = fields.optional_int("limit", 1, 500).unwrap_or(100);
+        let offset = fields.optional_int("offset", 0, i64::from(i32::MAX)).unwrap_or(0);
+        fields.finish(|| Some(()))?;
+        Ok(Self {
+            status,
+            limit,
+            offset,
+        })
+    }
+}
+
 /// The request's `Idempotency-Key`, scoped to its method, path and caller, with a digest
 /// of its body; `None` without the header.
 pub fn idempotency_key(

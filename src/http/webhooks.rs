@@ -5,11 +5,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::extract::{query_object, Admin, Write};
+use super::extract::{Admin, StatusPage, Write};
 use super::problem::{ApiError, Problem};
 use super::AppState;
 use crate::domain::idempotency;
-use crate::domain::input::Fields;
 use crate::domain::now;
 use crate::domain::webhooks::endpoints::{self, DeliveryView, EndpointView, NewEndpoint, WithSecret};
 
@@ -240,19 +239,11 @@ pub async fn list_webhook_deliveries(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::new(query_object(&req));
-    let status = fields.optional_text("status", 16);
-    if let Some(status) = &status {
-        if !endpoints::DELIVERY_STATUSES.contains(&status.as_str()) {
-            fields.error(
-                "status",
-                format!("must be one of {}", endpoints::DELIVERY_STATUSES.join(", ")),
-            );
-        }
-    }
-    let limit = fields.optional_int("limit", 1, 500).unwrap_or(100);
-    let offset = fields.optional_int("offset", 0, i64::from(i32::MAX)).unwrap_or(0);
-    fields.finish(|| Some(()))?;
+    let StatusPage {
+        status,
+        limit,
+        offset,
+    } = StatusPage::read(&req, &endpoints::DELIVERY_STATUSES)?;
     let id = id.into_inner();
     let deliveries = state
         .db
